@@ -1,0 +1,7 @@
+#!/usr/bin/env node
+// The `portcullis` command. Source is TypeScript run through tsx, so a checkout
+// needs no build step: `npm ci` is all it takes.
+import { register } from 'tsx/esm/api';
+
+register();
+await import('../src/cli/index.ts');

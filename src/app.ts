@@ -1,0 +1,55 @@
+import Fastify from 'fastify';
+import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
+import cookie from '@fastify/cookie';
+import formbody from '@fastify/formbody';
+import swagger from '@fastify/swagger';
+import type { KeyRing } from './config/secret-key.ts';
+import type { Deps } from './services/deps.ts';
+import { registerErrorHandling } from './http/plugins/errors.tsx';
+import { securityPlugin } from './http/plugins/security.ts';
+import { sessionCookie, sessionPlugin } from './http/plugins/session.ts';
+import { apiAuthRoutes } from './http/routes/api-auth.ts';
+import { metaRoutes } from './http/routes/meta.ts';
+import { signInPages } from './http/routes/sign-in-pages.tsx';
+
+export interface AppOptions {
+  deps: Deps;
+  keys: KeyRing;
+  /** Fastify's trustProxy: false, or addresses/CIDRs of trusted proxies, or a hop test. */
+  trustProxy?: boolean | string | ((address: string, hop: number) => boolean);
+}
+
+/** Builds the service, wired by hand. Tests call this and use inject(); main.ts calls listen(). */
+export async function buildApp({ deps, keys, trustProxy = false }: AppOptions): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: deps.logger as FastifyBaseLogger,
+    trustProxy,
+    bodyLimit: 1_048_576,
+    return503OnClosing: true,
+  });
+  const publicUrl = deps.settings.publicUrl;
+  const secure = publicUrl?.protocol === 'https:';
+  const cookieSettings = sessionCookie(secure);
+
+  registerErrorHandling(app);
+  await app.register(cookie);
+  await app.register(formbody, { bodyLimit: 65_536 });
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: { title: 'Portcullis API', version: '1', description: 'Sign-in with TOTP multi-factor authentication.' },
+      components: {
+        securitySchemes: { session: { type: 'apiKey', in: 'cookie', name: cookieSettings.name } },
+      },
+    },
+    hideUntagged: true,
+  });
+  await app.register(sessionPlugin, { deps, cookie: cookieSettings });
+  await app.register(securityPlugin, { publicOrigin: publicUrl?.origin, secure, secretKey: keys.active.key });
+
+  const routeOptions = { deps, cookie: cookieSettings };
+  await app.register(metaRoutes, { store: deps.store });
+  await app.register(signInPages, routeOptions);
+  await app.register(apiAuthRoutes, routeOptions);
+  return app;
+}

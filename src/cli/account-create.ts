@@ -1,0 +1,28 @@
+import { parseArgs } from 'node:util';
+import { openRuntime } from '../runtime.ts';
+import { createAccount } from '../services/accounts.ts';
+import { passwordFromStdin, printJson, readStdin, UsageError } from './io.ts';
+
+export const usage = 'portcullis account create --name NAME --admin USERNAME   (admin password on standard input)';
+
+export async function run(args: string[], env: Record<string, string | undefined>): Promise<number> {
+  const { values } = parseArgs({ args, options: { name: { type: 'string' }, admin: { type: 'string' } }, strict: true });
+  if (!values.name || !values.admin) throw new UsageError(usage);
+  const password = passwordFromStdin(await readStdin());
+  const runtime = await openRuntime(env);
+  try {
+    const result = await createAccount(
+      runtime.deps,
+      { name: values.name, adminUsername: values.admin, adminPassword: password },
+      { userId: null, label: 'cli', ip: null },
+    );
+    if (!result.ok) {
+      for (const error of result.errors) process.stderr.write(`portcullis: ${error}\n`);
+      return 1;
+    }
+    printJson({ accountId: result.accountId, adminUserId: result.adminUserId });
+    return 0;
+  } finally {
+    await runtime.close();
+  }
+}

@@ -1,0 +1,40 @@
+import { parseArgs } from 'node:util';
+import { openRuntime } from '../runtime.ts';
+import { createUser } from '../services/users.ts';
+import { passwordFromStdin, printJson, readStdin, UsageError } from './io.ts';
+
+export const usage =
+  'portcullis user create --account ID --username NAME --role admin|agent-manager|agent [--skills "A;B"] [--email ADDRESS]   (password on standard input)';
+
+export async function run(args: string[], env: Record<string, string | undefined>): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      account: { type: 'string' },
+      username: { type: 'string' },
+      role: { type: 'string' },
+      skills: { type: 'string' },
+      email: { type: 'string' },
+    },
+    strict: true,
+  });
+  if (!values.account || !values.username || !values.role) throw new UsageError(usage);
+  const password = passwordFromStdin(await readStdin());
+  const runtime = await openRuntime(env);
+  try {
+    const result = await createUser(
+      runtime.deps,
+      values.account,
+      { username: values.username, role: values.role, password, skills: values.skills?.split(';') ?? [], email: values.email ?? null },
+      { userId: null, label: 'cli', ip: null },
+    );
+    if (!result.ok) {
+      for (const error of result.errors) process.stderr.write(`portcullis: ${error}\n`);
+      return 1;
+    }
+    printJson({ userId: result.userId });
+    return 0;
+  } finally {
+    await runtime.close();
+  }
+}

@@ -1,0 +1,44 @@
+// Every security number Portcullis uses, with the source it comes from.
+// Settings (src/config/settings.ts) start from these and may override them
+// from the environment; nothing else hard-codes a limit.
+
+const MINUTE = 60_000;
+const HOUR = 60 * MINUTE;
+
+export const passwordDefaults = {
+  // OWASP Password Storage Cheat Sheet, "Argon2id": m=19 MiB, t=2, p=1.
+  argon2MemoryKiB: 19_456,
+  argon2Iterations: 2,
+  argon2Parallelism: 1,
+  // ASVS 4.0.3 V2.1.1 (at least 12 characters) and V2.1.2 (64 or more allowed;
+  // we allow 128). NIST SP 800-63B §5.1.1.2: no truncation, NFKC normalization.
+  minLength: 12,
+  maxLength: 128,
+} as const;
+
+export const throttleDefaults = {
+  // The spec's abuse limits, also used for passwords "the same way":
+  // NIST SP 800-63B §5.2.2 requires rate limiting to at most 100 consecutive
+  // failures; we lock after 10, for 15 minutes, doubling up to 24 hours.
+  maxConsecutiveFailures: 10,
+  firstLockMs: 15 * MINUTE,
+  maxLockMs: 24 * HOUR,
+} as const;
+
+export const sessionDefaults = {
+  // NIST SP 800-63B §4.2.3 (AAL2): reauthenticate after 12 hours of use or
+  // 30 minutes of inactivity. ASVS 4.0.3 V3.3.2 asks for the same kind of limits.
+  idleTimeoutMs: 30 * MINUTE,
+  absoluteTimeoutMs: 12 * HOUR,
+  // The spec: a pending sign-in (password verified, code outstanding) lives 5 minutes.
+  pendingTimeoutMs: 5 * MINUTE,
+  // Write last-seen at most once a minute, so a busy session costs one write a minute.
+  touchIntervalMs: MINUTE,
+  // ASVS 4.0.3 V3.2.2: at least 64 bits of entropy; we use 256.
+  tokenBytes: 32,
+} as const;
+
+export const mfaDefaults = {
+  // The spec: a pending sign-in takes at most 5 wrong codes.
+  maxCodesPerPendingSignIn: 5,
+} as const;

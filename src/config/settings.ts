@@ -1,0 +1,130 @@
+import { passwordDefaults, sessionDefaults, throttleDefaults } from './defaults.ts';
+
+/** Everything the service reads from its environment, typed and validated. */
+export interface Settings {
+  port: number;
+  host: string;
+  databaseUrl: string;
+  databasePoolSize: number;
+  /** Fastify trustProxy: false, or the proxies' addresses/CIDRs, or a hop count. */
+  trustProxy: false | string | number;
+  /** https://portcullis.example.com; when unset, a request's own Host is the origin. */
+  publicUrl: URL | undefined;
+  logLevel: string;
+  password: {
+    argon2MemoryKiB: number;
+    argon2Iterations: number;
+    argon2Parallelism: number;
+    minLength: number;
+    maxLength: number;
+  };
+  throttle: { maxConsecutiveFailures: number; firstLockMs: number; maxLockMs: number };
+  session: {
+    idleTimeoutMs: number;
+    absoluteTimeoutMs: number;
+    pendingTimeoutMs: number;
+    touchIntervalMs: number;
+  };
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+type Env = Record<string, string | undefined>;
+
+function integer(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (!/^\d+$/.test(raw)) throw new ConfigError(`${name} must be a whole number, got "${raw}"`);
+  const value = Number(raw);
+  if (value < min || value > max) {
+    throw new ConfigError(`${name} must be between ${min} and ${max}, got ${value}`);
+  }
+  return value;
+}
+
+function publicUrl(raw: string | undefined): URL | undefined {
+  if (raw === undefined || raw === '') return undefined;
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new ConfigError(`PORTCULLIS_PUBLIC_URL must be an absolute URL, got "${raw}"`);
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') {
+    throw new ConfigError('PORTCULLIS_PUBLIC_URL must start with https:// or http://');
+  }
+  return url;
+}
+
+function databaseUrl(raw: string | undefined): string {
+  const value = raw === undefined || raw === '' ? 'sqlite:./data/portcullis.db' : raw;
+  if (!/^(sqlite:|postgres:\/\/|postgresql:\/\/)/.test(value)) {
+    throw new ConfigError(
+      `PORTCULLIS_DATABASE_URL must start with sqlite: or postgres://, got "${value}"`,
+    );
+  }
+  return value;
+}
+
+/**
+ * Which proxies may set X-Forwarded-For. Unset: none, so the header is
+ * ignored and a client cannot pick the address its throttle is counted on.
+ */
+function trustProxy(raw: string | undefined): false | string | number {
+  if (raw === undefined || raw === '' || raw === 'false') return false;
+  if (/^\d{1,2}$/.test(raw)) return Number(raw);
+  if (raw === 'true') {
+    throw new ConfigError('PORTCULLIS_TRUST_PROXY=true would trust any client; give the proxy addresses or a hop count');
+  }
+  if (!/^[0-9a-fA-F.:/, ]+$/.test(raw)) {
+    throw new ConfigError(`PORTCULLIS_TRUST_PROXY must be addresses/CIDRs separated by commas, or a hop count; got "${raw}"`);
+  }
+  return raw;
+}
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+/** Reads settings from the environment; throws ConfigError with a clear message on bad values. */
+export function loadSettings(env: Env = process.env): Settings {
+  const logLevel = env.PORTCULLIS_LOG_LEVEL || 'info';
+  if (!LOG_LEVELS.includes(logLevel)) {
+    throw new ConfigError(`PORTCULLIS_LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}`);
+  }
+  const minutes = (name: string, fallbackMs: number, max: number) =>
+    integer(env, name, fallbackMs / 60_000, 1, max) * 60_000;
+  const password = {
+    argon2MemoryKiB: integer(env, 'PORTCULLIS_ARGON2_MEMORY_KIB', passwordDefaults.argon2MemoryKiB, 8, 4_194_304),
+    argon2Iterations: integer(env, 'PORTCULLIS_ARGON2_ITERATIONS', passwordDefaults.argon2Iterations, 1, 100),
+    argon2Parallelism: integer(env, 'PORTCULLIS_ARGON2_PARALLELISM', passwordDefaults.argon2Parallelism, 1, 16),
+    minLength: passwordDefaults.minLength,
+    maxLength: passwordDefaults.maxLength,
+  };
+  const session = {
+    idleTimeoutMs: minutes('PORTCULLIS_SESSION_IDLE_MINUTES', sessionDefaults.idleTimeoutMs, 24 * 60),
+    absoluteTimeoutMs: minutes('PORTCULLIS_SESSION_ABSOLUTE_MINUTES', sessionDefaults.absoluteTimeoutMs, 30 * 24 * 60),
+    pendingTimeoutMs: minutes('PORTCULLIS_PENDING_SIGNIN_MINUTES', sessionDefaults.pendingTimeoutMs, 60),
+    touchIntervalMs: sessionDefaults.touchIntervalMs,
+  };
+  const throttle = {
+    maxConsecutiveFailures: integer(env, 'PORTCULLIS_LOCK_AFTER_FAILURES', throttleDefaults.maxConsecutiveFailures, 1, 100),
+    firstLockMs: minutes('PORTCULLIS_LOCK_MINUTES', throttleDefaults.firstLockMs, 24 * 60),
+    maxLockMs: minutes('PORTCULLIS_LOCK_MAX_MINUTES', throttleDefaults.maxLockMs, 7 * 24 * 60),
+  };
+  if (throttle.maxLockMs < throttle.firstLockMs) {
+    throw new ConfigError('PORTCULLIS_LOCK_MAX_MINUTES must not be less than PORTCULLIS_LOCK_MINUTES');
+  }
+  return {
+    port: integer(env, 'PORT', 3000, 0, 65_535),
+    host: env.HOST || '127.0.0.1',
+    databaseUrl: databaseUrl(env.PORTCULLIS_DATABASE_URL),
+    databasePoolSize: integer(env, 'PORTCULLIS_DATABASE_POOL_SIZE', 10, 1, 1000),
+    trustProxy: trustProxy(env.PORTCULLIS_TRUST_PROXY),
+    publicUrl: publicUrl(env.PORTCULLIS_PUBLIC_URL),
+    logLevel,
+    password,
+    throttle,
+    session,
+  };
+}

@@ -1,0 +1,35 @@
+// The one catalogue of errors a client can see: a stable code, its HTTP status
+// and a message safe to show. Messages never say whether a user exists or why
+// a credential failed; the cause goes to the logs only.
+
+export const errorCatalogue = {
+  invalid_request: { status: 400, message: 'The request is not valid.' },
+  invalid_credentials: { status: 401, message: 'Incorrect account number, username or password' },
+  unauthenticated: { status: 401, message: 'Sign in to continue.' },
+  csrf_failed: { status: 403, message: 'This form has expired or did not come from this site. Reload the page and try again.' },
+  cross_origin: { status: 403, message: 'Requests from another origin are refused.' },
+  forbidden: { status: 403, message: 'You do not have permission to do that.' },
+  not_found: { status: 404, message: 'Not found.' },
+  method_not_allowed: { status: 405, message: 'Method not allowed.' },
+  payload_too_large: { status: 413, message: 'The request body is too large.' },
+  unsupported_media_type: { status: 415, message: 'This endpoint takes application/json.' },
+  too_many_attempts: { status: 429, message: 'Too many failed attempts.' },
+  internal: { status: 500, message: 'Something went wrong on our side.' },
+} as const satisfies Record<string, { status: number; message: string }>;
+
+export type ErrorCode = keyof typeof errorCatalogue;
+
+/** Thrown by the HTTP layer to answer with a catalogued error; mapped in one handler. */
+export class AppError extends Error {
+  override name = 'AppError';
+  readonly status: number;
+
+  constructor(
+    readonly code: ErrorCode,
+    message?: string,
+    readonly extra: Record<string, unknown> = {},
+  ) {
+    super(message ?? errorCatalogue[code].message);
+    this.status = errorCatalogue[code].status;
+  }
+}

@@ -1,0 +1,30 @@
+import type { FastifyRequest } from 'fastify';
+import { AppError } from '../domain/errors.ts';
+import { can } from '../domain/roles.ts';
+import type { Permission } from '../domain/roles.ts';
+import type { SessionView } from '../storage/queries/sessions.ts';
+import type { Viewer } from './views/layout.tsx';
+
+/** The signed-in (full) session, or a 401 the error handler maps. */
+export function requireFull(request: FastifyRequest): SessionView {
+  const auth = request.auth;
+  if (!auth || auth.session.state !== 'full') throw new AppError('unauthenticated');
+  return auth;
+}
+
+/** A full session whose role has the permission, or 403. */
+export function requirePermission(request: FastifyRequest, permission: Permission): SessionView {
+  const auth = requireFull(request);
+  if (!can(auth.user.role, permission)) throw new AppError('forbidden');
+  return auth;
+}
+
+export function viewerOf(auth: SessionView): Viewer {
+  return {
+    username: auth.user.username,
+    role: auth.user.role,
+    accountName: auth.account.name,
+    accountId: auth.account.id,
+    isAdmin: can(auth.user.role, 'manageAccount'),
+  };
+}

@@ -1,0 +1,82 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import fp from 'fastify-plugin';
+import helmet from '@fastify/helmet';
+import csrf from '@fastify/csrf-protection';
+import { createHmac } from 'node:crypto';
+import { AppError } from '../../domain/errors.ts';
+
+export interface SecurityOptions {
+  /** The service's own origin when configured; otherwise the request's Host decides. */
+  publicOrigin: string | undefined;
+  secure: boolean;
+  /** Key material the CSRF HMAC key is derived from. */
+  secretKey: Buffer;
+}
+
+const UNSAFE = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+
+export function ownOrigin(request: FastifyRequest, publicOrigin: string | undefined): string {
+  return publicOrigin ?? `${request.protocol}://${request.host}`;
+}
+
+/**
+ * Refuses a state-changing request that a browser says came from elsewhere:
+ * another site, or another origin of the same site (another port or
+ * subdomain), which SameSite cookies alone would let through.
+ */
+function checkOrigin(request: FastifyRequest, publicOrigin: string | undefined): void {
+  if (!UNSAFE.has(request.method)) return;
+  const origin = request.headers.origin;
+  if (origin !== undefined) {
+    if (origin !== ownOrigin(request, publicOrigin)) throw new AppError('cross_origin');
+    return;
+  }
+  // No Origin (older browsers, some navigations): fall back on Fetch Metadata.
+  const site = request.headers['sec-fetch-site'];
+  if (site !== undefined && site !== 'same-origin' && site !== 'none') throw new AppError('cross_origin');
+}
+
+export const securityPlugin = fp(
+  async (app: FastifyInstance, opts: SecurityOptions) => {
+    await app.register(helmet, {
+      contentSecurityPolicy: {
+        useDefaults: false,
+        directives: {
+          defaultSrc: ["'none'"],
+          styleSrc: ["'self'"],
+          imgSrc: ["'self'", 'data:'],
+          scriptSrc: ["'self'"],
+          formAction: ["'self'"],
+          // No page may be framed: the Reset MFA button must not be clickjackable.
+          frameAncestors: ["'none'"],
+          baseUri: ["'none'"],
+          ...(opts.secure ? { upgradeInsecureRequests: [] } : {}),
+        },
+      },
+      frameguard: { action: 'deny' },
+      referrerPolicy: { policy: 'no-referrer' },
+      hsts: opts.secure ? { maxAge: 31_536_000, includeSubDomains: true } : false,
+      crossOriginEmbedderPolicy: false,
+    });
+
+    await app.register(csrf, {
+      sessionPlugin: '@fastify/cookie',
+      cookieKey: opts.secure ? '__Host-portcullis-csrf' : 'portcullis-csrf',
+      cookieOpts: { path: '/', sameSite: 'lax', httpOnly: true, secure: opts.secure },
+      // Tokens are bound to the session they were issued in (none before sign-in).
+      getUserInfo: (request) => request.auth?.session.id ?? '',
+      csrfOpts: {
+        userInfo: true,
+        hmacKey: createHmac('sha256', opts.secretKey).update('portcullis csrf hmac').digest(),
+      },
+    });
+
+    app.addHook('onRequest', async (request) => checkOrigin(request, opts.publicOrigin));
+
+    // Nothing Portcullis answers may be cached: pages hold tokens and personal data.
+    app.addHook('onSend', async (request, reply) => {
+      if (!reply.hasHeader('cache-control')) reply.header('cache-control', 'no-store');
+    });
+  },
+  { name: 'portcullis-security', dependencies: ['portcullis-session'] },
+);

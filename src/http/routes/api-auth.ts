@@ -1,0 +1,113 @@
+import type { FastifyInstance } from 'fastify';
+import { Type, TypeBoxValidatorCompiler } from '@fastify/type-provider-typebox';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { AppError } from '../../domain/errors.ts';
+import { retryAfterSeconds } from '../../domain/lockout-policy.ts';
+import { endSession } from '../../services/sessions.ts';
+import { signIn } from '../../services/sign-in.ts';
+import { clearSessionCookie, sessionToken, setSessionCookie } from '../plugins/session.ts';
+import type { RouteOptions } from './sign-in-pages.tsx';
+
+const ErrorBody = Type.Object({ error: Type.String(), message: Type.String() }, { additionalProperties: true });
+const LoginBody = Type.Object(
+  {
+    accountId: Type.String({ minLength: 1, maxLength: 20, description: 'The account number, e.g. "73411025"' }),
+    username: Type.String({ minLength: 1, maxLength: 256 }),
+    password: Type.String({ minLength: 1, maxLength: 1024 }),
+  },
+  { additionalProperties: false },
+);
+const LoginState = Type.Object({
+  state: Type.Union([Type.Literal('authenticated'), Type.Literal('mfa_required'), Type.Literal('mfa_enrollment_required')]),
+  otpauthUri: Type.Optional(Type.String()),
+});
+const TooMany = Type.Object({ error: Type.Literal('too_many_attempts'), message: Type.String(), retryAfter: Type.Integer() });
+
+/**
+ * The JSON API takes only application/json bodies: a browser cannot send
+ * those cross-origin without a CORS preflight, which we never grant. Together
+ * with the Origin check this is its CSRF defence; it needs no token.
+ */
+export async function apiAuthRoutes(app: FastifyInstance, { deps, cookie }: RouteOptions) {
+  const api = app.withTypeProvider<TypeBoxTypeProvider>();
+  api.setValidatorCompiler(TypeBoxValidatorCompiler);
+  api.addHook('preValidation', async (request) => {
+    if (request.method !== 'GET' && request.method !== 'HEAD' && request.headers['content-length'] !== '0') {
+      const type = request.headers['content-type']?.split(';')[0]?.trim().toLowerCase();
+      if (request.body !== undefined && type !== 'application/json') throw new AppError('unsupported_media_type');
+    }
+  });
+
+  api.post(
+    '/api/v1/login',
+    {
+      schema: {
+        tags: ['auth'],
+        summary: 'Sign in with account number, username and password',
+        body: LoginBody,
+        response: { 200: LoginState, 400: ErrorBody, 401: ErrorBody, 415: ErrorBody, 429: TooMany },
+      },
+    },
+    async (request, reply) => {
+      const { accountId, username, password } = request.body;
+      const result = await signIn(deps, { accountId: accountId.trim(), username: username.trim(), password, ip: request.ip });
+      if (result.kind === 'invalid') throw new AppError('invalid_credentials');
+      if (result.kind === 'locked') {
+        throw new AppError('too_many_attempts', undefined, { retryAfter: retryAfterSeconds(result.lockedUntil, deps.clock.now()) });
+      }
+      const previous = sessionToken(request, cookie);
+      if (previous) await endSession(deps, previous);
+      setSessionCookie(reply, cookie, result.token);
+      if (result.state === 'full') return { state: 'authenticated' as const };
+      return { state: result.mfaEnrolled ? ('mfa_required' as const) : ('mfa_enrollment_required' as const) };
+    },
+  );
+
+  api.post(
+    '/api/v1/logout',
+    {
+      schema: {
+        tags: ['auth'],
+        summary: 'End the current session',
+        response: { 200: Type.Object({ state: Type.Literal('signed_out') }) },
+      },
+    },
+    async (request, reply) => {
+      const token = sessionToken(request, cookie);
+      if (token) await endSession(deps, token);
+      clearSessionCookie(reply, cookie);
+      return { state: 'signed_out' as const };
+    },
+  );
+
+  api.get(
+    '/api/v1/session',
+    {
+      schema: {
+        tags: ['auth'],
+        summary: 'The current session and its user',
+        response: {
+          200: Type.Object({
+            state: Type.Union([Type.Literal('authenticated'), Type.Literal('pending')]),
+            accountId: Type.String(),
+            userId: Type.String(),
+            username: Type.String(),
+            role: Type.String(),
+          }),
+          401: ErrorBody,
+        },
+      },
+    },
+    async (request) => {
+      const auth = request.auth;
+      if (!auth) throw new AppError('unauthenticated');
+      return {
+        state: auth.session.state === 'full' ? ('authenticated' as const) : ('pending' as const),
+        accountId: auth.account.id,
+        userId: auth.user.id,
+        username: auth.user.username,
+        role: auth.user.role,
+      };
+    },
+  );
+}

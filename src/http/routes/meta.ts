@@ -1,0 +1,24 @@
+import { readFileSync } from 'node:fs';
+import type { FastifyInstance } from 'fastify';
+import type { Store } from '../../storage/store.ts';
+
+const stylesheet = readFileSync(new URL('../../../public/style.css', import.meta.url));
+
+/** Health, the stylesheet and the OpenAPI document. */
+export async function metaRoutes(app: FastifyInstance, { store }: { store: Store }) {
+  app.get('/healthz', async (request, reply) => {
+    try {
+      await store.ping();
+      return { status: 'ok' };
+    } catch (error) {
+      request.log.error({ err: error }, 'health check: database unreachable');
+      return reply.code(503).send({ status: 'unavailable' });
+    }
+  });
+
+  app.get('/style.css', async (_request, reply) =>
+    reply.type('text/css; charset=utf-8').header('cache-control', 'public, max-age=3600').send(stylesheet),
+  );
+
+  app.get('/api/openapi.json', async () => app.swagger());
+}

@@ -1,0 +1,67 @@
+/** @jsxRuntime automatic @jsxImportSource preact */
+import type { FastifyInstance, FastifyReply } from 'fastify';
+import { minutesLeft } from '../../domain/lockout-policy.ts';
+import type { Deps } from '../../services/deps.ts';
+import { endSession } from '../../services/sessions.ts';
+import { signIn } from '../../services/sign-in.ts';
+import { requireFull, viewerOf } from '../guards.ts';
+import { clearSessionCookie, sessionToken, setSessionCookie } from '../plugins/session.ts';
+import type { CookieSettings } from '../plugins/session.ts';
+import { HomePage } from '../views/home.tsx';
+import { renderPage } from '../views/layout.tsx';
+import { LoginPage } from '../views/login.tsx';
+import type { LoginPageProps } from '../views/login.tsx';
+import { csrfToken, formField } from './forms.ts';
+
+export interface RouteOptions {
+  deps: Deps;
+  cookie: CookieSettings;
+}
+
+function sendLogin(reply: FastifyReply, status: number, props: LoginPageProps) {
+  return reply.code(status).type('text/html; charset=utf-8').send(renderPage(<LoginPage {...props} />));
+}
+
+export async function signInPages(app: FastifyInstance, { deps, cookie }: RouteOptions) {
+  app.get('/', async (request, reply) => {
+    const auth = requireFull(request);
+    return reply.type('text/html; charset=utf-8').send(renderPage(<HomePage csrf={csrfToken(request, reply)} viewer={viewerOf(auth)} />));
+  });
+
+  app.get('/login', async (request, reply) => {
+    if (request.auth?.session.state === 'full') return reply.redirect('/', 303);
+    return sendLogin(reply, 200, { csrf: csrfToken(request, reply) });
+  });
+
+  app.post('/login', { preHandler: app.csrfProtection }, async (request, reply) => {
+    const accountId = formField(request.body, 'accountId').trim();
+    const username = formField(request.body, 'username').trim();
+    const password = formField(request.body, 'password');
+    const result = await signIn(deps, { accountId, username, password, ip: request.ip });
+    if (result.kind === 'signed_in') {
+      // A new session id on every sign-in: whatever session the browser had ends here.
+      const previous = sessionToken(request, cookie);
+      if (previous) await endSession(deps, previous);
+      setSessionCookie(reply, cookie, result.token);
+      return reply.redirect('/', 303);
+    }
+    const csrf = csrfToken(request, reply);
+    if (result.kind === 'locked') {
+      const minutes = minutesLeft(result.lockedUntil, deps.clock.now());
+      return sendLogin(reply, 429, {
+        csrf,
+        accountId,
+        username,
+        error: `Too many failed attempts. Try again in ${minutes} minute${minutes === 1 ? '' : 's'}.`,
+      });
+    }
+    return sendLogin(reply, 401, { csrf, accountId, username, error: 'Incorrect account number, username or password' });
+  });
+
+  app.post('/logout', { preHandler: app.csrfProtection }, async (request, reply) => {
+    const token = sessionToken(request, cookie);
+    if (token) await endSession(deps, token);
+    clearSessionCookie(reply, cookie);
+    return reply.redirect('/login', 303);
+  });
+}

@@ -1,0 +1,26 @@
+/** @jsxRuntime automatic @jsxImportSource preact */
+import { Layout } from './layout.tsx';
+import type { Viewer } from './layout.tsx';
+
+const roleNames: Record<string, string> = { admin: 'Administrator', 'agent-manager': 'Agent manager', agent: 'Agent' };
+
+export function HomePage({ csrf, viewer }: { csrf: string; viewer: Viewer }) {
+  return (
+    <Layout title="Home" csrf={csrf} viewer={viewer}>
+      <h1>Welcome, {viewer.username}</h1>
+      <dl class="facts">
+        <dt>Account</dt>
+        <dd>
+          {viewer.accountName} ({viewer.accountId})
+        </dd>
+        <dt>Role</dt>
+        <dd>{roleNames[viewer.role] ?? viewer.role}</dd>
+      </dl>
+      {viewer.isAdmin ? (
+        <p>Use the Manage menu to change account settings and manage users.</p>
+      ) : (
+        <p>You are signed in.</p>
+      )}
+    </Layout>
+  );
+}

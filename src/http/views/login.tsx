@@ -1,0 +1,42 @@
+/** @jsxRuntime automatic @jsxImportSource preact */
+import { CsrfField, Layout } from './layout.tsx';
+
+export interface LoginPageProps {
+  csrf: string;
+  error?: string | undefined;
+  accountId?: string | undefined;
+  username?: string | undefined;
+}
+
+export function LoginPage({ csrf, error, accountId, username }: LoginPageProps) {
+  return (
+    <Layout title="Sign in" csrf={csrf}>
+      <section class="card narrow" aria-labelledby="signin-title">
+        <h1 id="signin-title">Sign in</h1>
+        {error && (
+          <p class="error" role="alert" id="signin-error">
+            {error}
+          </p>
+        )}
+        <form method="post" action="/login" aria-describedby={error ? 'signin-error' : undefined}>
+          <CsrfField token={csrf} />
+          <label for="accountId">Account number</label>
+          <input
+            id="accountId"
+            name="accountId"
+            inputMode="numeric"
+            autoComplete="organization"
+            required
+            maxLength={20}
+            value={accountId ?? ''}
+          />
+          <label for="username">Username</label>
+          <input id="username" name="username" autoComplete="username" required maxLength={64} value={username ?? ''} />
+          <label for="password">Password</label>
+          <input id="password" name="password" type="password" autoComplete="current-password" required maxLength={1024} />
+          <button type="submit">Sign in</button>
+        </form>
+      </section>
+    </Layout>
+  );
+}

@@ -1,0 +1,21 @@
+import { randomId } from '../domain/providers.ts';
+import type { AuditEvent } from '../storage/records.ts';
+import type { Store } from '../storage/store.ts';
+import type { Deps } from './deps.ts';
+
+export type AuditInput = Omit<AuditEvent, 'id' | 'at' | 'detail' | 'actorUserId' | 'targetUserId' | 'target' | 'ip'> &
+  Partial<Pick<AuditEvent, 'detail' | 'actorUserId' | 'targetUserId' | 'target' | 'ip'>>;
+
+/** Writes one audit event; pass a transaction's store to make it part of that transaction. */
+export async function audit(deps: Pick<Deps, 'clock' | 'random'>, store: Store, input: AuditInput): Promise<void> {
+  await store.audit.record({
+    id: randomId(deps.random),
+    at: deps.clock.now(),
+    actorUserId: null,
+    targetUserId: null,
+    target: null,
+    ip: null,
+    detail: null,
+    ...input,
+  });
+}

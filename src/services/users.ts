@@ -1,0 +1,120 @@
+import { checkSkillName, checkUsername } from '../domain/names.ts';
+import { checkNewPassword } from '../domain/password-policy.ts';
+import { randomId } from '../domain/providers.ts';
+import { isRole, roles } from '../domain/roles.ts';
+import type { Role } from '../domain/roles.ts';
+import type { Store } from '../storage/store.ts';
+import { audit } from './audit.ts';
+import type { Deps } from './deps.ts';
+
+export interface UserDraft {
+  username: string;
+  role: string;
+  password: string;
+  skills?: string[];
+  email?: string | null;
+}
+
+/** A draft that passed every rule that needs no database. */
+export interface ValidUser {
+  username: string;
+  usernameKey: string;
+  role: Role;
+  password: string;
+  skills: { name: string; key: string }[];
+  email: string | null;
+}
+
+export type Checked<T> = { ok: true; value: T } | { ok: false; errors: string[] };
+
+const EMAIL = /^[^\s@]{1,64}@[^\s@]{1,255}$/;
+
+/** Checks a draft against the username, role, password, skill and email rules; lists every problem. */
+export function validateUser(deps: Pick<Deps, 'settings'>, draft: UserDraft): Checked<ValidUser> {
+  const errors: string[] = [];
+  const name = checkUsername(draft.username);
+  if (!name.ok) errors.push(name.reason);
+  if (!isRole(draft.role)) errors.push(`Role must be one of ${roles.join(', ')}; got "${draft.role}".`);
+  const password = checkNewPassword(draft.password, deps.settings.password);
+  if (!password.ok) errors.push(password.reason);
+  const skills: ValidUser['skills'] = [];
+  for (const raw of draft.skills ?? []) {
+    if (raw.trim() === '') continue;
+    const skill = checkSkillName(raw);
+    if (!skill.ok) errors.push(skill.reason);
+    else if (!skills.some((s) => s.key === skill.key)) skills.push({ name: skill.name, key: skill.key });
+  }
+  const email = draft.email?.trim() || null;
+  if (email !== null && !EMAIL.test(email)) errors.push(`Email "${email}" is not an email address.`);
+  if (errors.length > 0 || !name.ok || !isRole(draft.role)) return { ok: false, errors };
+  return { ok: true, value: { username: name.name, usernameKey: name.key, role: draft.role, password: draft.password, skills, email } };
+}
+
+export interface Actor {
+  userId: string | null;
+  label: string;
+  ip: string | null;
+}
+
+/**
+ * Inserts a validated user whose password is already hashed, with its skills,
+ * and audits it. Answers undefined when the username is taken. Call inside a
+ * transaction when several must land together.
+ */
+export async function insertUser(
+  deps: Pick<Deps, 'clock' | 'random'>,
+  store: Store,
+  accountId: string,
+  user: ValidUser,
+  passwordHash: string,
+  actor: Actor,
+): Promise<string | undefined> {
+  const now = deps.clock.now();
+  const id = randomId(deps.random);
+  const inserted = await store.users.create({
+    id,
+    accountId,
+    username: user.username,
+    usernameKey: user.usernameKey,
+    role: user.role,
+    passwordHash,
+    state: 'active',
+    email: user.email,
+    createdAt: now,
+  });
+  if (!inserted) return undefined;
+  if (user.skills.length > 0) {
+    const skills = await store.skills.ensure(
+      accountId,
+      user.skills.map((s) => ({ id: randomId(deps.random), name: s.name, key: s.key })),
+      now,
+    );
+    await store.skills.assign(accountId, id, [...skills.values()].map((s) => s.id));
+  }
+  await audit(deps, store, {
+    accountId,
+    actorUserId: actor.userId,
+    actor: actor.label,
+    action: 'user.create',
+    targetUserId: id,
+    target: user.username,
+    ip: actor.ip,
+    result: 'success',
+    detail: { role: user.role },
+  });
+  return id;
+}
+
+export type CreateUserResult = { ok: true; userId: string } | { ok: false; errors: string[] };
+
+export async function createUser(deps: Deps, accountId: string, draft: UserDraft, actor: Actor): Promise<CreateUserResult> {
+  const checked = validateUser(deps, draft);
+  if (!checked.ok) return checked;
+  if (!(await deps.store.accounts.get(accountId))) return { ok: false, errors: [`There is no account ${accountId}.`] };
+  const passwordHash = await deps.hasher.hash(checked.value.password);
+  const userId = await deps.store.transaction((store) =>
+    insertUser(deps, store, accountId, checked.value, passwordHash, actor),
+  );
+  if (!userId) return { ok: false, errors: [`Username "${checked.value.username}" is already taken in this account.`] };
+  return { ok: true, userId };
+}

@@ -1,0 +1,79 @@
+import { mkdirSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import SqliteDatabase from 'better-sqlite3';
+import { Kysely, Migrator, PostgresDialect, SqliteDialect } from 'kysely';
+import type { Migration, MigrationProvider } from 'kysely';
+import pg from 'pg';
+import * as foundation from './migrations/001-foundation.ts';
+import type { Database } from './schema.ts';
+
+// bigint columns hold epoch milliseconds, well inside Number's safe range.
+pg.types.setTypeParser(pg.types.builtins.INT8, (value) => Number(value));
+
+export type Dialect = 'sqlite' | 'postgres';
+
+export interface OpenDatabase {
+  db: Kysely<Database>;
+  dialect: Dialect;
+  /** Where an embedded database keeps its files; undefined for PostgreSQL. */
+  dataDir: string | undefined;
+  close(): Promise<void>;
+}
+
+export interface OpenOptions {
+  /** PostgreSQL schema to use (tests give each run its own). */
+  schema?: string;
+  poolSize?: number;
+}
+
+export function sqlitePath(url: string): string {
+  return url.slice('sqlite:'.length).replace(/^\/\/(?=\/)/, '');
+}
+
+/** Opens the database a `sqlite:PATH` or `postgres://…` URL names. */
+export function openDatabase(url: string, options: OpenOptions = {}): OpenDatabase {
+  if (url.startsWith('sqlite:')) {
+    const path = sqlitePath(url);
+    const inMemory = path === ':memory:';
+    if (!inMemory) mkdirSync(dirname(resolve(path)), { recursive: true });
+    const sqlite = new SqliteDatabase(path);
+    sqlite.pragma('journal_mode = WAL');
+    // NORMAL is durable across application crashes in WAL mode; a power loss may
+    // lose the last transactions but never corrupts the file.
+    sqlite.pragma('synchronous = NORMAL');
+    sqlite.pragma('foreign_keys = ON');
+    sqlite.pragma('busy_timeout = 5000');
+    const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+    return {
+      db,
+      dialect: 'sqlite',
+      dataDir: inMemory ? undefined : dirname(resolve(path)),
+      close: () => db.destroy(),
+    };
+  }
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: options.poolSize ?? 10,
+    ...(options.schema ? { options: `-c search_path=${options.schema}` } : {}),
+  });
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  return { db, dialect: 'postgres', dataDir: undefined, close: () => db.destroy() };
+}
+
+const migrations: Record<string, Migration> = {
+  '001-foundation': foundation,
+};
+
+const provider: MigrationProvider = { getMigrations: async () => migrations };
+
+export interface MigrateResult {
+  applied: string[];
+}
+
+/** Brings the schema up to date; throws if a migration fails (nothing half-applied on PostgreSQL). */
+export async function migrateToLatest(db: Kysely<Database>): Promise<MigrateResult> {
+  const migrator = new Migrator({ db, provider, migrationTableName: 'portcullis_migrations', migrationLockTableName: 'portcullis_migrations_lock' });
+  const { error, results } = await migrator.migrateToLatest();
+  if (error) throw error instanceof Error ? error : new Error(String(error));
+  return { applied: (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName) };
+}

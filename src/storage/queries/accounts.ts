@@ -1,0 +1,31 @@
+import type { Kysely } from 'kysely';
+import type { Account } from '../records.ts';
+import type { Database } from '../schema.ts';
+
+export function accountQueries(db: Kysely<Database>) {
+  return {
+    /** Inserts unless the number is taken; answers whether it was inserted. */
+    async create(account: Account): Promise<boolean> {
+      const result = await db
+        .insertInto('accounts')
+        .values({
+          id: account.id,
+          name: account.name,
+          mfa_enabled: account.mfaEnabled ? 1 : 0,
+          created_at: account.createdAt,
+        })
+        .onConflict((oc) => oc.column('id').doNothing())
+        .executeTakeFirst();
+      return Number(result.numInsertedOrUpdatedRows ?? 0) === 1;
+    },
+
+    async get(accountId: string): Promise<Account | undefined> {
+      const row = await db.selectFrom('accounts').selectAll().where('id', '=', accountId).executeTakeFirst();
+      return row && { id: row.id, name: row.name, mfaEnabled: row.mfa_enabled === 1, createdAt: row.created_at };
+    },
+
+    async setMfaEnabled(accountId: string, enabled: boolean): Promise<void> {
+      await db.updateTable('accounts').set({ mfa_enabled: enabled ? 1 : 0 }).where('id', '=', accountId).execute();
+    },
+  };
+}

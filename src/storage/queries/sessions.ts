@@ -1,0 +1,92 @@
+import type { Kysely, Selectable } from 'kysely';
+import type { Role } from '../../domain/roles.ts';
+import type { Session, SessionState, UserState } from '../records.ts';
+import type { Database, SessionsTable } from '../schema.ts';
+
+/** A session with what every request needs to know about its user and account. */
+export interface SessionView {
+  session: Session;
+  user: { id: string; username: string; role: Role; state: UserState };
+  account: { id: string; name: string; mfaEnabled: boolean };
+}
+
+function toSession(row: Selectable<SessionsTable>): Session {
+  return {
+    id: row.id,
+    accountId: row.account_id,
+    userId: row.user_id,
+    state: row.state as SessionState,
+    createdAt: row.created_at,
+    lastSeenAt: row.last_seen_at,
+    expiresAt: row.expires_at,
+    mfaVerifiedAt: row.mfa_verified_at,
+    codeFailures: row.code_failures,
+  };
+}
+
+export function sessionQueries(db: Kysely<Database>) {
+  return {
+    async create(session: Session): Promise<void> {
+      await db
+        .insertInto('sessions')
+        .values({
+          id: session.id,
+          account_id: session.accountId,
+          user_id: session.userId,
+          state: session.state,
+          created_at: session.createdAt,
+          last_seen_at: session.lastSeenAt,
+          expires_at: session.expiresAt,
+          mfa_verified_at: session.mfaVerifiedAt,
+          code_failures: session.codeFailures,
+        })
+        .execute();
+    },
+
+    async view(id: string): Promise<SessionView | undefined> {
+      const row = await db
+        .selectFrom('sessions')
+        .innerJoin('users', (j) => j.onRef('users.id', '=', 'sessions.user_id').onRef('users.account_id', '=', 'sessions.account_id'))
+        .innerJoin('accounts', 'accounts.id', 'sessions.account_id')
+        .selectAll('sessions')
+        .select([
+          'users.username as u_username',
+          'users.role as u_role',
+          'users.state as u_state',
+          'accounts.name as a_name',
+          'accounts.mfa_enabled as a_mfa',
+        ])
+        .where('sessions.id', '=', id)
+        .executeTakeFirst();
+      if (!row) return undefined;
+      return {
+        session: toSession(row),
+        user: { id: row.user_id, username: row.u_username, role: row.u_role as Role, state: row.u_state as UserState },
+        account: { id: row.account_id, name: row.a_name, mfaEnabled: row.a_mfa === 1 },
+      };
+    },
+
+    async touch(id: string, now: number): Promise<void> {
+      await db.updateTable('sessions').set({ last_seen_at: now }).where('id', '=', id).execute();
+    },
+
+    async delete(id: string): Promise<void> {
+      await db.deleteFrom('sessions').where('id', '=', id).execute();
+    },
+
+    /** Ends every session of a user; answers how many. */
+    async deleteForUser(accountId: string, userId: string): Promise<number> {
+      const result = await db
+        .deleteFrom('sessions')
+        .where('account_id', '=', accountId)
+        .where('user_id', '=', userId)
+        .executeTakeFirst();
+      return Number(result.numDeletedRows);
+    },
+
+    async deleteExpired(now: number): Promise<number> {
+      const result = await db.deleteFrom('sessions').where('expires_at', '<=', now).executeTakeFirst();
+      return Number(result.numDeletedRows);
+    },
+  };
+}

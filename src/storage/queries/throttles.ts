@@ -1,0 +1,71 @@
+import type { Kysely } from 'kysely';
+import type { ThrottleKey, ThrottleState } from '../records.ts';
+import type { Database } from '../schema.ts';
+
+function where(key: ThrottleKey) {
+  return { scope: key.scope, account_id: key.accountId, subject: key.subject };
+}
+
+export function throttleQueries(db: Kysely<Database>) {
+  return {
+    async get(key: ThrottleKey): Promise<ThrottleState | undefined> {
+      const k = where(key);
+      const row = await db
+        .selectFrom('throttles')
+        .select(['failures', 'lock_count', 'locked_until'])
+        .where('scope', '=', k.scope)
+        .where('account_id', '=', k.account_id)
+        .where('subject', '=', k.subject)
+        .executeTakeFirst();
+      return row && { failures: row.failures, lockCount: row.lock_count, lockedUntil: row.locked_until };
+    },
+
+    /**
+     * Counts one more consecutive failure in a single upsert, so parallel
+     * failures each count; answers the state after it.
+     */
+    async addFailure(key: ThrottleKey, now: number): Promise<ThrottleState> {
+      const row = await db
+        .insertInto('throttles')
+        .values({ ...where(key), failures: 1, lock_count: 0, locked_until: null, updated_at: now })
+        .onConflict((oc) =>
+          oc.columns(['scope', 'account_id', 'subject']).doUpdateSet((eb) => ({
+            failures: eb('throttles.failures', '+', 1),
+            updated_at: now,
+          })),
+        )
+        .returning(['failures', 'lock_count', 'locked_until'])
+        .executeTakeFirstOrThrow();
+      return { failures: row.failures, lockCount: row.lock_count, lockedUntil: row.locked_until };
+    },
+
+    /**
+     * Turns a count that reached the limit into a lock. Conditional on the count
+     * and the lock number, so of two requests racing past the limit only one
+     * locks (and audits); answers whether this call did.
+     */
+    async lock(key: ThrottleKey, limit: number, lockNumber: number, lockedUntil: number, now: number): Promise<boolean> {
+      const k = where(key);
+      const result = await db
+        .updateTable('throttles')
+        .set({ failures: 0, lock_count: lockNumber, locked_until: lockedUntil, updated_at: now })
+        .where('scope', '=', k.scope)
+        .where('account_id', '=', k.account_id)
+        .where('subject', '=', k.subject)
+        .where('failures', '>=', limit)
+        .where('lock_count', '=', lockNumber - 1)
+        .executeTakeFirst();
+      return Number(result.numUpdatedRows) === 1;
+    },
+
+    async clear(key: ThrottleKey): Promise<void> {
+      const k = where(key);
+      await db
+        .deleteFrom('throttles')
+        .where('scope', '=', k.scope)
+        .where('account_id', '=', k.account_id)
+        .where('subject', '=', k.subject)
+        .execute();
+    },
+  };
+}

@@ -1,0 +1,73 @@
+import type { Role } from '../domain/roles.ts';
+
+// What the store hands to services: plain records, camelCase, no SQL types.
+
+export interface Account {
+  id: string;
+  name: string;
+  mfaEnabled: boolean;
+  createdAt: number;
+}
+
+export type UserState = 'active' | 'disabled';
+
+export interface User {
+  id: string;
+  accountId: string;
+  username: string;
+  role: Role;
+  passwordHash: string;
+  state: UserState;
+  email: string | null;
+  createdAt: number;
+}
+
+export interface Skill {
+  id: string;
+  name: string;
+}
+
+export type SessionState = 'pending' | 'full';
+
+export interface Session {
+  /** SHA-256 of the cookie token, hex. */
+  id: string;
+  accountId: string;
+  userId: string;
+  state: SessionState;
+  createdAt: number;
+  lastSeenAt: number;
+  expiresAt: number;
+  mfaVerifiedAt: number | null;
+  codeFailures: number;
+}
+
+export type ThrottleScope = 'password' | 'address';
+
+export interface ThrottleKey {
+  scope: ThrottleScope;
+  /** '' for keys that belong to no account (client addresses). */
+  accountId: string;
+  subject: string;
+}
+
+export interface ThrottleState {
+  failures: number;
+  lockCount: number;
+  lockedUntil: number | null;
+}
+
+export interface AuditEvent {
+  id: string;
+  accountId: string;
+  at: number;
+  actorUserId: string | null;
+  /** Who acted, as a person reads it: a username, "cli" or "anonymous". */
+  actor: string;
+  action: string;
+  targetUserId: string | null;
+  target: string | null;
+  ip: string | null;
+  result: 'success' | 'failure';
+  detail: Record<string, unknown> | null;
+}

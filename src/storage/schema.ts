@@ -1,0 +1,85 @@
+import type { Generated } from 'kysely';
+
+// Row types of every table. Times are milliseconds since the epoch (bigint
+// columns, read as numbers). Every table holding tenant data has account_id.
+
+export interface AccountsTable {
+  id: string;
+  name: string;
+  mfa_enabled: number;
+  created_at: number;
+}
+
+export interface UsersTable {
+  id: string;
+  account_id: string;
+  username: string;
+  username_key: string;
+  role: string;
+  password_hash: string;
+  state: string;
+  email: string | null;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface SkillsTable {
+  id: string;
+  account_id: string;
+  name: string;
+  name_key: string;
+  created_at: number;
+}
+
+export interface UserSkillsTable {
+  account_id: string;
+  user_id: string;
+  skill_id: string;
+}
+
+export interface SessionsTable {
+  /** SHA-256 of the cookie's token, hex; the token itself is never stored. */
+  id: string;
+  account_id: string;
+  user_id: string;
+  state: string;
+  created_at: number;
+  last_seen_at: number;
+  expires_at: number;
+  mfa_verified_at: number | null;
+  code_failures: Generated<number>;
+}
+
+export interface ThrottlesTable {
+  scope: string;
+  account_id: string;
+  subject: string;
+  failures: number;
+  lock_count: number;
+  locked_until: number | null;
+  updated_at: number;
+}
+
+export interface AuditEventsTable {
+  id: string;
+  account_id: string;
+  at: number;
+  actor_user_id: string | null;
+  actor: string;
+  action: string;
+  target_user_id: string | null;
+  target: string | null;
+  ip: string | null;
+  result: string;
+  detail: string | null;
+}
+
+export interface Database {
+  accounts: AccountsTable;
+  users: UsersTable;
+  skills: SkillsTable;
+  user_skills: UserSkillsTable;
+  sessions: SessionsTable;
+  throttles: ThrottlesTable;
+  audit_events: AuditEventsTable;
+}

@@ -1,0 +1,44 @@
+import { sql } from 'kysely';
+import type { Kysely } from 'kysely';
+import type { Dialect } from './database.ts';
+import { accountQueries } from './queries/accounts.ts';
+import { auditQueries } from './queries/audit.ts';
+import { sessionQueries } from './queries/sessions.ts';
+import { skillQueries } from './queries/skills.ts';
+import { throttleQueries } from './queries/throttles.ts';
+import { userQueries } from './queries/users.ts';
+import type { Database } from './schema.ts';
+
+/**
+ * The narrow port services use to reach storage. One implementation over
+ * Kysely serves SQLite and PostgreSQL; the contract tests run on both.
+ */
+export interface Store {
+  readonly dialect: Dialect;
+  readonly accounts: ReturnType<typeof accountQueries>;
+  readonly users: ReturnType<typeof userQueries>;
+  readonly skills: ReturnType<typeof skillQueries>;
+  readonly sessions: ReturnType<typeof sessionQueries>;
+  readonly throttles: ReturnType<typeof throttleQueries>;
+  readonly audit: ReturnType<typeof auditQueries>;
+  /** Answers when the database does; throws when it is unreachable. */
+  ping(): Promise<void>;
+  /** Runs fn in one transaction: all of its writes land, or none. */
+  transaction<T>(fn: (store: Store) => Promise<T>): Promise<T>;
+}
+
+export function createStore(db: Kysely<Database>, dialect: Dialect): Store {
+  return {
+    dialect,
+    accounts: accountQueries(db),
+    users: userQueries(db),
+    skills: skillQueries(db),
+    sessions: sessionQueries(db),
+    throttles: throttleQueries(db),
+    audit: auditQueries(db),
+    ping: async () => {
+      await sql`select 1`.execute(db);
+    },
+    transaction: (fn) => db.transaction().execute((trx) => fn(createStore(trx, dialect))),
+  };
+}
