@@ -15,6 +15,14 @@ export interface SecurityOptions {
 
 const UNSAFE = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 
+/**
+ * What a CSRF token is bound to: the session's id, or a fixed value before
+ * sign-in (the token then rests on the CSRF cookie's secret alone).
+ */
+export function csrfUserInfo(request: FastifyRequest): string {
+  return request.auth?.session.id ?? 'anonymous';
+}
+
 export function ownOrigin(request: FastifyRequest, publicOrigin: string | undefined): string {
   return publicOrigin ?? `${request.protocol}://${request.host}`;
 }
@@ -64,7 +72,7 @@ export const securityPlugin = fp(
       cookieKey: opts.secure ? '__Host-portcullis-csrf' : 'portcullis-csrf',
       cookieOpts: { path: '/', sameSite: 'lax', httpOnly: true, secure: opts.secure },
       // Tokens are bound to the session they were issued in (none before sign-in).
-      getUserInfo: (request) => request.auth?.session.id ?? '',
+      getUserInfo: csrfUserInfo,
       csrfOpts: {
         userInfo: true,
         hmacKey: createHmac('sha256', opts.secretKey).update('portcullis csrf hmac').digest(),

@@ -1,4 +1,5 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { csrfUserInfo } from '../plugins/security.ts';
 
 /** A form field as a string; anything missing or not a single string reads as ''. */
 export function formField(body: unknown, name: string): string {
@@ -9,5 +10,5 @@ export function formField(body: unknown, name: string): string {
 
 /** A CSRF token bound to the request's session (or to none, before sign-in). */
 export function csrfToken(request: FastifyRequest, reply: FastifyReply): string {
-  return reply.generateCsrf({ userInfo: request.auth?.session.id ?? '' });
+  return reply.generateCsrf({ userInfo: csrfUserInfo(request) });
 }

@@ -1,0 +1,71 @@
+import { randomBytes } from 'node:crypto';
+import type { FastifyInstance } from 'fastify';
+import { buildApp } from '../../src/app.ts';
+import { loadSettings } from '../../src/config/settings.ts';
+import type { Settings } from '../../src/config/settings.ts';
+import { parseKeyRing } from '../../src/config/secret-key.ts';
+import type { Deps } from '../../src/services/deps.ts';
+import { createPasswordHasher } from '../../src/services/passwords.ts';
+import { createLogger, systemRandom } from '../../src/runtime.ts';
+import { TestClock } from './clock.ts';
+import { openTestDatabase } from './stores.ts';
+import type { TestDatabase } from './stores.ts';
+import { Writable } from 'node:stream';
+
+/** Cheap argon2id parameters for tests: the same code path, a fraction of the cost. */
+export const TEST_ENV = { PORTCULLIS_ARGON2_MEMORY_KIB: '1024', PORTCULLIS_ARGON2_ITERATIONS: '1', PORTCULLIS_LOG_LEVEL: 'info' };
+
+/** Collects every log line, so tests can check nothing secret was logged. */
+export class LogSink extends Writable {
+  lines: string[] = [];
+  override _write(chunk: Buffer, _enc: BufferEncoding, done: () => void) {
+    this.lines.push(chunk.toString('utf8'));
+    done();
+  }
+  get text() {
+    return this.lines.join('');
+  }
+}
+
+export interface TestApp {
+  app: FastifyInstance;
+  deps: Deps;
+  clock: TestClock;
+  db: TestDatabase;
+  logs: LogSink;
+  settings: Settings;
+  close(): Promise<void>;
+}
+
+export async function buildTestApp(
+  kind: 'sqlite' | 'postgres' = 'sqlite',
+  env: Record<string, string> = {},
+): Promise<TestApp> {
+  const db = await openTestDatabase(kind);
+  const settings = loadSettings({ ...TEST_ENV, ...env });
+  const clock = new TestClock();
+  const logs = new LogSink();
+  const deps: Deps = {
+    store: db.store,
+    settings,
+    clock,
+    random: systemRandom,
+    hasher: createPasswordHasher(settings.password),
+    logger: createLogger(settings, logs),
+  };
+  const keys = parseKeyRing(`test:${randomBytes(32).toString('base64')}`);
+  const app = await buildApp({ deps, keys });
+  await app.ready();
+  return {
+    app,
+    deps,
+    clock,
+    db,
+    logs,
+    settings,
+    close: async () => {
+      await app.close();
+      await db.close();
+    },
+  };
+}
