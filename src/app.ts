@@ -10,6 +10,8 @@ import { securityPlugin } from './http/plugins/security.ts';
 import { sessionCookie, sessionPlugin } from './http/plugins/session.ts';
 import { apiAuthRoutes } from './http/routes/api-auth.ts';
 import { metaRoutes } from './http/routes/meta.ts';
+import { consolePages } from './http/routes/console-pages.tsx';
+import { mfaPages } from './http/routes/mfa-pages.tsx';
 import { signInPages } from './http/routes/sign-in-pages.tsx';
 
 export interface AppOptions {
@@ -50,6 +52,8 @@ export async function buildApp({ deps, keys, trustProxy = false }: AppOptions): 
   const routeOptions = { deps, cookie: cookieSettings };
   await app.register(metaRoutes, { store: deps.store });
   await app.register(signInPages, routeOptions);
+  await app.register(mfaPages, routeOptions);
+  await app.register(consolePages, routeOptions);
   await app.register(apiAuthRoutes, routeOptions);
   return app;
 }

@@ -1,6 +1,5 @@
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from './app.ts';
-import { loadKeyRing } from './config/secret-key.ts';
 import { openRuntime } from './runtime.ts';
 
 /** Fastify's trustProxy takes no hop count in its types; a hop test does the same. */
@@ -13,16 +12,10 @@ function trustProxyOption(value: false | string | number): boolean | string | ((
  * database, loads the secret key, listens. Answers the app once listening.
  */
 export async function serve(env: Record<string, string | undefined> = process.env): Promise<FastifyInstance> {
-  const runtime = await openRuntime(env);
-  const { deps, settings, database } = runtime;
-  const keys = loadKeyRing(env, database.dataDir);
-  if (keys.generatedFile) {
-    deps.logger.warn(
-      { file: keys.generatedFile },
-      'generated a new secret key into the data folder; back it up, or set PORTCULLIS_SECRET_KEY',
-    );
-  }
-  const app = await buildApp({ deps, keys: keys.ring, trustProxy: trustProxyOption(settings.trustProxy) });
+  const runtime = await openRuntime(env, { keys: true });
+  const { deps, settings } = runtime;
+  if (!runtime.keys) throw new Error('serve needs the secret key');
+  const app = await buildApp({ deps, keys: runtime.keys, trustProxy: trustProxyOption(settings.trustProxy) });
   app.addHook('onClose', () => runtime.close());
 
   // Expired sessions are refused on read; this only keeps the table small.

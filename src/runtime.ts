@@ -4,7 +4,12 @@ import type { Logger } from 'pino';
 import { loadSettings } from './config/settings.ts';
 import type { Settings } from './config/settings.ts';
 import type { Clock, RandomSource } from './domain/providers.ts';
+import { loadKeyRing } from './config/secret-key.ts';
+import type { KeyRing } from './config/secret-key.ts';
 import type { Deps } from './services/deps.ts';
+import { logNotifier, mailNotifier } from './services/notifier.ts';
+import { createSecretBox } from './services/secret-box.ts';
+import type { SecretBox } from './services/secret-box.ts';
 import { createPasswordHasher } from './services/passwords.ts';
 import { migrateToLatest, openDatabase } from './storage/database.ts';
 import type { OpenDatabase } from './storage/database.ts';
@@ -33,17 +38,49 @@ export interface Runtime {
   settings: Settings;
   database: OpenDatabase;
   deps: Deps;
+  /** The key ring, when the runtime was opened with keys. */
+  keys: KeyRing | undefined;
   close(): Promise<void>;
 }
 
+/** For commands that never touch TOTP secrets: using it is a bug. */
+const noSecrets: SecretBox = {
+  activeKeyId: '',
+  seal: () => {
+    throw new Error('this command was started without the secret key');
+  },
+  open: () => {
+    throw new Error('this command was started without the secret key');
+  },
+};
+
+export interface RuntimeOptions {
+  logger?: Logger;
+  /** Load PORTCULLIS_SECRET_KEY (or the embedded key file): needed to seal and open TOTP secrets. */
+  keys?: boolean;
+}
+
 /** Reads the environment, opens and migrates the database, and builds the services' dependencies. */
-export async function openRuntime(env: Record<string, string | undefined>, logger?: Logger): Promise<Runtime> {
+export async function openRuntime(env: Record<string, string | undefined>, options: RuntimeOptions = {}): Promise<Runtime> {
   const settings = loadSettings(env);
-  const log = logger ?? createLogger(settings);
+  const log = options.logger ?? createLogger(settings);
   const database = openDatabase(settings.databaseUrl, { poolSize: settings.databasePoolSize });
   try {
     const { applied } = await migrateToLatest(database.db);
     if (applied.length > 0) log.info({ applied }, 'database migrated');
+  } catch (error) {
+    await database.close();
+    throw error;
+  }
+  let keys: KeyRing | undefined;
+  try {
+    if (options.keys) {
+      const loaded = loadKeyRing(env, database.dataDir);
+      keys = loaded.ring;
+      if (loaded.generatedFile) {
+        log.warn({ file: loaded.generatedFile }, 'generated a new secret key into the data folder; back it up, or set PORTCULLIS_SECRET_KEY');
+      }
+    }
   } catch (error) {
     await database.close();
     throw error;
@@ -55,6 +92,14 @@ export async function openRuntime(env: Record<string, string | undefined>, logge
     random: systemRandom,
     hasher: createPasswordHasher(settings.password),
     logger: log,
+    secrets: keys ? createSecretBox(keys, systemRandom) : noSecrets,
+    notifier: await createNotifier(settings, log),
   };
-  return { settings, database, deps, close: () => database.close() };
+  return { settings, database, deps, keys, close: () => database.close() };
+}
+
+async function createNotifier(settings: Settings, logger: Logger) {
+  if (!settings.smtpUrl) return logNotifier(logger);
+  const nodemailer = await import('nodemailer');
+  return mailNotifier(nodemailer.createTransport(settings.smtpUrl), settings.mailFrom, logger);
 }

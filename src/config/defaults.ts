@@ -41,4 +41,14 @@ export const sessionDefaults = {
 export const mfaDefaults = {
   // The spec: a pending sign-in takes at most 5 wrong codes.
   maxCodesPerPendingSignIn: 5,
+  // RFC 6238 §5.2: allow at most one step of delay either side.
+  window: 1,
+  // How far (in steps, 10 = 5 minutes) a wrong code is compared, without being
+  // accepted, to tell the user their phone's clock is off.
+  skewSearchSteps: 10,
+  // ASVS 4.0.3 V4.3.1 / the spec: sensitive admin actions want a second factor
+  // verified within the last 15 minutes.
+  stepUpMaxAgeMs: 15 * MINUTE,
+  // RFC 4226 §4 R6 / the spec: 160-bit secrets.
+  secretBytes: 20,
 } as const;

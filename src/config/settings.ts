@@ -1,4 +1,4 @@
-import { passwordDefaults, sessionDefaults, throttleDefaults } from './defaults.ts';
+import { mfaDefaults, passwordDefaults, sessionDefaults, throttleDefaults } from './defaults.ts';
 
 /** Everything the service reads from its environment, typed and validated. */
 export interface Settings {
@@ -19,6 +19,16 @@ export interface Settings {
     maxLength: number;
   };
   throttle: { maxConsecutiveFailures: number; firstLockMs: number; maxLockMs: number };
+  mfa: {
+    maxCodesPerPendingSignIn: number;
+    window: number;
+    skewSearchSteps: number;
+    stepUpMaxAgeMs: number;
+    secretBytes: number;
+  };
+  /** smtp://user:pass@host:port (or smtps://) to send notifications by email; unset: to the log. */
+  smtpUrl: string | undefined;
+  mailFrom: string;
   session: {
     idleTimeoutMs: number;
     absoluteTimeoutMs: number;
@@ -115,7 +125,21 @@ export function loadSettings(env: Env = process.env): Settings {
   if (throttle.maxLockMs < throttle.firstLockMs) {
     throw new ConfigError('PORTCULLIS_LOCK_MAX_MINUTES must not be less than PORTCULLIS_LOCK_MINUTES');
   }
+  const mfa = {
+    maxCodesPerPendingSignIn: integer(env, 'PORTCULLIS_MFA_MAX_CODES_PER_SIGNIN', mfaDefaults.maxCodesPerPendingSignIn, 1, 100),
+    window: mfaDefaults.window,
+    skewSearchSteps: mfaDefaults.skewSearchSteps,
+    stepUpMaxAgeMs: minutes('PORTCULLIS_STEP_UP_MINUTES', mfaDefaults.stepUpMaxAgeMs, 24 * 60),
+    secretBytes: mfaDefaults.secretBytes,
+  };
+  const smtpUrl = env.PORTCULLIS_SMTP_URL || undefined;
+  if (smtpUrl !== undefined && !/^smtps?:\/\/[^/]+/.test(smtpUrl)) {
+    throw new ConfigError('PORTCULLIS_SMTP_URL must look like smtp://user:password@host:587 or smtps://…');
+  }
   return {
+    mfa,
+    smtpUrl,
+    mailFrom: env.PORTCULLIS_MAIL_FROM || 'Portcullis <no-reply@localhost>',
     port: integer(env, 'PORT', 3000, 0, 65_535),
     host: env.HOST || '127.0.0.1',
     databaseUrl: databaseUrl(env.PORTCULLIS_DATABASE_URL),

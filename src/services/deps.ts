@@ -2,7 +2,9 @@ import type { Logger } from 'pino';
 import type { Settings } from '../config/settings.ts';
 import type { Clock, RandomSource } from '../domain/providers.ts';
 import type { Store } from '../storage/store.ts';
+import type { Notifier } from './notifier.ts';
 import type { PasswordHasher } from './passwords.ts';
+import type { SecretBox } from './secret-box.ts';
 
 /** What every service needs, built once in main.ts (or a test) and passed in. */
 export interface Deps {
@@ -12,4 +14,7 @@ export interface Deps {
   random: RandomSource;
   hasher: PasswordHasher;
   logger: Logger;
+  /** Seals TOTP secrets at rest. */
+  secrets: SecretBox;
+  notifier: Notifier;
 }

@@ -39,6 +39,7 @@ export async function createSession(
     expiresAt,
     mfaVerifiedAt,
     codeFailures: 0,
+    enrollment: null,
   });
   return { token, id, expiresAt };
 }
@@ -55,7 +56,9 @@ export async function resolveSession(deps: Deps, token: string): Promise<Session
   const now = deps.clock.now();
   const { session } = view;
   const idle = session.state === 'full' && now - session.lastSeenAt >= deps.settings.session.idleTimeoutMs;
-  if (now >= session.expiresAt || idle || view.user.state !== 'active') {
+  // Once MFA is on, no session signed in without a second factor goes further.
+  const missingFactor = session.state === 'full' && view.account.mfaEnabled && session.mfaVerifiedAt === null;
+  if (now >= session.expiresAt || idle || missingFactor || view.user.state !== 'active') {
     await deps.store.sessions.delete(id);
     return undefined;
   }

@@ -104,5 +104,6 @@ export async function signIn(deps: Deps, input: SignInInput): Promise<SignInResu
     result: 'success',
     detail: { session: state },
   });
-  return { kind: 'signed_in', token: session.token, state, mfaEnrolled: false };
+  const mfaEnrolled = state === 'pending' && (await deps.store.authenticators.get(account.id, user.id)) !== undefined;
+  return { kind: 'signed_in', token: session.token, state, mfaEnrolled };
 }

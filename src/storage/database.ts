@@ -5,6 +5,7 @@ import { Kysely, Migrator, PostgresDialect, SqliteDialect } from 'kysely';
 import type { Migration, MigrationProvider } from 'kysely';
 import pg from 'pg';
 import * as foundation from './migrations/001-foundation.ts';
+import * as mfa from './migrations/002-mfa.ts';
 import type { Database } from './schema.ts';
 
 // bigint columns hold epoch milliseconds, well inside Number's safe range.
@@ -62,6 +63,7 @@ export function openDatabase(url: string, options: OpenOptions = {}): OpenDataba
 
 const migrations: Record<string, Migration> = {
   '001-foundation': foundation,
+  '002-mfa': mfa,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

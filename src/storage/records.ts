@@ -1,4 +1,5 @@
 import type { Role } from '../domain/roles.ts';
+import type { TotpAlgorithm } from '../domain/totp.ts';
 
 // What the store hands to services: plain records, camelCase, no SQL types.
 
@@ -40,9 +41,32 @@ export interface Session {
   expiresAt: number;
   mfaVerifiedAt: number | null;
   codeFailures: number;
+  /** The candidate TOTP secret of a pending enrolment, sealed; stable across reloads. */
+  enrollment: Sealed | null;
 }
 
-export type ThrottleScope = 'password' | 'address';
+/** A ciphertext and the id of the key that sealed it. */
+export interface Sealed {
+  keyId: string;
+  ciphertext: string;
+}
+
+export interface Authenticator {
+  id: string;
+  accountId: string;
+  userId: string;
+  secret: Sealed;
+  algorithm: TotpAlgorithm;
+  digits: number;
+  period: number;
+  lastUsedStep: number;
+  driftSteps: number;
+  enrolledAt: number;
+  enrolledIp: string | null;
+  lastUsedAt: number | null;
+}
+
+export type ThrottleScope = 'password' | 'address' | 'totp';
 
 export interface ThrottleKey {
   scope: ThrottleScope;

@@ -48,6 +48,32 @@ export interface SessionsTable {
   expires_at: number;
   mfa_verified_at: number | null;
   code_failures: Generated<number>;
+  enrollment_key_id: Generated<string | null>;
+  enrollment_secret: Generated<string | null>;
+}
+
+export interface AuthenticatorsTable {
+  id: string;
+  account_id: string;
+  user_id: string;
+  secret_key_id: string;
+  secret_ciphertext: string;
+  algorithm: string;
+  digits: number;
+  period: number;
+  last_used_step: number;
+  drift_steps: number;
+  enrolled_at: number;
+  enrolled_ip: string | null;
+  last_used_at: number | null;
+}
+
+export interface RecoveryCodesTable {
+  id: string;
+  account_id: string;
+  user_id: string;
+  code_hash: string;
+  used_at: number | null;
 }
 
 export interface ThrottlesTable {
@@ -82,4 +108,6 @@ export interface Database {
   sessions: SessionsTable;
   throttles: ThrottlesTable;
   audit_events: AuditEventsTable;
+  authenticators: AuthenticatorsTable;
+  recovery_codes: RecoveryCodesTable;
 }

@@ -2,6 +2,8 @@ import { sql } from 'kysely';
 import type { Kysely } from 'kysely';
 import type { Dialect } from './database.ts';
 import { accountQueries } from './queries/accounts.ts';
+import { authenticatorQueries } from './queries/authenticators.ts';
+import { recoveryCodeQueries } from './queries/recovery-codes.ts';
 import { auditQueries } from './queries/audit.ts';
 import { sessionQueries } from './queries/sessions.ts';
 import { skillQueries } from './queries/skills.ts';
@@ -21,6 +23,8 @@ export interface Store {
   readonly sessions: ReturnType<typeof sessionQueries>;
   readonly throttles: ReturnType<typeof throttleQueries>;
   readonly audit: ReturnType<typeof auditQueries>;
+  readonly authenticators: ReturnType<typeof authenticatorQueries>;
+  readonly recoveryCodes: ReturnType<typeof recoveryCodeQueries>;
   /** Answers when the database does; throws when it is unreachable. */
   ping(): Promise<void>;
   /** Runs fn in one transaction: all of its writes land, or none. */
@@ -36,6 +40,8 @@ export function createStore(db: Kysely<Database>, dialect: Dialect): Store {
     sessions: sessionQueries(db),
     throttles: throttleQueries(db),
     audit: auditQueries(db),
+    authenticators: authenticatorQueries(db),
+    recoveryCodes: recoveryCodeQueries(db),
     ping: async () => {
       await sql`select 1`.execute(db);
     },

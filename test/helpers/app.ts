@@ -6,6 +6,8 @@ import type { Settings } from '../../src/config/settings.ts';
 import { parseKeyRing } from '../../src/config/secret-key.ts';
 import type { Deps } from '../../src/services/deps.ts';
 import { createPasswordHasher } from '../../src/services/passwords.ts';
+import type { Notice } from '../../src/services/notifier.ts';
+import { createSecretBox } from '../../src/services/secret-box.ts';
 import { createLogger, systemRandom } from '../../src/runtime.ts';
 import { TestClock } from './clock.ts';
 import { openTestDatabase } from './stores.ts';
@@ -34,6 +36,8 @@ export interface TestApp {
   db: TestDatabase;
   logs: LogSink;
   settings: Settings;
+  /** Every notification the app sent, in order. */
+  notices: Notice[];
   close(): Promise<void>;
 }
 
@@ -45,15 +49,19 @@ export async function buildTestApp(
   const settings = loadSettings({ ...TEST_ENV, ...env });
   const clock = new TestClock();
   const logs = new LogSink();
+  const keys = parseKeyRing(`test:${randomBytes(32).toString('base64')}`);
+  const logger = createLogger(settings, logs);
+  const notices: Notice[] = [];
   const deps: Deps = {
     store: db.store,
     settings,
     clock,
     random: systemRandom,
     hasher: createPasswordHasher(settings.password),
-    logger: createLogger(settings, logs),
+    logger,
+    secrets: createSecretBox(keys, systemRandom),
+    notifier: { notify: async (notice) => void notices.push(notice) },
   };
-  const keys = parseKeyRing(`test:${randomBytes(32).toString('base64')}`);
   const app = await buildApp({ deps, keys });
   await app.ready();
   return {
@@ -63,6 +71,7 @@ export async function buildTestApp(
     db,
     logs,
     settings,
+    notices,
     close: async () => {
       await app.close();
       await db.close();

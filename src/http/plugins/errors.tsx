@@ -43,7 +43,9 @@ export function sendError(request: FastifyRequest, reply: FastifyReply, error: A
   }
   if (wantsJson(request)) return reply.code(error.status).send({ error: error.code, message: error.message, ...error.extra });
   // A browser without a session is sent to sign in rather than shown a 401.
-  if (error.code === 'unauthenticated' && request.method === 'GET') return reply.redirect('/login', 303);
+  if (error.code === 'unauthenticated' && request.method === 'GET') {
+    return reply.redirect(request.auth?.session.state === 'pending' ? '/login/mfa' : '/login', 303);
+  }
   reply.code(error.status);
   const title = error.status === 404 ? 'Page not found' : error.status >= 500 ? 'Something went wrong' : 'Request refused';
   let html: string;

@@ -18,6 +18,13 @@ export interface RouteOptions {
   cookie: CookieSettings;
 }
 
+/** Why a visitor was sent back to the sign-in page. */
+const notices: Record<string, string> = {
+  restart: 'Too many wrong codes. Sign in again to get new attempts.',
+  expired: 'Your sign-in took too long. Sign in again.',
+  signed_out: 'You have been signed out.',
+};
+
 function sendLogin(reply: FastifyReply, status: number, props: LoginPageProps) {
   return reply.code(status).type('text/html; charset=utf-8').send(renderPage(<LoginPage {...props} />));
 }
@@ -30,7 +37,8 @@ export async function signInPages(app: FastifyInstance, { deps, cookie }: RouteO
 
   app.get('/login', async (request, reply) => {
     if (request.auth?.session.state === 'full') return reply.redirect('/', 303);
-    return sendLogin(reply, 200, { csrf: csrfToken(request, reply) });
+    const notice = notices[String((request.query as Record<string, unknown>).notice)];
+    return sendLogin(reply, 200, { csrf: csrfToken(request, reply), notice });
   });
 
   app.post('/login', { preHandler: app.csrfProtection }, async (request, reply) => {
@@ -43,7 +51,7 @@ export async function signInPages(app: FastifyInstance, { deps, cookie }: RouteO
       const previous = sessionToken(request, cookie);
       if (previous) await endSession(deps, previous);
       setSessionCookie(reply, cookie, result.token);
-      return reply.redirect('/', 303);
+      return reply.redirect(result.state === 'pending' ? '/login/mfa' : '/', 303);
     }
     const csrf = csrfToken(request, reply);
     if (result.kind === 'locked') {

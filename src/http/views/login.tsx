@@ -6,13 +6,19 @@ export interface LoginPageProps {
   error?: string | undefined;
   accountId?: string | undefined;
   username?: string | undefined;
+  notice?: string | undefined;
 }
 
-export function LoginPage({ csrf, error, accountId, username }: LoginPageProps) {
+export function LoginPage({ csrf, error, accountId, username, notice }: LoginPageProps) {
   return (
     <Layout title="Sign in" csrf={csrf}>
       <section class="card narrow" aria-labelledby="signin-title">
         <h1 id="signin-title">Sign in</h1>
+        {notice && !error && (
+          <p class="notice" role="status">
+            {notice}
+          </p>
+        )}
         {error && (
           <p class="error" role="alert" id="signin-error">
             {error}

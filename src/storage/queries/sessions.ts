@@ -1,6 +1,6 @@
 import type { Kysely, Selectable } from 'kysely';
 import type { Role } from '../../domain/roles.ts';
-import type { Session, SessionState, UserState } from '../records.ts';
+import type { Sealed, Session, SessionState, UserState } from '../records.ts';
 import type { Database, SessionsTable } from '../schema.ts';
 
 /** A session with what every request needs to know about its user and account. */
@@ -21,6 +21,8 @@ function toSession(row: Selectable<SessionsTable>): Session {
     expiresAt: row.expires_at,
     mfaVerifiedAt: row.mfa_verified_at,
     codeFailures: row.code_failures,
+    enrollment:
+      row.enrollment_key_id && row.enrollment_secret ? { keyId: row.enrollment_key_id, ciphertext: row.enrollment_secret } : null,
   };
 }
 
@@ -39,6 +41,8 @@ export function sessionQueries(db: Kysely<Database>) {
           expires_at: session.expiresAt,
           mfa_verified_at: session.mfaVerifiedAt,
           code_failures: session.codeFailures,
+          enrollment_key_id: session.enrollment?.keyId ?? null,
+          enrollment_secret: session.enrollment?.ciphertext ?? null,
         })
         .execute();
     },
@@ -64,6 +68,41 @@ export function sessionQueries(db: Kysely<Database>) {
         user: { id: row.user_id, username: row.u_username, role: row.u_role as Role, state: row.u_state as UserState },
         account: { id: row.account_id, name: row.a_name, mfaEnabled: row.a_mfa === 1 },
       };
+    },
+
+    /**
+     * Keeps the first candidate secret of a pending enrolment: conditional on
+     * there being none, so two tabs loading set-up at once show the same QR.
+     */
+    async setEnrollment(id: string, sealed: Sealed): Promise<void> {
+      await db
+        .updateTable('sessions')
+        .set({ enrollment_key_id: sealed.keyId, enrollment_secret: sealed.ciphertext })
+        .where('id', '=', id)
+        .where('enrollment_secret', 'is', null)
+        .execute();
+    },
+
+    /** Counts a wrong code against a pending sign-in in one statement; answers the new count. */
+    async addCodeFailure(id: string): Promise<number> {
+      const row = await db
+        .updateTable('sessions')
+        .set((eb) => ({ code_failures: eb('code_failures', '+', 1) }))
+        .where('id', '=', id)
+        .returning('code_failures')
+        .executeTakeFirst();
+      return row?.code_failures ?? Number.POSITIVE_INFINITY;
+    },
+
+    /**
+     * Ends the account's sessions that were signed in without a second factor
+     * (when MFA is switched on), except the one given; answers how many.
+     */
+    async deleteWithoutSecondFactor(accountId: string, exceptId: string | null): Promise<number> {
+      let q = db.deleteFrom('sessions').where('account_id', '=', accountId).where('mfa_verified_at', 'is', null).where('state', '=', 'full');
+      if (exceptId) q = q.where('id', '!=', exceptId);
+      const result = await q.executeTakeFirst();
+      return Number(result.numDeletedRows);
     },
 
     async touch(id: string, now: number): Promise<void> {

@@ -1,0 +1,84 @@
+/** @jsxRuntime automatic @jsxImportSource preact */
+import type { FastifyInstance } from 'fastify';
+import { setAccountMfa } from '../../services/account-settings.ts';
+import { requirePermission, viewerOf } from '../guards.ts';
+import { setSessionCookie } from '../plugins/session.ts';
+import { AccessControlPage, AdminSecurePage, ConsolePage } from '../views/console.tsx';
+import type { SettingEntry } from '../views/console.tsx';
+import { renderPage } from '../views/layout.tsx';
+import { csrfToken, formField } from './forms.ts';
+import type { RouteOptions } from './sign-in-pages.tsx';
+
+/** What the console's search knows: each settings page with the words people type for it. */
+const settings: Array<SettingEntry & { keywords: string[] }> = [
+  {
+    title: 'Account Access Control',
+    section: 'Admin & Secure',
+    href: '/manage/console/account-access-control',
+    description: 'Multi-factor authentication (MFA) for every user of this account.',
+    keywords: ['mfa', 'multi-factor', 'multi factor', 'multifactor', 'two-factor', 'two factor', '2fa', 'totp', 'authenticator', 'access control', 'security', 'sign-in', 'login', 'otp'],
+  },
+  {
+    title: 'Users & Skills',
+    section: 'Management Console',
+    href: '/manage/users',
+    description: 'Add users, assign skills, reset a user’s MFA.',
+    keywords: ['users', 'user', 'skills', 'agents', 'roles', 'reset mfa', 'people'],
+  },
+  {
+    title: 'Audit log',
+    section: 'Admin & Secure',
+    href: '/manage/audit',
+    description: 'Who did what, to whom, when and from where.',
+    keywords: ['audit', 'log', 'events', 'history', 'activity'],
+  },
+];
+
+export function searchSettings(query: string): SettingEntry[] {
+  const q = query.trim().toLowerCase().replace(/\s+/g, ' ');
+  if (q === '') return [];
+  return settings
+    .filter((s) => s.title.toLowerCase().includes(q) || s.keywords.some((k) => k.includes(q) || (q.length >= 3 && q.includes(k))))
+    .map(({ keywords: _keywords, ...entry }) => entry);
+}
+
+export async function consolePages(app: FastifyInstance, { deps, cookie }: RouteOptions) {
+  const html = 'text/html; charset=utf-8';
+
+  app.get('/manage/console', async (request, reply) => {
+    const auth = requirePermission(request, 'manageAccount');
+    const raw = (request.query as Record<string, unknown>).q;
+    const query = typeof raw === 'string' ? raw.slice(0, 100) : '';
+    const results = typeof raw === 'string' ? searchSettings(query) : undefined;
+    return reply.type(html).send(renderPage(<ConsolePage csrf={csrfToken(request, reply)} viewer={viewerOf(auth)} query={query} results={results} />));
+  });
+
+  app.get('/manage/console/admin-secure', async (request, reply) => {
+    const auth = requirePermission(request, 'manageAccount');
+    return reply.type(html).send(renderPage(<AdminSecurePage csrf={csrfToken(request, reply)} viewer={viewerOf(auth)} />));
+  });
+
+  app.get('/manage/console/account-access-control', async (request, reply) => {
+    const auth = requirePermission(request, 'manageAccount');
+    const saved = (request.query as Record<string, unknown>).saved === '1';
+    return reply
+      .type(html)
+      .send(
+        renderPage(
+          <AccessControlPage csrf={csrfToken(request, reply)} viewer={viewerOf(auth)} mfaEnabled={auth.account.mfaEnabled} notice={saved ? 'Saved.' : undefined} />,
+        ),
+      );
+  });
+
+  app.post('/manage/console/account-access-control', { preHandler: app.csrfProtection }, async (request, reply) => {
+    const auth = requirePermission(request, 'manageAccount');
+    const enabled = formField(request.body, 'mfaEnabled') === 'on';
+    const result = await setAccountMfa(deps, auth, enabled, request.ip);
+    if (result.kind === 'enabled' && result.pendingToken) {
+      // The admin's own session had no second factor: set up (or verify) now.
+      setSessionCookie(reply, cookie, result.pendingToken);
+      return reply.redirect('/login/mfa', 303);
+    }
+    return reply.redirect('/manage/console/account-access-control?saved=1', 303);
+  });
+}

@@ -1,0 +1,84 @@
+/** @jsxRuntime automatic @jsxImportSource preact */
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import QRCode from 'qrcode';
+import { minutesLeft } from '../../domain/lockout-policy.ts';
+import { submitCode } from '../../services/mfa-challenge.ts';
+import type { CodeResult } from '../../services/mfa-challenge.ts';
+import { enrolmentOffer } from '../../services/mfa-enrolment.ts';
+import type { SessionView } from '../../storage/queries/sessions.ts';
+import { clearSessionCookie, setSessionCookie } from '../plugins/session.ts';
+import { renderPage } from '../views/layout.tsx';
+import { MessagePage } from '../views/message.tsx';
+import { RecoveryCodesPage, SetupPage, VerifyPage } from '../views/mfa.tsx';
+import { csrfToken, formField } from './forms.ts';
+import type { RouteOptions } from './sign-in-pages.tsx';
+
+export function codeErrorMessage(result: Extract<CodeResult, { kind: 'invalid' }>): string {
+  if (result.clockSkewMinutes !== undefined) {
+    const n = result.clockSkewMinutes;
+    return `That code didn’t work. Your phone’s clock seems to be off by about ${n} minute${n === 1 ? '' : 's'}: set it to update automatically, then try again.`;
+  }
+  return 'That code didn’t work. Check your authenticator app and try again.';
+}
+
+export function lockedMessage(lockedUntil: number, now: number): string {
+  const minutes = minutesLeft(lockedUntil, now);
+  return `Too many wrong codes. For your security, sign-in with a code is locked. Try again in ${minutes} minute${minutes === 1 ? '' : 's'}.`;
+}
+
+export async function mfaPages(app: FastifyInstance, { deps, cookie }: RouteOptions) {
+  const html = (reply: FastifyReply, status: number, body: string) => reply.code(status).type('text/html; charset=utf-8').send(body);
+
+  const pending = (request: FastifyRequest): SessionView | undefined =>
+    request.auth?.session.state === 'pending' ? request.auth : undefined;
+
+  /** The set-up page or the code page, as this pending sign-in needs. */
+  async function challengePage(request: FastifyRequest, reply: FastifyReply, view: SessionView, status: number, error?: string) {
+    const csrf = csrfToken(request, reply);
+    const enrolled = await deps.store.authenticators.get(view.account.id, view.user.id);
+    if (enrolled) {
+      const recovery = (request.query as Record<string, unknown>).method === 'recovery';
+      return html(reply, status, renderPage(<VerifyPage csrf={csrf} error={error} recovery={recovery} />));
+    }
+    const offer = await enrolmentOffer(deps, view);
+    if (!offer) throw new Error('could not prepare an enrolment secret');
+    const qrDataUrl = await QRCode.toDataURL(offer.uri, { errorCorrectionLevel: 'M', margin: 4, width: 240 });
+    return html(
+      reply,
+      status,
+      renderPage(
+        <SetupPage csrf={csrf} qrDataUrl={qrDataUrl} manualKey={offer.manualKey} issuer={view.account.name} username={view.user.username} error={error} />,
+      ),
+    );
+  }
+
+  app.get('/login/mfa', async (request, reply) => {
+    const view = pending(request);
+    if (!view) return reply.redirect(request.auth ? '/' : '/login', 303);
+    return challengePage(request, reply, view, 200);
+  });
+
+  app.post('/login/mfa', { preHandler: app.csrfProtection }, async (request, reply) => {
+    const view = pending(request);
+    if (!view) return reply.redirect(request.auth ? '/' : '/login?notice=expired', 303);
+    const result = await submitCode(deps, view, formField(request.body, 'code'), request.ip);
+    switch (result.kind) {
+      case 'signed_in':
+        setSessionCookie(reply, cookie, result.token);
+        if (result.recoveryCodes) {
+          // Shown once, in this answer only: nothing can fetch them again.
+          request.auth = null;
+          return html(reply, 200, renderPage(<RecoveryCodesPage csrf="" codes={result.recoveryCodes} />));
+        }
+        return reply.redirect('/', 303);
+      case 'invalid':
+        return challengePage(request, reply, view, 401, codeErrorMessage(result));
+      case 'locked':
+        clearSessionCookie(reply, cookie);
+        return html(reply, 429, renderPage(<MessagePage title="Sign-in locked" message={lockedMessage(result.lockedUntil, deps.clock.now())} csrf="" />));
+      case 'restart':
+        clearSessionCookie(reply, cookie);
+        return reply.redirect('/login?notice=restart', 303);
+    }
+  });
+}

@@ -1,0 +1,37 @@
+import type { SessionView } from '../storage/queries/sessions.ts';
+import { audit } from './audit.ts';
+import type { Deps } from './deps.ts';
+import { createSession } from './sessions.ts';
+
+export type MfaSettingResult =
+  | { kind: 'unchanged' }
+  | { kind: 'disabled' }
+  /** MFA is on; the admin's own session needs its second factor now: continue with this pending session. */
+  | { kind: 'enabled'; sessionsEnded: number; pendingToken: string | undefined };
+
+/**
+ * Switches the account's MFA policy. Switching it on applies at once: every
+ * session signed in without a second factor ends, and the admin who saved it
+ * is moved to a pending sign-in so they set up (or verify) right away.
+ */
+export async function setAccountMfa(deps: Deps, admin: SessionView, enabled: boolean, ip: string): Promise<MfaSettingResult> {
+  const { account, user, session } = admin;
+  if (account.mfaEnabled === enabled) return { kind: 'unchanged' };
+  const base = { accountId: account.id, actorUserId: user.id, actor: user.username, ip, result: 'success' as const };
+  if (!enabled) {
+    await deps.store.transaction(async (store) => {
+      await store.accounts.setMfaEnabled(account.id, false);
+      await audit(deps, store, { ...base, action: 'account.mfa_disabled' });
+    });
+    return { kind: 'disabled' };
+  }
+  const ownNeedsFactor = session.mfaVerifiedAt === null;
+  const sessionsEnded = await deps.store.transaction(async (store) => {
+    await store.accounts.setMfaEnabled(account.id, true);
+    const ended = await store.sessions.deleteWithoutSecondFactor(account.id, ownNeedsFactor ? null : session.id);
+    await audit(deps, store, { ...base, action: 'account.mfa_enabled', detail: { sessionsEnded: ended } });
+    return ended;
+  });
+  const pending = ownNeedsFactor ? await createSession(deps, { accountId: account.id, id: user.id }, 'pending') : undefined;
+  return { kind: 'enabled', sessionsEnded, pendingToken: pending?.token };
+}
