@@ -12,6 +12,7 @@ import { apiAuthRoutes } from './http/routes/api-auth.ts';
 import { metaRoutes } from './http/routes/meta.ts';
 import { consolePages } from './http/routes/console-pages.tsx';
 import { mfaPages } from './http/routes/mfa-pages.tsx';
+import { userPages } from './http/routes/user-pages.tsx';
 import { signInPages } from './http/routes/sign-in-pages.tsx';
 
 export interface AppOptions {
@@ -54,6 +55,7 @@ export async function buildApp({ deps, keys, trustProxy = false }: AppOptions): 
   await app.register(signInPages, routeOptions);
   await app.register(mfaPages, routeOptions);
   await app.register(consolePages, routeOptions);
+  await app.register(userPages, routeOptions);
   await app.register(apiAuthRoutes, routeOptions);
   return app;
 }

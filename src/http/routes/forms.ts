@@ -12,3 +12,11 @@ export function formField(body: unknown, name: string): string {
 export function csrfToken(request: FastifyRequest, reply: FastifyReply): string {
   return reply.generateCsrf({ userInfo: csrfUserInfo(request) });
 }
+
+/** A repeated form field (checkboxes) as a list of strings. */
+export function formFields(body: unknown, name: string): string[] {
+  if (typeof body !== 'object' || body === null) return [];
+  const value = (body as Record<string, unknown>)[name];
+  if (typeof value === 'string') return [value];
+  return Array.isArray(value) ? value.filter((v): v is string => typeof v === 'string').slice(0, 500) : [];
+}

@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Store } from '../../storage/store.ts';
 
 const stylesheet = readFileSync(new URL('../../../public/style.css', import.meta.url));
+const script = readFileSync(new URL('../../../public/app.js', import.meta.url));
 
 /** Health, the stylesheet and the OpenAPI document. */
 export async function metaRoutes(app: FastifyInstance, { store }: { store: Store }) {
@@ -18,6 +19,10 @@ export async function metaRoutes(app: FastifyInstance, { store }: { store: Store
 
   app.get('/style.css', async (_request, reply) =>
     reply.type('text/css; charset=utf-8').header('cache-control', 'public, max-age=3600').send(stylesheet),
+  );
+
+  app.get('/app.js', async (_request, reply) =>
+    reply.type('text/javascript; charset=utf-8').header('cache-control', 'public, max-age=3600').send(script),
   );
 
   app.get('/api/openapi.json', async () => app.swagger());

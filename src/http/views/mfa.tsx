@@ -1,5 +1,6 @@
 /** @jsxRuntime automatic @jsxImportSource preact */
 import { CsrfField, Layout } from './layout.tsx';
+import type { Viewer } from './layout.tsx';
 
 export interface CodeFormProps {
   csrf: string;
@@ -156,6 +157,20 @@ export function RecoveryCodesPage({ csrf, codes }: { csrf: string; codes: string
             Continue
           </a>
         </p>
+      </section>
+    </Layout>
+  );
+}
+
+/** Step-up: a current code before a sensitive action (ASVS 4.0.3 V4.3.1). */
+export function StepUpPage(props: { csrf: string; viewer: Viewer; action: string; what: string; error?: string | undefined }) {
+  const { csrf, viewer, action, what, error } = props;
+  return (
+    <Layout title="Confirm it’s you" csrf={csrf} viewer={viewer}>
+      <section class="card narrow" aria-labelledby="stepup-title">
+        <h1 id="stepup-title">Confirm it’s you</h1>
+        <p>To {what}, enter the current code from your authenticator app.</p>
+        <CodeForm csrf={csrf} error={error} action={action} hidden={{ confirm: '1' }} />
       </section>
     </Layout>
   );

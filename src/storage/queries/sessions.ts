@@ -105,6 +105,11 @@ export function sessionQueries(db: Kysely<Database>) {
       return Number(result.numDeletedRows);
     },
 
+    /** Records a second factor verified just now (step-up). */
+    async markMfaVerified(id: string, now: number): Promise<void> {
+      await db.updateTable('sessions').set({ mfa_verified_at: now, last_seen_at: now }).where('id', '=', id).execute();
+    },
+
     async touch(id: string, now: number): Promise<void> {
       await db.updateTable('sessions').set({ last_seen_at: now }).where('id', '=', id).execute();
     },

@@ -45,6 +45,18 @@ export function skillQueries(db: Kysely<Database>) {
         .execute();
     },
 
+    /** Replaces a user's skills with the given ones (ids of this account's skills only). */
+    async setForUser(accountId: string, userId: string, skillIds: string[]): Promise<void> {
+      await db.deleteFrom('user_skills').where('account_id', '=', accountId).where('user_id', '=', userId).execute();
+      if (skillIds.length === 0) return;
+      const valid = await db.selectFrom('skills').select('id').where('account_id', '=', accountId).where('id', 'in', skillIds).execute();
+      if (valid.length === 0) return;
+      await db
+        .insertInto('user_skills')
+        .values(valid.map((s) => ({ account_id: accountId, user_id: userId, skill_id: s.id })))
+        .execute();
+    },
+
     /** Skill names of each of the given users, by user id. */
     async forUsers(accountId: string, userIds: string[]): Promise<Map<string, string[]>> {
       const result = new Map<string, string[]>(userIds.map((id) => [id, []]));

@@ -58,6 +58,20 @@ export function throttleQueries(db: Kysely<Database>) {
       return Number(result.numUpdatedRows) === 1;
     },
 
+    /** Lock ends of the subjects (of one scope and account) locked at `now`. */
+    async lockedUntil(scope: ThrottleKey['scope'], accountId: string, subjects: string[], now: number): Promise<Map<string, number>> {
+      if (subjects.length === 0) return new Map();
+      const rows = await db
+        .selectFrom('throttles')
+        .select(['subject', 'locked_until'])
+        .where('scope', '=', scope)
+        .where('account_id', '=', accountId)
+        .where('subject', 'in', subjects)
+        .where('locked_until', '>', now)
+        .execute();
+      return new Map(rows.map((r) => [r.subject, r.locked_until as number]));
+    },
+
     async clear(key: ThrottleKey): Promise<void> {
       const k = where(key);
       await db

@@ -1,5 +1,5 @@
 import { sql } from 'kysely';
-import type { Kysely, Selectable } from 'kysely';
+import type { ExpressionBuilder, Kysely, Selectable } from 'kysely';
 import type { Role } from '../../domain/roles.ts';
 import type { User, UserState } from '../records.ts';
 import type { Database, UsersTable } from '../schema.ts';
@@ -8,9 +8,14 @@ export interface NewUser extends User {
   usernameKey: string;
 }
 
+export type MfaFilter = 'enrolled' | 'not_enrolled' | 'locked';
+
 export interface UserListQuery {
   /** Matches usernames containing this text, case-insensitively. */
   search?: string;
+  /** Only users in this MFA state; 'locked' needs now. */
+  mfa?: MfaFilter;
+  now?: number;
   limit: number;
   offset: number;
 }
@@ -93,11 +98,39 @@ export function userQueries(db: Kysely<Database>) {
         const pattern = `%${escapeLike(query.search.normalize('NFKC').toLowerCase())}%`;
         base = base.where(sql<boolean>`username_key like ${pattern} escape '\\'`);
       }
+      if (query.mfa === 'enrolled' || query.mfa === 'not_enrolled') {
+        const enrolled = (eb: ExpressionBuilder<Database, 'users'>) =>
+          eb.exists(eb.selectFrom('authenticators').select('authenticators.id').whereRef('authenticators.user_id', '=', 'users.id'));
+        base = base.where((eb) => (query.mfa === 'enrolled' ? enrolled(eb) : eb.not(enrolled(eb))));
+      } else if (query.mfa === 'locked') {
+        const now = query.now ?? 0;
+        base = base.where((eb) =>
+          eb.exists(
+            eb
+              .selectFrom('throttles')
+              .select('throttles.subject')
+              .where('throttles.scope', '=', 'totp')
+              .whereRef('throttles.account_id', '=', 'users.account_id')
+              .whereRef('throttles.subject', '=', 'users.id')
+              .where('throttles.locked_until', '>', now),
+          ),
+        );
+      }
       const [rows, count] = await Promise.all([
         base.selectAll().orderBy('username_key').limit(query.limit).offset(query.offset).execute(),
         base.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow(),
       ]);
       return { users: rows.map(toUser), total: Number(count.n) };
+    },
+
+    async update(accountId: string, userId: string, changes: { role: Role; state: UserState; email: string | null }, now: number): Promise<boolean> {
+      const result = await db
+        .updateTable('users')
+        .set({ role: changes.role, state: changes.state, email: changes.email, updated_at: now })
+        .where('account_id', '=', accountId)
+        .where('id', '=', userId)
+        .executeTakeFirst();
+      return Number(result.numUpdatedRows) === 1;
     },
 
     async count(accountId: string): Promise<number> {

@@ -1,0 +1,145 @@
+/** @jsxRuntime automatic @jsxImportSource preact */
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { AppError } from '../../domain/errors.ts';
+import type { MfaFilter } from '../../storage/queries/users.ts';
+import type { SessionView } from '../../storage/queries/sessions.ts';
+import { resetMfa } from '../../services/mfa-reset.ts';
+import { needsStepUp, stepUp } from '../../services/step-up.ts';
+import { createSkill, getUser, listUsers, updateUser } from '../../services/user-directory.ts';
+import type { UserDetail } from '../../services/user-directory.ts';
+import { createUser } from '../../services/users.ts';
+import type { Actor } from '../../services/users.ts';
+import { requirePermission, viewerOf } from '../guards.ts';
+import { renderPage } from '../views/layout.tsx';
+import { MessagePage } from '../views/message.tsx';
+import { StepUpPage } from '../views/mfa.tsx';
+import { EditUserPage, ResetConfirmPage, UsersPage } from '../views/users.tsx';
+import { csrfToken, formField, formFields } from './forms.ts';
+import { codeErrorMessage, lockedMessage } from './mfa-pages.tsx';
+import type { RouteOptions } from './sign-in-pages.tsx';
+
+const MFA_FILTERS: readonly string[] = ['enrolled', 'not_enrolled', 'locked'];
+const USER_ID = /^[0-9a-f]{32}$/;
+
+export function actorOf(auth: SessionView, request: FastifyRequest): Actor {
+  return { userId: auth.user.id, label: auth.user.username, ip: request.ip };
+}
+
+export async function userPages(app: FastifyInstance, { deps }: RouteOptions) {
+  const html = (reply: FastifyReply, status: number, body: string) => reply.code(status).type('text/html; charset=utf-8').send(body);
+
+  /** The user named in the URL, within the admin's own account; 404 otherwise (also across accounts). */
+  async function targetUser(request: FastifyRequest, auth: SessionView): Promise<UserDetail> {
+    const id = (request.params as { id: string }).id;
+    const user = USER_ID.test(id) ? await getUser(deps, auth.account.id, id) : undefined;
+    if (!user) throw new AppError('not_found');
+    return user;
+  }
+
+  async function usersPage(request: FastifyRequest, reply: FastifyReply, auth: SessionView, status = 200, extra: { notice?: string; error?: string } = {}) {
+    const query = request.query as Record<string, unknown>;
+    const search = typeof query.q === 'string' ? query.q.slice(0, 64) : '';
+    const mfa = typeof query.mfa === 'string' && MFA_FILTERS.includes(query.mfa) ? (query.mfa as MfaFilter) : undefined;
+    const pageNumber = typeof query.page === 'string' && /^\d{1,6}$/.test(query.page) ? Number(query.page) : 1;
+    const [page, skills] = await Promise.all([
+      listUsers(deps, auth.account.id, { search, ...(mfa ? { mfa } : {}), page: pageNumber }),
+      deps.store.skills.list(auth.account.id),
+    ]);
+    const notice = extra.notice ?? (query.notice === 'skill' ? 'Skill created.' : undefined);
+    return html(
+      reply,
+      status,
+      renderPage(
+        <UsersPage csrf={csrfToken(request, reply)} viewer={viewerOf(auth)} page={page} search={search} mfa={mfa ?? ''} skills={skills} notice={notice} error={extra.error} />,
+      ),
+    );
+  }
+
+  async function editPage(request: FastifyRequest, reply: FastifyReply, auth: SessionView, user: UserDetail, status = 200, errors?: string[]) {
+    const notices: Record<string, string> = {
+      reset: `MFA was reset for ${user.username}. They will set up their authenticator app at their next sign-in.`,
+      saved: 'Saved.',
+      created: `User ${user.username} was created.`,
+    };
+    const notice = notices[String((request.query as Record<string, unknown>).notice)];
+    const skills = await deps.store.skills.list(auth.account.id);
+    return html(
+      reply,
+      status,
+      renderPage(<EditUserPage csrf={csrfToken(request, reply)} viewer={viewerOf(auth)} user={user} skills={skills} notice={notice} errors={errors} />),
+    );
+  }
+
+  app.get('/manage/users', async (request, reply) => usersPage(request, reply, requirePermission(request, 'manageUsers')));
+
+  app.post('/manage/users', { preHandler: app.csrfProtection }, async (request, reply) => {
+    const auth = requirePermission(request, 'manageUsers');
+    const skillIds = new Set(formFields(request.body, 'skills'));
+    const skills = (await deps.store.skills.list(auth.account.id)).filter((s) => skillIds.has(s.id)).map((s) => s.name);
+    const result = await createUser(
+      deps,
+      auth.account.id,
+      { username: formField(request.body, 'username'), role: formField(request.body, 'role'), password: formField(request.body, 'password'), email: formField(request.body, 'email'), skills },
+      actorOf(auth, request),
+    );
+    if (!result.ok) return usersPage(request, reply, auth, 400, { error: result.errors.join(' ') });
+    return reply.redirect(`/manage/users/${result.userId}?notice=created`, 303);
+  });
+
+  app.post('/manage/skills', { preHandler: app.csrfProtection }, async (request, reply) => {
+    const auth = requirePermission(request, 'manageUsers');
+    const result = await createSkill(deps, auth.account.id, formField(request.body, 'name'), actorOf(auth, request));
+    if (!result.ok) return usersPage(request, reply, auth, 400, { error: result.error });
+    return reply.redirect('/manage/users?notice=skill', 303);
+  });
+
+  app.get('/manage/users/:id', async (request, reply) => {
+    const auth = requirePermission(request, 'manageUsers');
+    return editPage(request, reply, auth, await targetUser(request, auth));
+  });
+
+  app.post('/manage/users/:id', { preHandler: app.csrfProtection }, async (request, reply) => {
+    const auth = requirePermission(request, 'manageUsers');
+    const user = await targetUser(request, auth);
+    const result = await updateUser(
+      deps,
+      auth.account.id,
+      user.id,
+      { role: formField(request.body, 'role'), state: formField(request.body, 'state'), email: formField(request.body, 'email'), skillIds: formFields(request.body, 'skills') },
+      actorOf(auth, request),
+    );
+    if (!result.ok) return editPage(request, reply, auth, user, 400, 'errors' in result ? result.errors : ['Not found.']);
+    return reply.redirect(`/manage/users/${user.id}?notice=saved`, 303);
+  });
+
+  app.get('/manage/users/:id/reset-mfa', async (request, reply) => {
+    const auth = requirePermission(request, 'resetMfa');
+    const user = await targetUser(request, auth);
+    return html(reply, 200, renderPage(<ResetConfirmPage csrf={csrfToken(request, reply)} viewer={viewerOf(auth)} user={user} />));
+  });
+
+  app.post('/manage/users/:id/reset-mfa', { preHandler: app.csrfProtection }, async (request, reply) => {
+    const auth = requirePermission(request, 'resetMfa');
+    const user = await targetUser(request, auth);
+    const action = `/manage/users/${user.id}/reset-mfa`;
+    const what = `reset MFA for ${user.username}`;
+    if (await needsStepUp(deps, auth)) {
+      const code = formField(request.body, 'code');
+      const stepUpPage = (status: number, error?: string) =>
+        html(reply, status, renderPage(<StepUpPage csrf={csrfToken(request, reply)} viewer={viewerOf(auth)} action={action} what={what} error={error} />));
+      if (formField(request.body, 'confirm') !== '1') return stepUpPage(200);
+      const verified = await stepUp(deps, auth, code, request.ip);
+      if (!verified.ok) {
+        if (verified.kind === 'locked') {
+          return html(reply, 429, renderPage(<MessagePage title="Locked" message={lockedMessage(verified.lockedUntil, deps.clock.now())} csrf={csrfToken(request, reply)} viewer={viewerOf(auth)} />));
+        }
+        return stepUpPage(401, codeErrorMessage({ kind: 'invalid', ...(verified.clockSkewMinutes ? { clockSkewMinutes: verified.clockSkewMinutes } : {}) }));
+      }
+    }
+    const result = await resetMfa(deps, auth.account.id, user.id, actorOf(auth, request));
+    if (!result.ok) throw new AppError('not_found');
+    // Resetting one's own MFA ends one's own session too.
+    if (user.id === auth.user.id) return reply.redirect('/login', 303);
+    return reply.redirect(`/manage/users/${user.id}?notice=reset`, 303);
+  });
+}

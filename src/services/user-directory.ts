@@ -1,0 +1,156 @@
+import { checkSkillName } from '../domain/names.ts';
+import { randomId } from '../domain/providers.ts';
+import { isRole } from '../domain/roles.ts';
+import type { Role } from '../domain/roles.ts';
+import type { Skill, UserState } from '../storage/records.ts';
+import type { MfaFilter } from '../storage/queries/users.ts';
+import { audit } from './audit.ts';
+import type { Deps } from './deps.ts';
+import type { Actor } from './users.ts';
+
+// Users & Skills as an admin sees them: the list, one user, edits, skills.
+
+export type MfaState = { kind: 'not_enrolled' } | { kind: 'enrolled'; since: number } | { kind: 'locked'; until: number; enrolledSince: number | null };
+
+export interface UserSummary {
+  id: string;
+  username: string;
+  role: Role;
+  state: UserState;
+  email: string | null;
+  skills: string[];
+  mfa: MfaState;
+}
+
+export interface UserPage {
+  users: UserSummary[];
+  total: number;
+  page: number;
+  pages: number;
+}
+
+export const PAGE_SIZE = 25;
+
+export async function listUsers(deps: Deps, accountId: string, q: { search?: string; mfa?: MfaFilter; page?: number }): Promise<UserPage> {
+  const page = Math.max(1, Math.floor(q.page ?? 1));
+  const now = deps.clock.now();
+  const { users, total } = await deps.store.users.list(accountId, {
+    ...(q.search ? { search: q.search } : {}),
+    ...(q.mfa ? { mfa: q.mfa, now } : {}),
+    limit: PAGE_SIZE,
+    offset: (page - 1) * PAGE_SIZE,
+  });
+  const ids = users.map((u) => u.id);
+  const [skills, enrolled, locked] = await Promise.all([
+    deps.store.skills.forUsers(accountId, ids),
+    deps.store.authenticators.enrolledAt(accountId, ids),
+    deps.store.throttles.lockedUntil('totp', accountId, ids, now),
+  ]);
+  return {
+    users: users.map((u) => {
+      const since = enrolled.get(u.id) ?? null;
+      const until = locked.get(u.id);
+      const mfa: MfaState =
+        until !== undefined ? { kind: 'locked', until, enrolledSince: since } : since !== null ? { kind: 'enrolled', since } : { kind: 'not_enrolled' };
+      return { id: u.id, username: u.username, role: u.role, state: u.state, email: u.email, skills: skills.get(u.id) ?? [], mfa };
+    }),
+    total,
+    page,
+    pages: Math.max(1, Math.ceil(total / PAGE_SIZE)),
+  };
+}
+
+export interface UserDetail extends UserSummary {
+  createdAt: number;
+  enrolledIp: string | null;
+  recoveryCodesLeft: number;
+  skillIds: string[];
+}
+
+/** One user of the account, or undefined (also for a user of another account). */
+export async function getUser(deps: Deps, accountId: string, userId: string): Promise<UserDetail | undefined> {
+  const user = await deps.store.users.get(accountId, userId);
+  if (!user) return undefined;
+  const now = deps.clock.now();
+  const [authenticator, locked, skills, all, left] = await Promise.all([
+    deps.store.authenticators.get(accountId, userId),
+    deps.store.throttles.lockedUntil('totp', accountId, [userId], now),
+    deps.store.skills.forUsers(accountId, [userId]),
+    deps.store.skills.list(accountId),
+    deps.store.recoveryCodes.countUnused(accountId, userId),
+  ]);
+  const until = locked.get(userId);
+  const since = authenticator?.enrolledAt ?? null;
+  const names = skills.get(userId) ?? [];
+  return {
+    id: user.id,
+    username: user.username,
+    role: user.role,
+    state: user.state,
+    email: user.email,
+    skills: names,
+    skillIds: all.filter((s) => names.includes(s.name)).map((s) => s.id),
+    mfa: until !== undefined ? { kind: 'locked', until, enrolledSince: since } : since !== null ? { kind: 'enrolled', since } : { kind: 'not_enrolled' },
+    createdAt: user.createdAt,
+    enrolledIp: authenticator?.enrolledIp ?? null,
+    recoveryCodesLeft: left,
+  };
+}
+
+export interface UserChanges {
+  role: string;
+  state: string;
+  email: string;
+  skillIds: string[];
+}
+
+export type UpdateResult = { ok: true } | { ok: false; errors: string[] } | { ok: false; notFound: true };
+
+const EMAIL = /^[^\s@]{1,64}@[^\s@]{1,255}$/;
+
+/** Saves role, state, email and skills. Disabling a user ends their sessions; admins cannot demote or disable themselves. */
+export async function updateUser(deps: Deps, accountId: string, userId: string, changes: UserChanges, actor: Actor): Promise<UpdateResult> {
+  const user = await deps.store.users.get(accountId, userId);
+  if (!user) return { ok: false, notFound: true };
+  const errors: string[] = [];
+  if (!isRole(changes.role)) errors.push('Choose a role.');
+  if (changes.state !== 'active' && changes.state !== 'disabled') errors.push('Choose a state.');
+  const email = changes.email.trim() || null;
+  if (email !== null && !EMAIL.test(email)) errors.push('Enter a valid email address, or leave it empty.');
+  if (actor.userId === userId && (changes.role !== user.role || changes.state !== 'active')) {
+    errors.push('You cannot change your own role or disable yourself; ask another admin.');
+  }
+  if (errors.length > 0 || !isRole(changes.role)) return { ok: false, errors };
+  const state = changes.state as UserState;
+  await deps.store.transaction(async (store) => {
+    await store.users.update(accountId, userId, { role: changes.role as Role, state, email }, deps.clock.now());
+    await store.skills.setForUser(accountId, userId, changes.skillIds);
+    if (state === 'disabled') await store.sessions.deleteForUser(accountId, userId);
+    await audit(deps, store, {
+      accountId,
+      actorUserId: actor.userId,
+      actor: actor.label,
+      action: 'user.update',
+      targetUserId: userId,
+      target: user.username,
+      ip: actor.ip,
+      result: 'success',
+      detail: { role: changes.role, state, skills: changes.skillIds.length },
+    });
+  });
+  return { ok: true };
+}
+
+export type SkillResult = { ok: true; skill: Skill } | { ok: false; error: string };
+
+export async function createSkill(deps: Deps, accountId: string, name: string, actor: Actor): Promise<SkillResult> {
+  const checked = checkSkillName(name);
+  if (!checked.ok) return { ok: false, error: checked.reason };
+  const existing = await deps.store.skills.list(accountId);
+  if (existing.some((s) => s.name.toLowerCase() === checked.key)) return { ok: false, error: `Skill "${checked.name}" already exists.` };
+  const skills = await deps.store.skills.ensure(accountId, [{ id: randomId(deps.random), name: checked.name, key: checked.key }], deps.clock.now());
+  const skill = skills.get(checked.key);
+  if (!skill) return { ok: false, error: 'The skill could not be created.' };
+  await audit(deps, deps.store, { accountId, actorUserId: actor.userId, actor: actor.label, action: 'skill.create', ip: actor.ip, result: 'success', detail: { name: checked.name } });
+  return { ok: true, skill };
+}
