@@ -8,7 +8,7 @@ import type { Deps } from './services/deps.ts';
 import { registerErrorHandling } from './http/plugins/errors.tsx';
 import { securityPlugin } from './http/plugins/security.ts';
 import { sessionCookie, sessionPlugin } from './http/plugins/session.ts';
-import { apiAuthRoutes } from './http/routes/api-auth.ts';
+import { apiRoutes } from './http/routes/api.ts';
 import { metaRoutes } from './http/routes/meta.ts';
 import { consolePages } from './http/routes/console-pages.tsx';
 import { mfaPages } from './http/routes/mfa-pages.tsx';
@@ -56,6 +56,6 @@ export async function buildApp({ deps, keys, trustProxy = false }: AppOptions): 
   await app.register(mfaPages, routeOptions);
   await app.register(consolePages, routeOptions);
   await app.register(userPages, routeOptions);
-  await app.register(apiAuthRoutes, routeOptions);
+  await app.register(apiRoutes, routeOptions);
   return app;
 }

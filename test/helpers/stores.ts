@@ -65,7 +65,7 @@ export async function openPostgres(): Promise<TestDatabase> {
   await admin.connect();
   await admin.query(`create schema ${schema}`);
   await admin.end();
-  const database = openDatabase(POSTGRES_URL, { schema, poolSize: 8 });
+  const database = openDatabase(POSTGRES_URL, { schema, poolSize: 5 });
   await migrateToLatest(database.db);
   return {
     name: 'postgres',

@@ -1,14 +1,15 @@
 import type { FastifyInstance } from 'fastify';
-import { Type, TypeBoxValidatorCompiler } from '@fastify/type-provider-typebox';
+import { Type } from '@fastify/type-provider-typebox';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { AppError } from '../../domain/errors.ts';
 import { retryAfterSeconds } from '../../domain/lockout-policy.ts';
-import { endSession } from '../../services/sessions.ts';
+import { endSession, hashToken } from '../../services/sessions.ts';
 import { signIn } from '../../services/sign-in.ts';
 import { clearSessionCookie, sessionToken, setSessionCookie } from '../plugins/session.ts';
+import { ErrorBody, TooMany } from './api-schemas.ts';
 import type { RouteOptions } from './sign-in-pages.tsx';
+import { enrolmentOffer } from '../../services/mfa-enrolment.ts';
 
-const ErrorBody = Type.Object({ error: Type.String(), message: Type.String() }, { additionalProperties: true });
 const LoginBody = Type.Object(
   {
     accountId: Type.String({ minLength: 1, maxLength: 20, description: 'The account number, e.g. "73411025"' }),
@@ -21,22 +22,9 @@ const LoginState = Type.Object({
   state: Type.Union([Type.Literal('authenticated'), Type.Literal('mfa_required'), Type.Literal('mfa_enrollment_required')]),
   otpauthUri: Type.Optional(Type.String()),
 });
-const TooMany = Type.Object({ error: Type.Literal('too_many_attempts'), message: Type.String(), retryAfter: Type.Integer() });
 
-/**
- * The JSON API takes only application/json bodies: a browser cannot send
- * those cross-origin without a CORS preflight, which we never grant. Together
- * with the Origin check this is its CSRF defence; it needs no token.
- */
 export async function apiAuthRoutes(app: FastifyInstance, { deps, cookie }: RouteOptions) {
   const api = app.withTypeProvider<TypeBoxTypeProvider>();
-  api.setValidatorCompiler(TypeBoxValidatorCompiler);
-  api.addHook('preValidation', async (request) => {
-    if (request.method !== 'GET' && request.method !== 'HEAD' && request.headers['content-length'] !== '0') {
-      const type = request.headers['content-type']?.split(';')[0]?.trim().toLowerCase();
-      if (request.body !== undefined && type !== 'application/json') throw new AppError('unsupported_media_type');
-    }
-  });
 
   api.post(
     '/api/v1/login',
@@ -59,7 +47,12 @@ export async function apiAuthRoutes(app: FastifyInstance, { deps, cookie }: Rout
       if (previous) await endSession(deps, previous);
       setSessionCookie(reply, cookie, result.token);
       if (result.state === 'full') return { state: 'authenticated' as const };
-      return { state: result.mfaEnrolled ? ('mfa_required' as const) : ('mfa_enrollment_required' as const) };
+      if (result.mfaEnrolled) return { state: 'mfa_required' as const };
+      // The API client is the user's own app: it gets the key URI to show as a QR code.
+      const view = await deps.store.sessions.view(hashToken(result.token));
+      const offer = view && (await enrolmentOffer(deps, view));
+      if (!offer) throw new Error('could not prepare an enrolment secret');
+      return { state: 'mfa_enrollment_required' as const, otpauthUri: offer.uri };
     },
   );
 

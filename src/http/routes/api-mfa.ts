@@ -1,0 +1,76 @@
+import type { FastifyInstance } from 'fastify';
+import { Type } from '@fastify/type-provider-typebox';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { AppError } from '../../domain/errors.ts';
+import { retryAfterSeconds } from '../../domain/lockout-policy.ts';
+import { submitCode } from '../../services/mfa-challenge.ts';
+import { enrolmentOffer } from '../../services/mfa-enrolment.ts';
+import { clearSessionCookie, setSessionCookie } from '../plugins/session.ts';
+import { ErrorBody, TooMany } from './api-schemas.ts';
+import type { RouteOptions } from './sign-in-pages.tsx';
+
+export async function apiMfaRoutes(app: FastifyInstance, { deps, cookie }: RouteOptions) {
+  const api = app.withTypeProvider<TypeBoxTypeProvider>();
+
+  api.get(
+    '/api/v1/login/mfa/enrollment',
+    {
+      schema: {
+        tags: ['auth'],
+        summary: 'The authenticator set-up of a pending sign-in without one: the key URI and the key for typing by hand',
+        response: { 200: Type.Object({ otpauthUri: Type.String(), manualKey: Type.String() }), 401: ErrorBody, 409: ErrorBody },
+      },
+    },
+    async (request) => {
+      const view = request.auth;
+      if (!view || view.session.state !== 'pending') throw new AppError('session_expired');
+      if (await deps.store.authenticators.get(view.account.id, view.user.id)) throw new AppError('conflict', 'An authenticator is already set up; send its code.');
+      const offer = await enrolmentOffer(deps, view);
+      if (!offer) throw new Error('could not prepare an enrolment secret');
+      return { otpauthUri: offer.uri, manualKey: offer.manualKey };
+    },
+  );
+
+  api.post(
+    '/api/v1/login/mfa',
+    {
+      schema: {
+        tags: ['auth'],
+        summary: 'Complete a sign-in with a TOTP code or a recovery code (also confirms a new authenticator)',
+        body: Type.Object({ code: Type.String({ minLength: 1, maxLength: 64 }) }, { additionalProperties: false }),
+        response: {
+          200: Type.Object({
+            state: Type.Literal('authenticated'),
+            recoveryCodes: Type.Optional(Type.Array(Type.String(), { description: 'Shown once, after a new authenticator is confirmed' })),
+            recoveryCodesLeft: Type.Optional(Type.Integer()),
+          }),
+          400: ErrorBody,
+          401: ErrorBody,
+          429: TooMany,
+        },
+      },
+    },
+    async (request, reply) => {
+      const view = request.auth;
+      if (!view || view.session.state !== 'pending') throw new AppError('session_expired');
+      const result = await submitCode(deps, view, request.body.code, request.ip);
+      switch (result.kind) {
+        case 'signed_in':
+          setSessionCookie(reply, cookie, result.token);
+          return {
+            state: 'authenticated' as const,
+            ...(result.recoveryCodes ? { recoveryCodes: result.recoveryCodes } : {}),
+            ...(result.recoveryCodesLeft !== undefined ? { recoveryCodesLeft: result.recoveryCodesLeft } : {}),
+          };
+        case 'invalid':
+          throw new AppError('invalid_code', undefined, result.clockSkewMinutes ? { clockSkewMinutes: result.clockSkewMinutes } : {});
+        case 'locked':
+          clearSessionCookie(reply, cookie);
+          throw new AppError('too_many_attempts', undefined, { retryAfter: retryAfterSeconds(result.lockedUntil, deps.clock.now()) });
+        case 'restart':
+          clearSessionCookie(reply, cookie);
+          throw new AppError('session_expired');
+      }
+    },
+  );
+}
