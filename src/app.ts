@@ -10,6 +10,7 @@ import { securityPlugin } from './http/plugins/security.ts';
 import { sessionCookie, sessionPlugin } from './http/plugins/session.ts';
 import { apiRoutes } from './http/routes/api.ts';
 import { metaRoutes } from './http/routes/meta.ts';
+import { auditPages } from './http/routes/audit-pages.tsx';
 import { consolePages } from './http/routes/console-pages.tsx';
 import { mfaPages } from './http/routes/mfa-pages.tsx';
 import { userPages } from './http/routes/user-pages.tsx';
@@ -56,6 +57,7 @@ export async function buildApp({ deps, keys, trustProxy = false }: AppOptions): 
   await app.register(mfaPages, routeOptions);
   await app.register(consolePages, routeOptions);
   await app.register(userPages, routeOptions);
+  await app.register(auditPages, routeOptions);
   await app.register(apiRoutes, routeOptions);
   return app;
 }

@@ -12,7 +12,7 @@ function trustProxyOption(value: false | string | number): boolean | string | ((
  * database, loads the secret key, listens. Answers the app once listening.
  */
 export async function serve(env: Record<string, string | undefined> = process.env): Promise<FastifyInstance> {
-  const runtime = await openRuntime(env, { keys: true });
+  const runtime = await openRuntime(env, { keys: true, logTo: 'stdout' });
   const { deps, settings } = runtime;
   if (!runtime.keys) throw new Error('serve needs the secret key');
   const app = await buildApp({ deps, keys: runtime.keys, trustProxy: trustProxyOption(settings.trustProxy) });

@@ -56,6 +56,8 @@ const noSecrets: SecretBox = {
 
 export interface RuntimeOptions {
   logger?: Logger;
+  /** Where logs go: stdout for the server; stderr (the default) for commands whose stdout is their JSON answer. */
+  logTo?: 'stdout' | 'stderr';
   /** Load PORTCULLIS_SECRET_KEY (or the embedded key file): needed to seal and open TOTP secrets. */
   keys?: boolean;
 }
@@ -63,7 +65,7 @@ export interface RuntimeOptions {
 /** Reads the environment, opens and migrates the database, and builds the services' dependencies. */
 export async function openRuntime(env: Record<string, string | undefined>, options: RuntimeOptions = {}): Promise<Runtime> {
   const settings = loadSettings(env);
-  const log = options.logger ?? createLogger(settings);
+  const log = options.logger ?? createLogger(settings, pino.destination(options.logTo === 'stdout' ? 1 : 2));
   const database = openDatabase(settings.databaseUrl, { poolSize: settings.databasePoolSize });
   try {
     const { applied } = await migrateToLatest(database.db);

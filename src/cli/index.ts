@@ -5,6 +5,7 @@ import * as keys from './keys.ts';
 import * as migrate from './migrate.ts';
 import * as userCreate from './user-create.ts';
 import * as userImport from './user-import.ts';
+import * as userResetMfa from './user-reset-mfa.ts';
 
 type Env = Record<string, string | undefined>;
 
@@ -12,6 +13,7 @@ const commands: Record<string, { usage: string; run(args: string[], env: Env): P
   'account create': accountCreate,
   'user create': userCreate,
   'user import': userImport,
+  'user reset-mfa': userResetMfa,
   migrate,
   keys,
 };

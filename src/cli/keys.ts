@@ -1,13 +1,51 @@
 import { randomBytes } from 'node:crypto';
-import { formatKey } from '../config/secret-key.ts';
-import { UsageError } from './io.ts';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { formatKey, parseKeyRing } from '../config/secret-key.ts';
+import { openRuntime } from '../runtime.ts';
+import { rotateSecrets } from '../services/key-rotation.ts';
+import { printJson, UsageError } from './io.ts';
 
-export const usage = 'portcullis keys generate [--id KEYID]   (prints a new PORTCULLIS_SECRET_KEY entry)';
+export const usage = `portcullis keys generate [--id KEYID]   (prints a new PORTCULLIS_SECRET_KEY entry)
+  portcullis keys rotate [--new]          (re-encrypts TOTP secrets under the first key; --new first adds a key to the embedded key file)`;
 
-export async function run(args: string[]): Promise<number> {
-  const [verb, flag, id = `k${Date.now().toString(36)}`] = args;
-  if (verb !== 'generate' || (flag !== undefined && flag !== '--id')) throw new UsageError(usage);
-  if (!/^[A-Za-z0-9_-]{1,32}$/.test(id)) throw new UsageError('key id: 1–32 letters, digits, _ or -');
-  process.stdout.write(`${formatKey(id, randomBytes(32))}\n`);
-  return 0;
+function newKeyId(): string {
+  return `k${Date.now().toString(36)}`;
+}
+
+export async function run(args: string[], env: Record<string, string | undefined>): Promise<number> {
+  const [verb, ...rest] = args;
+  if (verb === 'generate') {
+    const { values } = parseArgs({ args: rest, options: { id: { type: 'string' } }, strict: true });
+    const id = values.id ?? newKeyId();
+    if (!/^[A-Za-z0-9_-]{1,32}$/.test(id)) throw new UsageError('key id: 1–32 letters, digits, _ or -');
+    process.stdout.write(`${formatKey(id, randomBytes(32))}\n`);
+    return 0;
+  }
+  if (verb !== 'rotate') throw new UsageError(usage);
+  const { values } = parseArgs({ args: rest, options: { new: { type: 'boolean' } }, strict: true });
+  if (values.new) {
+    if (env.PORTCULLIS_SECRET_KEY) {
+      process.stderr.write('portcullis: --new edits the embedded key file; with PORTCULLIS_SECRET_KEY, put the new key first in it yourself\n');
+      return 1;
+    }
+    // Open once to find (or create) the key file, then put a new key in front of it.
+    const probe = await openRuntime(env, { keys: true });
+    const dataDir = probe.database.dataDir;
+    await probe.close();
+    if (!dataDir) throw new UsageError('--new needs the embedded (SQLite) store');
+    const file = join(dataDir, 'secret.key');
+    const ring = parseKeyRing(readFileSync(file, 'utf8'), file);
+    const entries = [formatKey(newKeyId(), randomBytes(32)), ...[...ring.all].map(([id, key]) => formatKey(id, key))];
+    writeFileSync(file, `${entries.join(',')}\n`, { mode: 0o600 });
+  }
+  const runtime = await openRuntime(env, { keys: true });
+  try {
+    const result = await rotateSecrets(runtime.deps);
+    printJson({ activeKeyId: runtime.deps.secrets.activeKeyId, ...result });
+    return result.unreadable > 0 ? 1 : 0;
+  } finally {
+    await runtime.close();
+  }
 }

@@ -1,0 +1,30 @@
+import { parseArgs } from 'node:util';
+import { usernameKey } from '../domain/names.ts';
+import { openRuntime } from '../runtime.ts';
+import { resetMfa } from '../services/mfa-reset.ts';
+import { printJson, UsageError } from './io.ts';
+
+export const usage = 'portcullis user reset-mfa --account ID --username NAME   (break-glass: for the day the only admin loses the phone)';
+
+export async function run(args: string[], env: Record<string, string | undefined>): Promise<number> {
+  const { values } = parseArgs({ args, options: { account: { type: 'string' }, username: { type: 'string' } }, strict: true });
+  if (!values.account || !values.username) throw new UsageError(usage);
+  const runtime = await openRuntime(env);
+  try {
+    const user = await runtime.deps.store.users.findByUsername(values.account, usernameKey(values.username));
+    if (!user) {
+      process.stderr.write(`portcullis: there is no user "${values.username}" in account ${values.account}\n`);
+      return 1;
+    }
+    const osUser = env.SUDO_USER || env.USER || 'unknown';
+    const result = await resetMfa(runtime.deps, values.account, user.id, { userId: null, label: `cli (${osUser})`, ip: null });
+    if (!result.ok) {
+      process.stderr.write(`portcullis: there is no user "${values.username}" in account ${values.account}\n`);
+      return 1;
+    }
+    printJson({ reset: true, userId: user.id, authenticatorRevoked: result.hadAuthenticator, sessionsEnded: result.sessionsEnded });
+    return 0;
+  } finally {
+    await runtime.close();
+  }
+}

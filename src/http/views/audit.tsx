@@ -1,0 +1,110 @@
+/** @jsxRuntime automatic @jsxImportSource preact */
+import type { AuditEvent } from '../../storage/records.ts';
+import { Layout } from './layout.tsx';
+import type { Viewer } from './layout.tsx';
+import { formatTime } from './users.tsx';
+
+export const auditActions: Array<[string, string]> = [
+  ['', 'All actions'],
+  ['sign_in.password', 'Password sign-in'],
+  ['sign_in.locked', 'Password lock'],
+  ['mfa.verify', 'Code verification'],
+  ['mfa.enroll', 'Authenticator enrolled'],
+  ['mfa.locked', 'Code lock'],
+  ['mfa.reset', 'Reset MFA'],
+  ['mfa.step_up', 'Step-up'],
+  ['account.mfa_enabled', 'MFA switched on'],
+  ['account.mfa_disabled', 'MFA switched off'],
+  ['user.create', 'User created'],
+  ['user.update', 'User changed'],
+  ['user.import', 'Users imported'],
+  ['skill.create', 'Skill created'],
+];
+
+function describe(detail: Record<string, unknown> | null): string {
+  if (!detail) return '';
+  return Object.entries(detail)
+    .map(([k, v]) => `${k}: ${typeof v === 'number' && k.endsWith('Until') ? formatTime(v) : String(v)}`)
+    .join(', ');
+}
+
+export interface AuditPageProps {
+  csrf: string;
+  viewer: Viewer;
+  events: AuditEvent[];
+  users: Array<{ id: string; username: string }>;
+  userId: string;
+  action: string;
+  page: number;
+  hasMore: boolean;
+}
+
+export function AuditPage({ csrf, viewer, events, users, userId, action, page, hasMore }: AuditPageProps) {
+  const link = (n: number) => `/manage/audit?${new URLSearchParams({ user: userId, action, page: String(n) }).toString()}`;
+  return (
+    <Layout title="Audit log" csrf={csrf} viewer={viewer}>
+      <h1>Audit log</h1>
+      <form method="get" action="/manage/audit" class="filters">
+        <div>
+          <label for="audit-user">User</label>
+          <select id="audit-user" name="user">
+            <option value="">All users</option>
+            {users.map((u) => (
+              <option value={u.id} selected={u.id === userId}>
+                {u.username}
+              </option>
+            ))}
+          </select>
+        </div>
+        <div>
+          <label for="audit-action">Action</label>
+          <select id="audit-action" name="action">
+            {auditActions.map(([value, label]) => (
+              <option value={value} selected={value === action}>
+                {label}
+              </option>
+            ))}
+          </select>
+        </div>
+        <button type="submit">Filter</button>
+      </form>
+      <table>
+        <caption class="sr-only">Audit events, newest first</caption>
+        <thead>
+          <tr>
+            <th scope="col">When</th>
+            <th scope="col">Who</th>
+            <th scope="col">What</th>
+            <th scope="col">Whom</th>
+            <th scope="col">From</th>
+            <th scope="col">Result</th>
+            <th scope="col">Details</th>
+          </tr>
+        </thead>
+        <tbody>
+          {events.length === 0 && (
+            <tr>
+              <td colSpan={7}>No events match.</td>
+            </tr>
+          )}
+          {events.map((e) => (
+            <tr>
+              <td>{formatTime(e.at)}</td>
+              <td>{e.actor}</td>
+              <td>{auditActions.find(([v]) => v === e.action)?.[1] ?? e.action}</td>
+              <td>{e.target ?? '—'}</td>
+              <td>{e.ip ?? '—'}</td>
+              <td>{e.result === 'success' ? 'Success' : 'Failure'}</td>
+              <td>{describe(e.detail)}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+      <nav aria-label="Pages" class="pager">
+        <span>Page {page}</span>
+        {page > 1 && <a href={link(page - 1)}>Newer events</a>}
+        {hasMore && <a href={link(page + 1)}>Older events</a>}
+      </nav>
+    </Layout>
+  );
+}
