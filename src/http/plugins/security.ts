@@ -62,7 +62,10 @@ export const securityPlugin = fp(
         },
       },
       frameguard: { action: 'deny' },
-      referrerPolicy: { policy: 'no-referrer' },
+      // Not no-referrer: under it browsers send `Origin: null` on same-origin form
+      // posts (Fetch §3.1, serializing a request origin), and the Origin check
+      // would refuse them. same-origin still sends nothing to other sites.
+      referrerPolicy: { policy: 'same-origin' },
       hsts: opts.secure ? { maxAge: 31_536_000, includeSubDomains: true } : false,
       crossOriginEmbedderPolicy: false,
     });
