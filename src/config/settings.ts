@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { mfaDefaults, passwordDefaults, sessionDefaults, throttleDefaults } from './defaults.ts';
 
 /** Everything the service reads from its environment, typed and validated. */
@@ -19,6 +20,8 @@ export interface Settings {
     maxLength: number;
   };
   throttle: { maxConsecutiveFailures: number; firstLockMs: number; maxLockMs: number };
+  /** Failed passwords per client address: the same locks, counted in a window instead of reset by success. */
+  addressThrottle: { maxConsecutiveFailures: number; firstLockMs: number; maxLockMs: number; windowMs: number };
   mfa: {
     maxCodesPerPendingSignIn: number;
     window: number;
@@ -88,10 +91,17 @@ function trustProxy(raw: string | undefined): false | string | number {
   if (raw === 'true') {
     throw new ConfigError('PORTCULLIS_TRUST_PROXY=true would trust any client; give the proxy addresses or a hop count');
   }
-  if (!/^[0-9a-fA-F.:/, ]+$/.test(raw)) {
-    throw new ConfigError(`PORTCULLIS_TRUST_PROXY must be addresses/CIDRs separated by commas, or a hop count; got "${raw}"`);
+  const parts = raw.split(',').map((p) => p.trim());
+  const valid = parts.every((part) => {
+    const [address = '', prefix, ...rest] = part.split('/');
+    const family = isIP(address);
+    const bits = family === 4 ? 32 : 128;
+    return family !== 0 && rest.length === 0 && (prefix === undefined || (/^\d{1,3}$/.test(prefix) && Number(prefix) <= bits));
+  });
+  if (!valid) {
+    throw new ConfigError(`PORTCULLIS_TRUST_PROXY must be addresses/CIDRs separated by commas, or a hop count (0–99); got "${raw}"`);
   }
-  return raw;
+  return parts.join(',');
 }
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
@@ -122,6 +132,11 @@ export function loadSettings(env: Env = process.env): Settings {
     firstLockMs: minutes('PORTCULLIS_LOCK_MINUTES', throttleDefaults.firstLockMs, 24 * 60),
     maxLockMs: minutes('PORTCULLIS_LOCK_MAX_MINUTES', throttleDefaults.maxLockMs, 7 * 24 * 60),
   };
+  const addressThrottle = {
+    ...throttle,
+    maxConsecutiveFailures: integer(env, 'PORTCULLIS_ADDRESS_LOCK_AFTER_FAILURES', throttle.maxConsecutiveFailures, 1, 10_000),
+    windowMs: throttle.firstLockMs,
+  };
   if (throttle.maxLockMs < throttle.firstLockMs) {
     throw new ConfigError('PORTCULLIS_LOCK_MAX_MINUTES must not be less than PORTCULLIS_LOCK_MINUTES');
   }
@@ -149,6 +164,7 @@ export function loadSettings(env: Env = process.env): Settings {
     logLevel,
     password,
     throttle,
+    addressThrottle,
     session,
   };
 }

@@ -40,7 +40,8 @@ export function parseCsv(text: string): CsvResult {
           afterQuote = true;
         }
       } else {
-        if (c === '\n') line++;
+        // Count line ends as outside quotes do: LF, CRLF (once) and a bare CR.
+        if (c === '\n' || (c === '\r' && input[i + 1] !== '\n')) line++;
         field += c;
       }
       continue;

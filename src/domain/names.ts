@@ -45,7 +45,8 @@ export function checkSkillName(raw: string): NameCheck {
 export function checkAccountName(raw: string): NameCheck {
   const name = raw.normalize('NFKC').trim().replace(/\s+/g, ' ');
   // The name becomes the issuer of TOTP key URIs, where ':' separates issuer from account.
-  if (name.length < 1 || name.length > 100 || /[:\p{Cc}]/u.test(name)) {
+  const chars = [...name].length;
+  if (chars < 1 || chars > 100 || /[:\p{Cc}]/u.test(name)) {
     return { ok: false, reason: 'Account name must be 1–100 characters, without ":" or control characters.' };
   }
   return { ok: true, name, key: name.toLowerCase() };

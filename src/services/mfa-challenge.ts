@@ -7,7 +7,7 @@ import type { Deps } from './deps.ts';
 import { saveAuthenticator } from './mfa-enrolment.ts';
 import { totpContext } from './secret-box.ts';
 import { createSession } from './sessions.ts';
-import { checkThrottle, clearThrottle, recordFailure } from './throttle.ts';
+import { admitAttempt, clearThrottle } from './throttle.ts';
 import { checkEnrolmentCode, skewMinutes, verifyAuthenticatorCode } from './totp-factor.ts';
 
 // The second step of a sign-in: a pending session plus a code (TOTP or
@@ -55,24 +55,29 @@ export async function submitCode(deps: Deps, view: SessionView, input: string, i
   const { account, user, session } = view;
   if (session.state !== 'pending') return { kind: 'restart' };
   const key = totpThrottleKey(account.id, user.id);
-  const throttle = await checkThrottle(deps, key);
-  if (throttle.locked) return { kind: 'locked', lockedUntil: throttle.lockedUntil };
+  // Counted before the code is checked, so a burst of parallel guesses gets no
+  // more checks than the limits allow (10 per user, 5 per pending sign-in).
+  const admission = await admitAttempt(deps, key, deps.settings.throttle);
+  if (!admission.admitted) return { kind: 'locked', lockedUntil: admission.lockedUntil };
+  const tries = await deps.store.sessions.addCodeFailure(session.id);
+  if (tries > deps.settings.mfa.maxCodesPerPendingSignIn) {
+    await deps.store.sessions.delete(session.id);
+    return { kind: 'restart' };
+  }
   const auditBase = { accountId: account.id, actorUserId: user.id, actor: user.username, targetUserId: user.id, target: user.username, ip };
 
   const result = await attempt(deps, view, input.slice(0, 64));
   if (!result.ok) {
     deps.logger.info({ accountId: account.id, userId: user.id, reason: result.reason }, 'second factor refused');
     await audit(deps, deps.store, { ...auditBase, action: 'mfa.verify', result: 'failure', detail: { reason: result.reason } });
-    const failure = await recordFailure(deps, key);
-    if (failure.locked) {
-      if (failure.lockedNow) {
-        await audit(deps, deps.store, { ...auditBase, action: 'mfa.locked', result: 'failure', detail: { lockedUntil: failure.lockedUntil } });
+    if (admission.lock) {
+      if (admission.lock.lockedNow) {
+        await audit(deps, deps.store, { ...auditBase, action: 'mfa.locked', result: 'failure', detail: { lockedUntil: admission.lock.lockedUntil } });
       }
       await deps.store.sessions.delete(session.id);
-      return { kind: 'locked', lockedUntil: failure.lockedUntil };
+      return { kind: 'locked', lockedUntil: admission.lock.lockedUntil };
     }
-    const failures = await deps.store.sessions.addCodeFailure(session.id);
-    if (failures >= deps.settings.mfa.maxCodesPerPendingSignIn) {
+    if (tries >= deps.settings.mfa.maxCodesPerPendingSignIn) {
       await deps.store.sessions.delete(session.id);
       return { kind: 'restart' };
     }

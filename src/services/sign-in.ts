@@ -3,7 +3,7 @@ import type { ThrottleKey } from '../storage/records.ts';
 import { audit } from './audit.ts';
 import type { Deps } from './deps.ts';
 import { createSession } from './sessions.ts';
-import { checkThrottle, clearThrottle, recordFailure } from './throttle.ts';
+import { admitAttempt, clearThrottle, refundAttempt } from './throttle.ts';
 
 export interface SignInInput {
   accountId: string;
@@ -22,88 +22,79 @@ export type SignInResult =
   | { kind: 'invalid' }
   | { kind: 'locked'; lockedUntil: number };
 
-function keys(input: SignInInput): ThrottleKey[] {
-  return [
-    { scope: 'password', accountId: input.accountId, subject: usernameKey(input.username) },
-    { scope: 'address', accountId: '', subject: input.ip },
-  ];
-}
-
 /**
- * Verifies an account number, username and password. Every path that does
- * not lock spends one argon2 verification, so timing does not tell whether
- * the user exists.
+ * Verifies an account number, username and password.
+ *
+ * Each attempt is counted against the client address and the (account,
+ * username) pair before the password is checked, so a burst of parallel
+ * guesses gets no more checks than the limit. The username key exists whether
+ * or not the user does: a lock tells nothing about existence. Every admitted
+ * path spends one argon2 verification (a dummy one for unknown users), so
+ * timing tells nothing either.
  */
 export async function signIn(deps: Deps, input: SignInInput): Promise<SignInResult> {
-  const throttleKeys = keys(input);
-  for (const key of throttleKeys) {
-    const check = await checkThrottle(deps, key);
-    if (check.locked) {
-      deps.logger.info({ scope: key.scope, accountId: input.accountId }, 'sign-in refused: locked');
-      return { kind: 'locked', lockedUntil: check.lockedUntil };
-    }
-  }
+  const addressKey: ThrottleKey = { scope: 'address', accountId: '', subject: input.ip };
+  const userKey: ThrottleKey = { scope: 'password', accountId: input.accountId, subject: usernameKey(input.username) };
+
+  const address = await admitAttempt(deps, addressKey, deps.settings.addressThrottle);
+  if (!address.admitted) return refused(deps, input, 'address', address.lockedUntil);
+  const user = await admitAttempt(deps, userKey, deps.settings.throttle);
+  if (!user.admitted) return refused(deps, input, 'password', user.lockedUntil);
 
   const account = isAccountNumber(input.accountId) ? await deps.store.accounts.get(input.accountId) : undefined;
-  const user = account ? await deps.store.users.findByUsername(account.id, usernameKey(input.username)) : undefined;
-  const passwordOk = user
-    ? await deps.hasher.verify(user.passwordHash, input.password)
+  const found = account ? await deps.store.users.findByUsername(account.id, usernameKey(input.username)) : undefined;
+  const passwordOk = found
+    ? await deps.hasher.verify(found.passwordHash, input.password)
     : await deps.hasher.verifyDummy(input.password);
 
-  if (!account || !user || !passwordOk || user.state !== 'active') {
-    const cause = !account ? 'unknown account' : !user ? 'unknown user' : !passwordOk ? 'wrong password' : 'user disabled';
+  if (!account || !found || !passwordOk || found.state !== 'active') {
+    const cause = !account ? 'unknown account' : !found ? 'unknown user' : !passwordOk ? 'wrong password' : 'user disabled';
     deps.logger.info({ accountId: input.accountId, cause }, 'sign-in failed');
-    let lockedUntil: number | undefined;
-    for (const key of throttleKeys) {
-      const outcome = await recordFailure(deps, key);
-      if (outcome.locked) {
-        lockedUntil = Math.max(lockedUntil ?? 0, outcome.lockedUntil);
-        if (outcome.lockedNow && account) {
-          await audit(deps, deps.store, {
-            accountId: account.id,
-            actor: input.username,
-            action: 'sign_in.locked',
-            targetUserId: user?.id ?? null,
-            target: user?.username ?? input.username,
-            ip: input.ip,
-            result: 'failure',
-            detail: { scope: key.scope, lockedUntil: outcome.lockedUntil },
-          });
+    if (account) {
+      const base = {
+        accountId: account.id,
+        actorUserId: found?.id ?? null,
+        actor: found?.username ?? input.username,
+        targetUserId: found?.id ?? null,
+        target: found?.username ?? input.username,
+        ip: input.ip,
+        result: 'failure' as const,
+      };
+      await audit(deps, deps.store, { ...base, action: 'sign_in.password', detail: { cause } });
+      for (const [scope, admission] of [['password', user], ['address', address]] as const) {
+        if (admission.lock?.lockedNow) {
+          await audit(deps, deps.store, { ...base, action: 'sign_in.locked', detail: { scope, lockedUntil: admission.lock.lockedUntil } });
         }
       }
     }
-    if (account) {
-      await audit(deps, deps.store, {
-        accountId: account.id,
-        actorUserId: user?.id ?? null,
-        actor: user?.username ?? input.username,
-        action: 'sign_in.password',
-        targetUserId: user?.id ?? null,
-        target: user?.username ?? input.username,
-        ip: input.ip,
-        result: 'failure',
-        detail: { cause },
-      });
-    }
-    return lockedUntil === undefined ? { kind: 'invalid' } : { kind: 'locked', lockedUntil };
+    const lockedUntil = Math.max(user.lock?.lockedUntil ?? 0, address.lock?.lockedUntil ?? 0);
+    return lockedUntil > 0 ? { kind: 'locked', lockedUntil } : { kind: 'invalid' };
   }
 
-  for (const key of throttleKeys) await clearThrottle(deps, key);
+  // Success clears the user's count and lock; the address only gets this attempt back,
+  // so one valid credential cannot wipe a spray's failures against other usernames.
+  await clearThrottle(deps, userKey);
+  await refundAttempt(deps, addressKey);
   // With MFA on, the password only opens a short-lived pending session; the
   // second factor turns it into a full one.
   const state = account.mfaEnabled ? 'pending' : 'full';
-  const session = await createSession(deps, user, state);
+  const session = await createSession(deps, found, state);
   await audit(deps, deps.store, {
     accountId: account.id,
-    actorUserId: user.id,
-    actor: user.username,
+    actorUserId: found.id,
+    actor: found.username,
     action: 'sign_in.password',
-    targetUserId: user.id,
-    target: user.username,
+    targetUserId: found.id,
+    target: found.username,
     ip: input.ip,
     result: 'success',
     detail: { session: state },
   });
-  const mfaEnrolled = state === 'pending' && (await deps.store.authenticators.get(account.id, user.id)) !== undefined;
+  const mfaEnrolled = state === 'pending' && (await deps.store.authenticators.get(account.id, found.id)) !== undefined;
   return { kind: 'signed_in', token: session.token, state, mfaEnrolled };
+}
+
+function refused(deps: Deps, input: SignInInput, scope: string, lockedUntil: number): SignInResult {
+  deps.logger.info({ scope, accountId: input.accountId }, 'sign-in refused: locked');
+  return { kind: 'locked', lockedUntil };
 }

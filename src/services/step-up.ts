@@ -2,7 +2,7 @@ import type { SessionView } from '../storage/queries/sessions.ts';
 import { audit } from './audit.ts';
 import type { Deps } from './deps.ts';
 import { totpThrottleKey } from './mfa-challenge.ts';
-import { checkThrottle, clearThrottle, recordFailure } from './throttle.ts';
+import { admitAttempt, clearThrottle } from './throttle.ts';
 import { skewMinutes, verifyAuthenticatorCode } from './totp-factor.ts';
 
 // Step-up for sensitive actions (ASVS 4.0.3 V4.3.1; the spec's Reset MFA):
@@ -24,17 +24,18 @@ export type StepUpResult = { ok: true } | { ok: false; kind: 'invalid'; clockSke
 export async function stepUp(deps: Deps, view: SessionView, code: string, ip: string): Promise<StepUpResult> {
   const { account, user, session } = view;
   const key = totpThrottleKey(account.id, user.id);
-  const throttle = await checkThrottle(deps, key);
-  if (throttle.locked) return { ok: false, kind: 'locked', lockedUntil: throttle.lockedUntil };
+  const admission = await admitAttempt(deps, key, deps.settings.throttle);
+  if (!admission.admitted) return { ok: false, kind: 'locked', lockedUntil: admission.lockedUntil };
   const authenticator = await deps.store.authenticators.get(account.id, user.id);
   const base = { accountId: account.id, actorUserId: user.id, actor: user.username, targetUserId: user.id, target: user.username, ip };
   const check = authenticator ? await verifyAuthenticatorCode(deps, authenticator, code.slice(0, 64)) : ({ ok: false, reason: 'no authenticator' } as const);
   if (!check.ok) {
     await audit(deps, deps.store, { ...base, action: 'mfa.step_up', result: 'failure', detail: { reason: check.reason } });
-    const failure = await recordFailure(deps, key);
-    if (failure.locked) {
-      if (failure.lockedNow) await audit(deps, deps.store, { ...base, action: 'mfa.locked', result: 'failure', detail: { lockedUntil: failure.lockedUntil } });
-      return { ok: false, kind: 'locked', lockedUntil: failure.lockedUntil };
+    if (admission.lock) {
+      if (admission.lock.lockedNow) {
+        await audit(deps, deps.store, { ...base, action: 'mfa.locked', result: 'failure', detail: { lockedUntil: admission.lock.lockedUntil } });
+      }
+      return { ok: false, kind: 'locked', lockedUntil: admission.lock.lockedUntil };
     }
     return check.reason === 'clock_skew' ? { ok: false, kind: 'invalid', clockSkewMinutes: skewMinutes(check.driftSteps) } : { ok: false, kind: 'invalid' };
   }

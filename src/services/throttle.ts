@@ -1,38 +1,57 @@
+import type { LockoutRules } from '../domain/lockout-policy.ts';
 import { lockDuration } from '../domain/lockout-policy.ts';
 import type { ThrottleKey } from '../storage/records.ts';
 import type { Deps } from './deps.ts';
 
-export type ThrottleCheck = { locked: false } | { locked: true; lockedUntil: number };
+// Consecutive-failure locks, counted in the database so every instance sees
+// them. An attempt is counted *before* its credential is checked: of any burst,
+// however large, at most `maxConsecutiveFailures` are ever checked before the
+// lock engages; success then takes its count back.
 
-export async function checkThrottle(deps: Deps, key: ThrottleKey): Promise<ThrottleCheck> {
+export interface ThrottleRules extends LockoutRules {
+  /** Forget a count whose last failure is older than this (for counters success does not clear). */
+  windowMs?: number;
+}
+
+export type Admission =
+  | { admitted: true; /** Set when this attempt is the last one allowed: it locked the key. */ lock?: { lockedUntil: number; lockedNow: boolean } }
+  | { admitted: false; lockedUntil: number };
+
+export async function checkThrottle(deps: Deps, key: ThrottleKey): Promise<{ locked: false } | { locked: true; lockedUntil: number }> {
   const state = await deps.store.throttles.get(key);
-  const now = deps.clock.now();
-  if (state?.lockedUntil != null && state.lockedUntil > now) return { locked: true, lockedUntil: state.lockedUntil };
+  if (state?.lockedUntil != null && state.lockedUntil > deps.clock.now()) return { locked: true, lockedUntil: state.lockedUntil };
   return { locked: false };
 }
 
-export type FailureOutcome = { locked: false } | { locked: true; lockedUntil: number; lockedNow: boolean };
-
 /**
- * Counts a failure; when it is the limit-th in a row, locks the key for a
- * doubling time. lockedNow is true for the one request that set the lock.
+ * Admits an attempt on a key, counting it as a failure up front. Refused while
+ * the key is locked (without counting) and once the count is past the limit.
+ * The attempt that reaches the limit locks the key and is still checked.
  */
-export async function recordFailure(deps: Deps, key: ThrottleKey): Promise<FailureOutcome> {
-  const rules = deps.settings.throttle;
+export async function admitAttempt(deps: Deps, key: ThrottleKey, rules: ThrottleRules): Promise<Admission> {
   const now = deps.clock.now();
-  const state = await deps.store.throttles.addFailure(key, now);
-  if (state.failures < rules.maxConsecutiveFailures) return { locked: false };
+  const before = await checkThrottle(deps, key);
+  if (before.locked) return { admitted: false, lockedUntil: before.lockedUntil };
+  const state = await deps.store.throttles.addFailure(key, now, rules.windowMs === undefined ? undefined : now - rules.windowMs);
+  if (state.failures < rules.maxConsecutiveFailures) return { admitted: true };
   const lockNumber = state.lockCount + 1;
-  const lockedUntil = now + lockDuration(lockNumber, rules);
-  const lockedNow = await deps.store.throttles.lock(key, rules.maxConsecutiveFailures, lockNumber, lockedUntil, now);
-  if (lockedNow) return { locked: true, lockedUntil, lockedNow };
-  // Another request locked it a moment ago: report that lock.
+  if (state.failures === rules.maxConsecutiveFailures) {
+    const lockedUntil = now + lockDuration(lockNumber, rules);
+    const lockedNow = await deps.store.throttles.lock(key, rules.maxConsecutiveFailures, lockNumber, lockedUntil, now);
+    if (lockedNow) return { admitted: true, lock: { lockedUntil, lockedNow } };
+  }
+  // Past the limit: a request that counted earlier is setting (or has set) the lock.
   const current = await deps.store.throttles.get(key);
-  return current?.lockedUntil != null && current.lockedUntil > now
-    ? { locked: true, lockedUntil: current.lockedUntil, lockedNow: false }
-    : { locked: false };
+  const lockedUntil = current?.lockedUntil != null && current.lockedUntil > now ? current.lockedUntil : now + lockDuration(lockNumber, rules);
+  return { admitted: false, lockedUntil };
 }
 
+/** A success: the key's count, lock and doubling start over. */
 export async function clearThrottle(deps: Deps, key: ThrottleKey): Promise<void> {
   await deps.store.throttles.clear(key);
+}
+
+/** A success on a counter that success does not clear: take back the attempt's own count. */
+export async function refundAttempt(deps: Deps, key: ThrottleKey): Promise<void> {
+  await deps.store.throttles.removeFailure(key);
 }

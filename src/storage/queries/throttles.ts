@@ -21,16 +21,21 @@ export function throttleQueries(db: Kysely<Database>) {
     },
 
     /**
-     * Counts one more consecutive failure in a single upsert, so parallel
-     * failures each count; answers the state after it.
+     * Counts one more failure in a single upsert, so parallel failures each
+     * count; answers the state after it. With forgetBefore, a count whose last
+     * failure is older than that starts again at 1 (a window, for counters
+     * that success does not reset).
      */
-    async addFailure(key: ThrottleKey, now: number): Promise<ThrottleState> {
+    async addFailure(key: ThrottleKey, now: number, forgetBefore?: number): Promise<ThrottleState> {
       const row = await db
         .insertInto('throttles')
         .values({ ...where(key), failures: 1, lock_count: 0, locked_until: null, updated_at: now })
         .onConflict((oc) =>
           oc.columns(['scope', 'account_id', 'subject']).doUpdateSet((eb) => ({
-            failures: eb('throttles.failures', '+', 1),
+            failures:
+              forgetBefore === undefined
+                ? eb('throttles.failures', '+', 1)
+                : eb.case().when('throttles.updated_at', '<', forgetBefore).then(1).else(eb('throttles.failures', '+', 1)).end(),
             updated_at: now,
           })),
         )
@@ -70,6 +75,19 @@ export function throttleQueries(db: Kysely<Database>) {
         .where('locked_until', '>', now)
         .execute();
       return new Map(rows.map((r) => [r.subject, r.locked_until as number]));
+    },
+
+    /** Takes back one counted failure (an attempt counted up front that succeeded). */
+    async removeFailure(key: ThrottleKey): Promise<void> {
+      const k = where(key);
+      await db
+        .updateTable('throttles')
+        .set((eb) => ({ failures: eb('failures', '-', 1) }))
+        .where('scope', '=', k.scope)
+        .where('account_id', '=', k.account_id)
+        .where('subject', '=', k.subject)
+        .where('failures', '>', 0)
+        .execute();
     },
 
     async clear(key: ThrottleKey): Promise<void> {
