@@ -8,5 +8,6 @@ export default defineConfig({
     pool: 'forks',
     // Two cores: more workers only make argon2 and the browser fight for them.
     maxWorkers: 2,
+    reporters: ['default', './test/helpers/summary-reporter.ts'],
   },
 });
