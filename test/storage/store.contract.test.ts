@@ -1,0 +1,805 @@
+import { randomBytes } from 'node:crypto';
+import { sql } from 'kysely';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import { migrateToLatest, openDatabase } from '../../src/storage/database.ts';
+import type { OpenDatabase } from '../../src/storage/database.ts';
+import { createStore } from '../../src/storage/store.ts';
+import type { Account, AuditEvent, Authenticator, Session, ThrottleKey } from '../../src/storage/records.ts';
+import type { Store } from '../../src/storage/store.ts';
+import type { NewUser } from '../../src/storage/queries/users.ts';
+import { openTestDatabase, POSTGRES_URL, storeKinds } from '../helpers/stores.ts';
+import type { TestDatabase } from '../helpers/stores.ts';
+
+// One contract, every backend: the same tests run against a SQLite file and a
+// fresh schema on the real PostgreSQL server, so a service written against the
+// Store interface behaves the same on both.
+
+const NOW = Date.UTC(2026, 10, 28, 9, 0, 0);
+const MINUTE = 60_000;
+
+const id = () => randomBytes(16).toString('hex');
+
+let accountCounter = 0;
+/** A fresh account number per test, so tests sharing a database do not see each other's rows. */
+const nextAccountId = () => String(10_000_000 + ++accountCounter);
+
+function account(overrides: Partial<Account> = {}): Account {
+  return { id: nextAccountId(), name: 'Acme Support', mfaEnabled: false, createdAt: NOW, ...overrides };
+}
+
+function user(accountId: string, username: string, overrides: Partial<NewUser> = {}): NewUser {
+  return {
+    id: id(),
+    accountId,
+    username,
+    usernameKey: username.normalize('NFKC').toLowerCase(),
+    role: 'agent',
+    passwordHash: '$argon2id$placeholder',
+    state: 'active',
+    email: null,
+    createdAt: NOW,
+    ...overrides,
+  };
+}
+
+function session(accountId: string, userId: string, overrides: Partial<Session> = {}): Session {
+  return {
+    id: id(),
+    accountId,
+    userId,
+    state: 'full',
+    createdAt: NOW,
+    lastSeenAt: NOW,
+    expiresAt: NOW + 30 * MINUTE,
+    mfaVerifiedAt: null,
+    codeFailures: 0,
+    enrollment: null,
+    ...overrides,
+  };
+}
+
+function event(accountId: string, overrides: Partial<AuditEvent> = {}): AuditEvent {
+  return {
+    id: id(),
+    accountId,
+    at: NOW,
+    actorUserId: null,
+    actor: 'cli',
+    action: 'user.create',
+    targetUserId: null,
+    target: null,
+    ip: null,
+    result: 'success',
+    detail: null,
+    ...overrides,
+  };
+}
+
+/** A database nobody has migrated yet: a new SQLite file, or a new schema on the PostgreSQL server. */
+async function openUnmigrated(kind: 'sqlite' | 'postgres'): Promise<{ database: OpenDatabase; close(): Promise<void> }> {
+  if (kind === 'sqlite') {
+    const dir = mkdtempSync(join(tmpdir(), 'portcullis-migrate-'));
+    const database = openDatabase(`sqlite:${join(dir, 'p.db')}`);
+    return {
+      database,
+      close: async () => {
+        await database.close();
+        rmSync(dir, { recursive: true, force: true });
+      },
+    };
+  }
+  const schema = `m_${process.pid}_${randomBytes(4).toString('hex')}`;
+  const admin = async (query: string) => {
+    const client = new pg.Client({ connectionString: POSTGRES_URL });
+    await client.connect();
+    try {
+      await client.query(query);
+    } finally {
+      await client.end();
+    }
+  };
+  await admin(`create schema ${schema}`);
+  const database = openDatabase(POSTGRES_URL, { schema, poolSize: 2 });
+  return {
+    database,
+    close: async () => {
+      await database.close();
+      await admin(`drop schema ${schema} cascade`);
+    },
+  };
+}
+
+for (const kind of await storeKinds()) {
+  describe(`store contract (${kind})`, () => {
+    let t: TestDatabase;
+    let store: Store;
+
+    beforeAll(async () => {
+      t = await openTestDatabase(kind);
+      store = t.store;
+    });
+    afterAll(() => t.close());
+
+    /** An account with the given usernames; answers the account id and the user ids by username. */
+    async function tenant(...usernames: string[]) {
+      const a = account();
+      expect(await store.accounts.create(a)).toBe(true);
+      const ids = new Map<string, string>();
+      for (const name of usernames) {
+        const u = user(a.id, name);
+        expect(await store.users.create(u)).toBe(true);
+        ids.set(name, u.id);
+      }
+      const userId = (name: string) => {
+        const found = ids.get(name);
+        if (!found) throw new Error(`no user ${name}`);
+        return found;
+      };
+      return { accountId: a.id, userId };
+    }
+
+    describe('accounts', () => {
+      it('creates an account and reads it back', async () => {
+        const a = account({ name: 'Globex Care' });
+        expect(await store.accounts.create(a)).toBe(true);
+        expect(await store.accounts.get(a.id)).toEqual({ id: a.id, name: 'Globex Care', mfaEnabled: false, createdAt: NOW });
+      });
+
+      it('answers false for an account number already taken, and keeps the first account', async () => {
+        const a = account({ name: 'First' });
+        expect(await store.accounts.create(a)).toBe(true);
+        expect(await store.accounts.create({ ...a, name: 'Second', mfaEnabled: true })).toBe(false);
+        expect(await store.accounts.get(a.id)).toMatchObject({ name: 'First', mfaEnabled: false });
+      });
+
+      it('answers undefined for an unknown account', async () => {
+        expect(await store.accounts.get('99999999999')).toBeUndefined();
+      });
+
+      it('switches MFA on and off for one account only', async () => {
+        const a = account();
+        const b = account();
+        await store.accounts.create(a);
+        await store.accounts.create(b);
+        await store.accounts.setMfaEnabled(a.id, true);
+        expect((await store.accounts.get(a.id))?.mfaEnabled).toBe(true);
+        expect((await store.accounts.get(b.id))?.mfaEnabled).toBe(false);
+        await store.accounts.setMfaEnabled(a.id, false);
+        expect((await store.accounts.get(a.id))?.mfaEnabled).toBe(false);
+      });
+    });
+
+    describe('users', () => {
+      it('creates a user and finds it by username key and by id', async () => {
+        const { accountId } = await tenant();
+        const u = user(accountId, 'Alice', { role: 'admin', email: 'alice@example.com' });
+        expect(await store.users.create(u)).toBe(true);
+        const expected = {
+          id: u.id,
+          accountId,
+          username: 'Alice',
+          role: 'admin',
+          passwordHash: u.passwordHash,
+          state: 'active',
+          email: 'alice@example.com',
+          createdAt: NOW,
+        };
+        expect(await store.users.findByUsername(accountId, 'alice')).toEqual(expected);
+        expect(await store.users.get(accountId, u.id)).toEqual(expected);
+      });
+
+      it('refuses a second user with the same username key in one account', async () => {
+        const { accountId, userId } = await tenant('alice');
+        const clash = user(accountId, 'ALICE');
+        expect(await store.users.create(clash)).toBe(false);
+        expect(await store.users.get(accountId, clash.id)).toBeUndefined();
+        expect((await store.users.findByUsername(accountId, 'alice'))?.id).toBe(userId('alice'));
+        expect(await store.users.count(accountId)).toBe(1);
+      });
+
+      it('allows the same username in another account', async () => {
+        const one = await tenant('alice');
+        const two = await tenant('alice');
+        expect(one.userId('alice')).not.toBe(two.userId('alice'));
+        expect((await store.users.findByUsername(one.accountId, 'alice'))?.id).toBe(one.userId('alice'));
+        expect((await store.users.findByUsername(two.accountId, 'alice'))?.id).toBe(two.userId('alice'));
+      });
+
+      it("answers undefined for a user id of another account", async () => {
+        const one = await tenant('alice');
+        const two = await tenant('bob');
+        expect(await store.users.get(two.accountId, one.userId('alice'))).toBeUndefined();
+        expect(await store.users.findByUsername(two.accountId, 'alice')).toBeUndefined();
+        expect(await store.users.get(one.accountId, one.userId('alice'))).toBeDefined();
+      });
+
+      it('reports which username keys are already taken in the account', async () => {
+        const one = await tenant('alice', 'bob');
+        await tenant('carol');
+        expect(await store.users.existingKeys(one.accountId, ['alice', 'carol', 'dave', 'bob'])).toEqual(new Set(['alice', 'bob']));
+        expect(await store.users.existingKeys(one.accountId, [])).toEqual(new Set());
+      });
+
+      it("updates a user's role, state and email, in its own account only", async () => {
+        const one = await tenant('alice');
+        const two = await tenant();
+        const changes = { role: 'admin' as const, state: 'disabled' as const, email: 'a@example.com' };
+        expect(await store.users.update(two.accountId, one.userId('alice'), changes, NOW + 1)).toBe(false);
+        expect(await store.users.get(one.accountId, one.userId('alice'))).toMatchObject({ role: 'agent', state: 'active', email: null });
+        expect(await store.users.update(one.accountId, one.userId('alice'), changes, NOW + 1)).toBe(true);
+        expect(await store.users.get(one.accountId, one.userId('alice'))).toMatchObject(changes);
+      });
+
+      it('counts the users of one account', async () => {
+        const one = await tenant('a1', 'a2', 'a3');
+        const two = await tenant('b1');
+        expect(await store.users.count(one.accountId)).toBe(3);
+        expect(await store.users.count(two.accountId)).toBe(1);
+        expect(await store.users.count(nextAccountId())).toBe(0);
+      });
+
+      it('lists users in username order, a page at a time, with the total', async () => {
+        const { accountId } = await tenant('eve', 'Bob', 'dave', 'alice', 'carol');
+        await tenant('aaron');
+        const page1 = await store.users.list(accountId, { limit: 2, offset: 0 });
+        const page2 = await store.users.list(accountId, { limit: 2, offset: 2 });
+        const page3 = await store.users.list(accountId, { limit: 2, offset: 4 });
+        expect(page1.users.map((u) => u.username)).toEqual(['alice', 'Bob']);
+        expect(page2.users.map((u) => u.username)).toEqual(['carol', 'dave']);
+        expect(page3.users.map((u) => u.username)).toEqual(['eve']);
+        for (const page of [page1, page2, page3]) expect(page.total).toBe(5);
+      });
+
+      it('searches usernames case-insensitively, with the total of matches', async () => {
+        const { accountId } = await tenant('Maria.Lopez', 'mario', 'amari', 'bob');
+        const found = await store.users.list(accountId, { search: 'MARI', limit: 2, offset: 0 });
+        expect(found.total).toBe(3);
+        expect(found.users.map((u) => u.username)).toEqual(['amari', 'Maria.Lopez']);
+        const rest = await store.users.list(accountId, { search: 'mari', limit: 2, offset: 2 });
+        expect(rest.users.map((u) => u.username)).toEqual(['mario']);
+      });
+
+      it('takes % and _ (and the escape character) in a search literally', async () => {
+        const { accountId } = await tenant('a_c', 'abc', 'axxc', '50%off', '500ff', 'back\\slash', 'backslash');
+        const names = async (search: string) => (await store.users.list(accountId, { search, limit: 50, offset: 0 })).users.map((u) => u.username);
+        expect(await names('a_c')).toEqual(['a_c']);
+        expect(await names('A_C')).toEqual(['a_c']);
+        expect(await names('_')).toEqual(['a_c']);
+        expect(await names('%')).toEqual(['50%off']);
+        expect(await names('0%o')).toEqual(['50%off']);
+        expect(await names('a%c')).toEqual([]);
+        expect(await names('\\')).toEqual(['back\\slash']);
+        expect((await store.users.list(accountId, { search: '%', limit: 50, offset: 0 })).total).toBe(1);
+      });
+
+      it('lists only the users of the account asked for', async () => {
+        const one = await tenant('alice');
+        await tenant('alina');
+        const found = await store.users.list(one.accountId, { search: 'ali', limit: 50, offset: 0 });
+        expect(found.users.map((u) => u.id)).toEqual([one.userId('alice')]);
+        expect(found.total).toBe(1);
+      });
+    });
+
+    describe('skills', () => {
+      it('creates missing skills once and answers existing ones by key', async () => {
+        const { accountId } = await tenant();
+        const first = await store.skills.ensure(accountId, [{ id: id(), name: 'Billing', key: 'billing' }], NOW);
+        const billing = first.get('billing');
+        expect(billing).toMatchObject({ name: 'Billing' });
+        const second = await store.skills.ensure(
+          accountId,
+          [
+            { id: id(), name: 'BILLING', key: 'billing' },
+            { id: id(), name: 'Returns', key: 'returns' },
+          ],
+          NOW,
+        );
+        expect(second.get('billing')).toEqual(billing);
+        expect(second.get('returns')).toMatchObject({ name: 'Returns' });
+        expect((await store.skills.list(accountId)).map((s) => s.name)).toEqual(['Billing', 'Returns']);
+      });
+
+      it('keeps skills of the same name apart in two accounts', async () => {
+        const one = await tenant();
+        const two = await tenant();
+        const a = await store.skills.ensure(one.accountId, [{ id: id(), name: 'Billing', key: 'billing' }], NOW);
+        const b = await store.skills.ensure(two.accountId, [{ id: id(), name: 'Billing', key: 'billing' }], NOW);
+        expect(a.get('billing')?.id).toBeDefined();
+        expect(b.get('billing')?.id).toBeDefined();
+        expect(a.get('billing')?.id).not.toBe(b.get('billing')?.id);
+      });
+
+      it("assigns skills to users (twice is harmless) and lists each user's skill names", async () => {
+        const { accountId, userId } = await tenant('alice', 'bob', 'carol');
+        const skills = await store.skills.ensure(
+          accountId,
+          [
+            { id: id(), name: 'Returns', key: 'returns' },
+            { id: id(), name: 'Billing', key: 'billing' },
+          ],
+          NOW,
+        );
+        const all = [...skills.values()].map((s) => s.id);
+        await store.skills.assign(accountId, userId('alice'), all);
+        await store.skills.assign(accountId, userId('alice'), all);
+        const billingId = skills.get('billing')?.id as string;
+        await store.skills.assign(accountId, userId('bob'), [billingId]);
+        const byUser = await store.skills.forUsers(accountId, [userId('alice'), userId('bob'), userId('carol')]);
+        expect(byUser).toEqual(
+          new Map([
+            [userId('alice'), ['Billing', 'Returns']],
+            [userId('bob'), ['Billing']],
+            [userId('carol'), []],
+          ]),
+        );
+      });
+
+      it("does not show another account's assignments", async () => {
+        const one = await tenant('alice');
+        const two = await tenant();
+        const skills = await store.skills.ensure(one.accountId, [{ id: id(), name: 'Billing', key: 'billing' }], NOW);
+        await store.skills.assign(one.accountId, one.userId('alice'), [...skills.values()].map((s) => s.id));
+        const seen = await store.skills.forUsers(two.accountId, [one.userId('alice')]);
+        expect(seen.get(one.userId('alice'))).toEqual([]);
+      });
+    });
+
+    describe('sessions', () => {
+      it('shows a session with its user and account', async () => {
+        const { accountId, userId } = await tenant('alice');
+        const s = session(accountId, userId('alice'), { state: 'pending', codeFailures: 2 });
+        await store.sessions.create(s);
+        const view = await store.sessions.view(s.id);
+        expect(view).toEqual({
+          session: s,
+          user: { id: userId('alice'), username: 'alice', role: 'agent', state: 'active' },
+          account: { id: accountId, name: 'Acme Support', mfaEnabled: false },
+        });
+      });
+
+      it('reflects the account MFA setting in the view', async () => {
+        const { accountId, userId } = await tenant('alice');
+        const s = session(accountId, userId('alice'));
+        await store.sessions.create(s);
+        await store.accounts.setMfaEnabled(accountId, true);
+        expect((await store.sessions.view(s.id))?.account.mfaEnabled).toBe(true);
+      });
+
+      it('answers undefined for an unknown session id', async () => {
+        expect(await store.sessions.view(id())).toBeUndefined();
+      });
+
+      it('records when a session was last seen', async () => {
+        const { accountId, userId } = await tenant('alice');
+        const s = session(accountId, userId('alice'));
+        await store.sessions.create(s);
+        await store.sessions.touch(s.id, NOW + 5 * MINUTE);
+        const view = await store.sessions.view(s.id);
+        expect(view?.session.lastSeenAt).toBe(NOW + 5 * MINUTE);
+        expect(view?.session.createdAt).toBe(NOW);
+      });
+
+      it('keeps the first enrolment secret of a pending sign-in', async () => {
+        const { accountId, userId } = await tenant('alice');
+        const s = session(accountId, userId('alice'), { state: 'pending' });
+        await store.sessions.create(s);
+        await store.sessions.setEnrollment(s.id, { keyId: 'k1', ciphertext: 'first' });
+        await store.sessions.setEnrollment(s.id, { keyId: 'k1', ciphertext: 'second' });
+        expect((await store.sessions.view(s.id))?.session.enrollment).toEqual({ keyId: 'k1', ciphertext: 'first' });
+      });
+
+      it('counts every wrong code of a pending sign-in, also when they arrive together', async () => {
+        const { accountId, userId } = await tenant('alice');
+        const s = session(accountId, userId('alice'), { state: 'pending' });
+        await store.sessions.create(s);
+        const counts = await Promise.all(Array.from({ length: 5 }, () => store.sessions.addCodeFailure(s.id)));
+        expect(counts.sort((a, b) => a - b)).toEqual([1, 2, 3, 4, 5]);
+        expect((await store.sessions.view(s.id))?.session.codeFailures).toBe(5);
+      });
+
+      it('ends the full sessions without a second factor when MFA is switched on, except the one given', async () => {
+        const { accountId, userId } = await tenant('alice', 'bob');
+        const other = await tenant('carol');
+        const admins = session(accountId, userId('alice'));
+        const bobs = session(accountId, userId('bob'));
+        const verified = session(accountId, userId('bob'), { mfaVerifiedAt: NOW });
+        const pending = session(accountId, userId('bob'), { state: 'pending' });
+        const elsewhere = session(other.accountId, other.userId('carol'));
+        for (const x of [admins, bobs, verified, pending, elsewhere]) await store.sessions.create(x);
+        expect(await store.sessions.deleteWithoutSecondFactor(accountId, admins.id)).toBe(1);
+        expect(await store.sessions.view(bobs.id)).toBeUndefined();
+        for (const kept of [admins, verified, pending, elsewhere]) expect(await store.sessions.view(kept.id)).toBeDefined();
+      });
+
+      it('records a second factor verified now', async () => {
+        const { accountId, userId } = await tenant('alice');
+        const s = session(accountId, userId('alice'));
+        await store.sessions.create(s);
+        await store.sessions.markMfaVerified(s.id, NOW + MINUTE);
+        expect((await store.sessions.view(s.id))?.session).toMatchObject({ mfaVerifiedAt: NOW + MINUTE, lastSeenAt: NOW + MINUTE });
+      });
+
+      it('deletes one session', async () => {
+        const { accountId, userId } = await tenant('alice');
+        const a = session(accountId, userId('alice'));
+        const b = session(accountId, userId('alice'));
+        await store.sessions.create(a);
+        await store.sessions.create(b);
+        await store.sessions.delete(a.id);
+        expect(await store.sessions.view(a.id)).toBeUndefined();
+        expect(await store.sessions.view(b.id)).toBeDefined();
+      });
+
+      it("ends every session of one user and no one else's", async () => {
+        const { accountId, userId } = await tenant('alice', 'bob');
+        const other = await tenant('alice');
+        const mine = [session(accountId, userId('alice')), session(accountId, userId('alice'))];
+        const bobs = session(accountId, userId('bob'));
+        const namesake = session(other.accountId, other.userId('alice'));
+        for (const s of [...mine, bobs, namesake]) await store.sessions.create(s);
+        expect(await store.sessions.deleteForUser(accountId, userId('alice'))).toBe(2);
+        for (const s of mine) expect(await store.sessions.view(s.id)).toBeUndefined();
+        expect(await store.sessions.view(bobs.id)).toBeDefined();
+        expect(await store.sessions.view(namesake.id)).toBeDefined();
+        // A user id under the wrong account ends nothing.
+        expect(await store.sessions.deleteForUser(accountId, other.userId('alice'))).toBe(0);
+        expect(await store.sessions.view(namesake.id)).toBeDefined();
+      });
+
+      it('deletes the sessions that expired by now, and only those', async () => {
+        const { accountId, userId } = await tenant('alice');
+        const later = NOW + 1000 * MINUTE;
+        const expired = session(accountId, userId('alice'), { expiresAt: later - 1 });
+        const expiringNow = session(accountId, userId('alice'), { expiresAt: later });
+        const alive = session(accountId, userId('alice'), { expiresAt: later + 1 });
+        for (const s of [expired, expiringNow, alive]) await store.sessions.create(s);
+        expect(await store.sessions.deleteExpired(later)).toBeGreaterThanOrEqual(2);
+        expect(await store.sessions.view(expired.id)).toBeUndefined();
+        expect(await store.sessions.view(expiringNow.id)).toBeUndefined();
+        expect(await store.sessions.view(alive.id)).toBeDefined();
+      });
+    });
+
+    describe('throttles', () => {
+      const key = (subject: string): ThrottleKey => ({ scope: 'totp', accountId: nextAccountId(), subject });
+
+      it('counts consecutive failures', async () => {
+        const k = key('u1');
+        expect(await store.throttles.get(k)).toBeUndefined();
+        expect(await store.throttles.addFailure(k, NOW)).toEqual({ failures: 1, lockCount: 0, lockedUntil: null });
+        expect(await store.throttles.addFailure(k, NOW)).toEqual({ failures: 2, lockCount: 0, lockedUntil: null });
+        expect(await store.throttles.get(k)).toEqual({ failures: 2, lockCount: 0, lockedUntil: null });
+      });
+
+      it('keeps counters of different scopes, accounts and subjects apart', async () => {
+        const k = key('u1');
+        await store.throttles.addFailure(k, NOW);
+        await store.throttles.addFailure(k, NOW);
+        expect((await store.throttles.addFailure({ ...k, scope: 'password' }, NOW)).failures).toBe(1);
+        expect((await store.throttles.addFailure({ ...k, accountId: nextAccountId() }, NOW)).failures).toBe(1);
+        expect((await store.throttles.addFailure({ ...k, subject: 'u2' }, NOW)).failures).toBe(1);
+        expect((await store.throttles.addFailure({ scope: 'address', accountId: '', subject: '203.0.113.9' }, NOW)).failures).toBe(1);
+        expect((await store.throttles.get(k))?.failures).toBe(2);
+      });
+
+      it('counts every one of 10 failures made at the same time', async () => {
+        const k = key('parallel');
+        const states = await Promise.all(Array.from({ length: 10 }, () => store.throttles.addFailure(k, NOW)));
+        expect((await store.throttles.get(k))?.failures).toBe(10);
+        // Each call saw its own failure counted: the answers are 1..10, none repeated.
+        expect(states.map((s) => s.failures).sort((a, b) => a - b)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+      });
+
+      it('locks only when the count reached the limit', async () => {
+        const k = key('u1');
+        for (let i = 0; i < 4; i++) await store.throttles.addFailure(k, NOW);
+        expect(await store.throttles.lock(k, 5, 1, NOW + 15 * MINUTE, NOW)).toBe(false);
+        expect(await store.throttles.get(k)).toEqual({ failures: 4, lockCount: 0, lockedUntil: null });
+        await store.throttles.addFailure(k, NOW);
+        expect(await store.throttles.lock(k, 5, 1, NOW + 15 * MINUTE, NOW)).toBe(true);
+        expect(await store.throttles.get(k)).toEqual({ failures: 0, lockCount: 1, lockedUntil: NOW + 15 * MINUTE });
+      });
+
+      it('lets exactly one of two racing lock calls lock', async () => {
+        const k = key('race');
+        for (let i = 0; i < 10; i++) await store.throttles.addFailure(k, NOW);
+        const results = await Promise.all([
+          store.throttles.lock(k, 10, 1, NOW + 15 * MINUTE, NOW),
+          store.throttles.lock(k, 10, 1, NOW + 15 * MINUTE, NOW),
+        ]);
+        expect(results.filter(Boolean)).toHaveLength(1);
+        expect(await store.throttles.get(k)).toEqual({ failures: 0, lockCount: 1, lockedUntil: NOW + 15 * MINUTE });
+      });
+
+      it('refuses a lock whose number does not follow the last one', async () => {
+        const k = key('u1');
+        for (let i = 0; i < 3; i++) await store.throttles.addFailure(k, NOW);
+        expect(await store.throttles.lock(k, 3, 1, NOW + 15 * MINUTE, NOW)).toBe(true);
+        for (let i = 0; i < 3; i++) await store.throttles.addFailure(k, NOW + 20 * MINUTE);
+        expect(await store.throttles.lock(k, 3, 1, NOW + 35 * MINUTE, NOW + 20 * MINUTE)).toBe(false);
+        expect(await store.throttles.lock(k, 3, 2, NOW + 50 * MINUTE, NOW + 20 * MINUTE)).toBe(true);
+        expect(await store.throttles.get(k)).toEqual({ failures: 0, lockCount: 2, lockedUntil: NOW + 50 * MINUTE });
+      });
+
+      it('starts a windowed count again when its last failure is older than the window', async () => {
+        const k = key('203.0.113.5');
+        const window = 15 * MINUTE;
+        for (let i = 0; i < 3; i++) await store.throttles.addFailure(k, NOW, NOW - window);
+        expect((await store.throttles.get(k))?.failures).toBe(3);
+        const later = NOW + 20 * MINUTE;
+        expect((await store.throttles.addFailure(k, later, later - window)).failures).toBe(1);
+        expect((await store.throttles.addFailure(k, later + MINUTE, later + MINUTE - window)).failures).toBe(2);
+      });
+
+      it('takes back one counted failure, never below zero', async () => {
+        const k = key('u1');
+        for (let i = 0; i < 3; i++) await store.throttles.addFailure(k, NOW);
+        await store.throttles.removeFailure(k);
+        expect((await store.throttles.get(k))?.failures).toBe(2);
+        await store.throttles.removeFailure(k);
+        await store.throttles.removeFailure(k);
+        await store.throttles.removeFailure(k);
+        expect((await store.throttles.get(k))?.failures).toBe(0);
+        const unknown = key('nobody');
+        await store.throttles.removeFailure(unknown);
+        expect(await store.throttles.get(unknown)).toBeUndefined();
+      });
+
+      it('answers which subjects are locked now, with the end of their lock', async () => {
+        const accountId = nextAccountId();
+        const at = (subject: string, scope: ThrottleKey['scope'] = 'totp'): ThrottleKey => ({ scope, accountId, subject });
+        const lockNow = async (k: ThrottleKey, until: number) => {
+          await store.throttles.addFailure(k, NOW);
+          expect(await store.throttles.lock(k, 1, 1, until, NOW)).toBe(true);
+        };
+        await lockNow(at('locked'), NOW + 15 * MINUTE);
+        await lockNow(at('expired'), NOW - 1);
+        await lockNow(at('password-only', 'password'), NOW + 15 * MINUTE);
+        await store.throttles.addFailure(at('counting'), NOW);
+        const locked = await store.throttles.lockedUntil('totp', accountId, ['locked', 'expired', 'password-only', 'counting', 'unknown'], NOW);
+        expect(locked).toEqual(new Map([['locked', NOW + 15 * MINUTE]]));
+        expect(await store.throttles.lockedUntil('totp', nextAccountId(), ['locked'], NOW)).toEqual(new Map());
+      });
+
+      it('clears a counter and its lock', async () => {
+        const k = key('u1');
+        const other = { ...k, subject: 'u2' };
+        for (let i = 0; i < 3; i++) await store.throttles.addFailure(k, NOW);
+        await store.throttles.addFailure(other, NOW);
+        await store.throttles.lock(k, 3, 1, NOW + 15 * MINUTE, NOW);
+        await store.throttles.clear(k);
+        expect(await store.throttles.get(k)).toBeUndefined();
+        expect((await store.throttles.addFailure(k, NOW)).failures).toBe(1);
+        expect((await store.throttles.get(other))?.failures).toBe(1);
+      });
+    });
+
+    describe('authenticators', () => {
+      function authenticator(accountId: string, userId: string, overrides: Partial<Authenticator> = {}): Authenticator {
+        return {
+          id: id(),
+          accountId,
+          userId,
+          secret: { keyId: 'k1', ciphertext: 'sealed-secret' },
+          algorithm: 'SHA1',
+          digits: 6,
+          period: 30,
+          lastUsedStep: 1000,
+          driftSteps: 0,
+          enrolledAt: NOW,
+          enrolledIp: '203.0.113.7',
+          lastUsedAt: null,
+          ...overrides,
+        };
+      }
+
+      it('keeps at most one authenticator per user, readable in its account only', async () => {
+        const { accountId, userId } = await tenant('alice');
+        const other = await tenant();
+        const first = authenticator(accountId, userId('alice'));
+        expect(await store.authenticators.create(first)).toBe(true);
+        expect(await store.authenticators.create(authenticator(accountId, userId('alice'), { secret: { keyId: 'k1', ciphertext: 'other' } }))).toBe(false);
+        expect(await store.authenticators.get(accountId, userId('alice'))).toEqual(first);
+        expect(await store.authenticators.get(other.accountId, userId('alice'))).toBeUndefined();
+        expect(await store.authenticators.enrolledAt(accountId, [userId('alice'), id()])).toEqual(new Map([[userId('alice'), NOW]]));
+      });
+
+      it('accepts each time step once: a step not newer than the last is refused, also under a race', async () => {
+        const { accountId, userId } = await tenant('alice');
+        await store.authenticators.create(authenticator(accountId, userId('alice'), { lastUsedStep: 1000 }));
+        expect(await store.authenticators.recordUse(accountId, userId('alice'), 1000, 0, NOW)).toBe(false);
+        const race = await Promise.all([
+          store.authenticators.recordUse(accountId, userId('alice'), 1001, 1, NOW),
+          store.authenticators.recordUse(accountId, userId('alice'), 1001, 1, NOW),
+        ]);
+        expect(race.filter(Boolean)).toHaveLength(1);
+        expect(await store.authenticators.recordUse(accountId, userId('alice'), 999, 0, NOW)).toBe(false);
+        expect(await store.authenticators.get(accountId, userId('alice'))).toMatchObject({ lastUsedStep: 1001, driftSteps: 1, lastUsedAt: NOW });
+      });
+
+      it('deletes a user\'s authenticator only in its own account', async () => {
+        const { accountId, userId } = await tenant('alice');
+        const other = await tenant();
+        await store.authenticators.create(authenticator(accountId, userId('alice')));
+        expect(await store.authenticators.delete(other.accountId, userId('alice'))).toBe(0);
+        expect(await store.authenticators.delete(accountId, userId('alice'))).toBe(1);
+        expect(await store.authenticators.get(accountId, userId('alice'))).toBeUndefined();
+      });
+
+      it('reseals a secret only if it is still the ciphertext it was read as', async () => {
+        const { accountId, userId } = await tenant('alice');
+        const a = authenticator(accountId, userId('alice'), { secret: { keyId: 'old', ciphertext: 'c-old' } });
+        await store.authenticators.create(a);
+        expect((await store.authenticators.sealedWithOtherKey('new', 100)).map((x) => x.id)).toContain(a.id);
+        expect(await store.authenticators.reseal(a.id, { keyId: 'old', ciphertext: 'stale' }, { keyId: 'new', ciphertext: 'c-new' })).toBe(false);
+        expect(await store.authenticators.reseal(a.id, a.secret, { keyId: 'new', ciphertext: 'c-new' })).toBe(true);
+        expect((await store.authenticators.get(accountId, userId('alice')))?.secret).toEqual({ keyId: 'new', ciphertext: 'c-new' });
+        expect((await store.authenticators.sealedWithOtherKey('new', 100)).map((x) => x.id)).not.toContain(a.id);
+      });
+    });
+
+    describe('recovery codes', () => {
+      it('uses a code once, also when two requests race with it', async () => {
+        const { accountId, userId } = await tenant('alice');
+        await store.recoveryCodes.replace(accountId, userId('alice'), [
+          { id: id(), hash: 'h1' },
+          { id: id(), hash: 'h2' },
+        ]);
+        expect(await store.recoveryCodes.countUnused(accountId, userId('alice'))).toBe(2);
+        const race = await Promise.all([
+          store.recoveryCodes.use(accountId, userId('alice'), 'h1', NOW),
+          store.recoveryCodes.use(accountId, userId('alice'), 'h1', NOW),
+        ]);
+        expect(race.filter(Boolean)).toHaveLength(1);
+        expect(await store.recoveryCodes.use(accountId, userId('alice'), 'h1', NOW)).toBe(false);
+        expect(await store.recoveryCodes.use(accountId, userId('alice'), 'unknown', NOW)).toBe(false);
+        expect(await store.recoveryCodes.countUnused(accountId, userId('alice'))).toBe(1);
+      });
+
+      it("replaces a user's codes, and deletes them, in its own account only", async () => {
+        const { accountId, userId } = await tenant('alice');
+        const other = await tenant();
+        await store.recoveryCodes.replace(accountId, userId('alice'), [{ id: id(), hash: 'old' }]);
+        await store.recoveryCodes.replace(accountId, userId('alice'), [
+          { id: id(), hash: 'n1' },
+          { id: id(), hash: 'n2' },
+        ]);
+        expect(await store.recoveryCodes.use(accountId, userId('alice'), 'old', NOW)).toBe(false);
+        expect(await store.recoveryCodes.use(other.accountId, userId('alice'), 'n1', NOW)).toBe(false);
+        expect(await store.recoveryCodes.countUnused(accountId, userId('alice'))).toBe(2);
+        expect(await store.recoveryCodes.deleteForUser(other.accountId, userId('alice'))).toBe(0);
+        expect(await store.recoveryCodes.deleteForUser(accountId, userId('alice'))).toBe(2);
+        expect(await store.recoveryCodes.countUnused(accountId, userId('alice'))).toBe(0);
+      });
+    });
+
+    describe('audit', () => {
+      it('lists events newest first, with their details', async () => {
+        const { accountId, userId } = await tenant('alice');
+        const oldest = event(accountId, { at: NOW, action: 'account.create', detail: { name: 'Acme' } });
+        const newest = event(accountId, {
+          at: NOW + 2 * MINUTE,
+          action: 'mfa.reset',
+          actorUserId: userId('alice'),
+          actor: 'alice',
+          target: 'bob',
+          ip: '203.0.113.7',
+          result: 'failure',
+          detail: { reason: 'step-up', nested: { n: 1 } },
+        });
+        const middle = event(accountId, { at: NOW + MINUTE });
+        for (const e of [oldest, newest, middle]) await store.audit.record(e);
+        const listed = await store.audit.list(accountId, { limit: 10, offset: 0 });
+        expect(listed.map((e) => e.id)).toEqual([newest.id, middle.id, oldest.id]);
+        expect(listed[0]).toEqual(newest);
+        expect(listed[2]).toEqual(oldest);
+        expect((await store.audit.list(accountId, { limit: 1, offset: 1 })).map((e) => e.id)).toEqual([middle.id]);
+      });
+
+      it('filters by action', async () => {
+        const { accountId } = await tenant();
+        const a = event(accountId, { action: 'mfa.reset', at: NOW });
+        const b = event(accountId, { action: 'user.create', at: NOW + 1 });
+        const c = event(accountId, { action: 'mfa.reset', at: NOW + 2 });
+        for (const e of [a, b, c]) await store.audit.record(e);
+        expect((await store.audit.list(accountId, { action: 'mfa.reset', limit: 10, offset: 0 })).map((e) => e.id)).toEqual([c.id, a.id]);
+      });
+
+      it('filters by user, as actor or as target', async () => {
+        const { accountId, userId } = await tenant('alice', 'bob', 'carol');
+        const byAlice = event(accountId, { at: NOW, actorUserId: userId('alice'), actor: 'alice', targetUserId: userId('bob') });
+        const onAlice = event(accountId, { at: NOW + 1, actorUserId: userId('carol'), actor: 'carol', targetUserId: userId('alice') });
+        const unrelated = event(accountId, { at: NOW + 2, actorUserId: userId('carol'), actor: 'carol', targetUserId: userId('bob') });
+        for (const e of [byAlice, onAlice, unrelated]) await store.audit.record(e);
+        expect((await store.audit.list(accountId, { userId: userId('alice'), limit: 10, offset: 0 })).map((e) => e.id)).toEqual([
+          onAlice.id,
+          byAlice.id,
+        ]);
+        expect(
+          (await store.audit.list(accountId, { userId: userId('alice'), action: 'mfa.reset', limit: 10, offset: 0 })).map((e) => e.id),
+        ).toEqual([]);
+      });
+
+      it("never lists another account's events", async () => {
+        const one = await tenant();
+        const two = await tenant();
+        await store.audit.record(event(one.accountId));
+        expect(await store.audit.list(two.accountId, { limit: 10, offset: 0 })).toEqual([]);
+      });
+    });
+
+    describe('transactions', () => {
+      it('writes nothing when the function throws, and passes the error on', async () => {
+        const a = account();
+        const u = user(a.id, 'alice');
+        const failure = new Error('boom');
+        await expect(
+          store.transaction(async (trx) => {
+            expect(await trx.accounts.create(a)).toBe(true);
+            expect(await trx.users.create(u)).toBe(true);
+            await trx.audit.record(event(a.id));
+            // Inside the transaction its own writes are visible.
+            expect((await trx.users.get(a.id, u.id))?.username).toBe('alice');
+            throw failure;
+          }),
+        ).rejects.toBe(failure);
+        expect(await store.accounts.get(a.id)).toBeUndefined();
+        expect(await store.users.get(a.id, u.id)).toBeUndefined();
+        expect(await store.audit.list(a.id, { limit: 10, offset: 0 })).toEqual([]);
+      });
+
+      it('writes everything when the function returns, and answers its value', async () => {
+        const a = account();
+        const u = user(a.id, 'alice');
+        const result = await store.transaction(async (trx) => {
+          await trx.accounts.create(a);
+          await trx.users.create(u);
+          return 'done';
+        });
+        expect(result).toBe('done');
+        expect(await store.accounts.get(a.id)).toBeDefined();
+        expect(await store.users.get(a.id, u.id)).toBeDefined();
+      });
+    });
+
+    describe('schema', () => {
+      it('applies every migration to a new database once, and none on a second run', async () => {
+        const fresh = await openUnmigrated(kind);
+        try {
+          expect(await migrateToLatest(fresh.database.db)).toEqual({ applied: ['001-foundation', '002-mfa'] });
+          expect(await migrateToLatest(fresh.database.db)).toEqual({ applied: [] });
+          // The tables are in this database (on PostgreSQL: in this schema, although
+          // the suite's own schema on the same server already has them).
+          const created = createStore(fresh.database.db, kind);
+          const a = account();
+          expect(await created.accounts.create(a)).toBe(true);
+          expect(await store.accounts.get(a.id)).toBeUndefined();
+        } finally {
+          await fresh.close();
+        }
+      });
+
+      it('applies no migration a second time', async () => {
+        const { accountId } = await tenant('alice');
+        expect(await migrateToLatest(t.database.db)).toEqual({ applied: [] });
+        expect(await store.users.count(accountId)).toBe(1);
+      });
+
+      it('answers a ping', async () => {
+        await expect(store.ping()).resolves.toBeUndefined();
+      });
+
+      if (kind === 'sqlite') {
+        it('keeps the SQLite file in WAL journal mode', async () => {
+          const { rows } = await sql<{ journal_mode: string }>`pragma journal_mode`.execute(t.database.db);
+          expect(rows[0]?.journal_mode).toBe('wal');
+        });
+      }
+    });
+  });
+}
