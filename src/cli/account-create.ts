@@ -1,13 +1,13 @@
+import { usages } from './usage.ts';
 import { parseArgs } from 'node:util';
 import { openRuntime } from '../runtime.ts';
 import { createAccount } from '../services/accounts.ts';
 import { passwordFromStdin, printJson, readStdin, UsageError } from './io.ts';
 
-export const usage = 'portcullis account create --name NAME --admin USERNAME   (admin password on standard input)';
 
 export async function run(args: string[], env: Record<string, string | undefined>): Promise<number> {
   const { values } = parseArgs({ args, options: { name: { type: 'string' }, admin: { type: 'string' } }, strict: true });
-  if (!values.name || !values.admin) throw new UsageError(usage);
+  if (!values.name || !values.admin) throw new UsageError(usages.accountCreate);
   const password = passwordFromStdin(await readStdin());
   const runtime = await openRuntime(env);
   try {

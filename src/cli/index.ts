@@ -1,21 +1,18 @@
 import { ConfigError } from '../config/settings.ts';
 import { UsageError } from './io.ts';
-import * as accountCreate from './account-create.ts';
-import * as keys from './keys.ts';
-import * as migrate from './migrate.ts';
-import * as userCreate from './user-create.ts';
-import * as userImport from './user-import.ts';
-import * as userResetMfa from './user-reset-mfa.ts';
+import { usages } from './usage.ts';
 
 type Env = Record<string, string | undefined>;
+type Command = { usage: string; load: () => Promise<{ run(args: string[], env: Env): Promise<number> }> };
 
-const commands: Record<string, { usage: string; run(args: string[], env: Env): Promise<number> }> = {
-  'account create': accountCreate,
-  'user create': userCreate,
-  'user import': userImport,
-  'user reset-mfa': userResetMfa,
-  migrate,
-  keys,
+// Each command is loaded only when it runs, so a command starts without compiling the others.
+const commands: Record<string, Command> = {
+  'account create': { usage: usages.accountCreate, load: () => import('./account-create.ts') },
+  'user create': { usage: usages.userCreate, load: () => import('./user-create.ts') },
+  'user import': { usage: usages.userImport, load: () => import('./user-import.ts') },
+  'user reset-mfa': { usage: usages.userResetMfa, load: () => import('./user-reset-mfa.ts') },
+  migrate: { usage: usages.migrate, load: () => import('./migrate.ts') },
+  keys: { usage: usages.keys, load: () => import('./keys.ts') },
 };
 
 const help = `Usage:
@@ -35,9 +32,9 @@ async function main(argv: string[], env: Env): Promise<number> {
     return first ? 0 : 2;
   }
   const two = commands[`${first} ${second}`];
-  if (two) return two.run(rest, env);
+  if (two) return (await two.load()).run(rest, env);
   const one = commands[first];
-  if (one) return one.run(second === undefined ? rest : [second, ...rest], env);
+  if (one) return (await one.load()).run(second === undefined ? rest : [second, ...rest], env);
   process.stderr.write(`portcullis: unknown command "${argv.join(' ')}"\n${help}`);
   return 2;
 }

@@ -1,3 +1,4 @@
+import { usages } from './usage.ts';
 import { randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -7,8 +8,6 @@ import { openRuntime } from '../runtime.ts';
 import { rotateSecrets } from '../services/key-rotation.ts';
 import { printJson, UsageError } from './io.ts';
 
-export const usage = `portcullis keys generate [--id KEYID]   (prints a new PORTCULLIS_SECRET_KEY entry)
-  portcullis keys rotate [--new]          (re-encrypts TOTP secrets under the first key; --new first adds a key to the embedded key file)`;
 
 function newKeyId(): string {
   return `k${Date.now().toString(36)}`;
@@ -23,7 +22,7 @@ export async function run(args: string[], env: Record<string, string | undefined
     process.stdout.write(`${formatKey(id, randomBytes(32))}\n`);
     return 0;
   }
-  if (verb !== 'rotate') throw new UsageError(usage);
+  if (verb !== 'rotate') throw new UsageError(usages.keys);
   const { values } = parseArgs({ args: rest, options: { new: { type: 'boolean' } }, strict: true });
   if (values.new) {
     if (env.PORTCULLIS_SECRET_KEY) {

@@ -1,10 +1,9 @@
+import { usages } from './usage.ts';
 import { parseArgs } from 'node:util';
 import { openRuntime } from '../runtime.ts';
 import { createUser } from '../services/users.ts';
 import { passwordFromStdin, printJson, readStdin, UsageError } from './io.ts';
 
-export const usage =
-  'portcullis user create --account ID --username NAME --role admin|agent-manager|agent [--skills "A;B"] [--email ADDRESS]   (password on standard input)';
 
 export async function run(args: string[], env: Record<string, string | undefined>): Promise<number> {
   const { values } = parseArgs({
@@ -18,7 +17,7 @@ export async function run(args: string[], env: Record<string, string | undefined
     },
     strict: true,
   });
-  if (!values.account || !values.username || !values.role) throw new UsageError(usage);
+  if (!values.account || !values.username || !values.role) throw new UsageError(usages.userCreate);
   const password = passwordFromStdin(await readStdin());
   const runtime = await openRuntime(env);
   try {

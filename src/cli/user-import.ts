@@ -1,3 +1,4 @@
+import { usages } from './usage.ts';
 import { readFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
@@ -5,12 +6,11 @@ import { openRuntime } from '../runtime.ts';
 import { importUsers } from '../services/user-import.ts';
 import { printJson, UsageError } from './io.ts';
 
-export const usage = 'portcullis user import --account ID FILE.csv   (columns username,role,password[,skills]; skills separated by ";")';
 
 export async function run(args: string[], env: Record<string, string | undefined>): Promise<number> {
   const { values, positionals } = parseArgs({ args, options: { account: { type: 'string' } }, allowPositionals: true, strict: true });
   const file = positionals[0];
-  if (!values.account || !file || positionals.length !== 1) throw new UsageError(usage);
+  if (!values.account || !file || positionals.length !== 1) throw new UsageError(usages.userImport);
   let csv: string;
   try {
     csv = await readFile(file, 'utf8');

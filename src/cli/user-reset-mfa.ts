@@ -1,14 +1,14 @@
+import { usages } from './usage.ts';
 import { parseArgs } from 'node:util';
 import { usernameKey } from '../domain/names.ts';
 import { openRuntime } from '../runtime.ts';
 import { resetMfa } from '../services/mfa-reset.ts';
 import { printJson, UsageError } from './io.ts';
 
-export const usage = 'portcullis user reset-mfa --account ID --username NAME   (break-glass: for the day the only admin loses the phone)';
 
 export async function run(args: string[], env: Record<string, string | undefined>): Promise<number> {
   const { values } = parseArgs({ args, options: { account: { type: 'string' }, username: { type: 'string' } }, strict: true });
-  if (!values.account || !values.username) throw new UsageError(usage);
+  if (!values.account || !values.username) throw new UsageError(usages.userResetMfa);
   const runtime = await openRuntime(env);
   try {
     const user = await runtime.deps.store.users.findByUsername(values.account, usernameKey(values.username));
