@@ -150,9 +150,10 @@ export async function signInWithPassword(page: Page, base: string, accountId: st
   await page.getByRole('button', { name: 'Sign in' }).click();
 }
 
+/** Types a code and submits it, waiting for the answer page (so the next step cannot act on the old one). */
 export async function enterCode(page: Page, code: string) {
   await page.getByLabel('Authentication code').fill(code);
-  await page.getByRole('button', { name: 'Verify' }).click();
+  await Promise.all([page.waitForNavigation({ waitUntil: 'load' }), page.getByRole('button', { name: 'Verify' }).click()]);
 }
 
 export function writeCsv(dir: string, name: string, rows: string[]): string {
