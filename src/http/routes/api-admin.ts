@@ -205,8 +205,12 @@ export async function apiAdminRoutes(app: FastifyInstance, { deps, cookie }: Rou
         summary: 'Reset MFA: revoke the authenticator and recovery codes, end the user’s sessions',
         description: 'When the caller’s own second factor was verified more than 15 minutes ago, send a current code (step-up).',
         params: UserId,
-        body: Type.Optional(Type.Object({ code: Type.Optional(Type.String({ maxLength: 64 })) }, { additionalProperties: false })),
+        body: Type.Object({ code: Type.Optional(Type.String({ maxLength: 64 })) }, { additionalProperties: false }),
         response: { 200: Type.Object({ reset: Type.Literal(true), sessionsEnded: Type.Integer() }), 401: ErrorBody, 403: ErrorBody, 404: ErrorBody, 429: ErrorBody },
+      },
+      // Only a step-up needs a body: a bare POST is a whole request.
+      preValidation: async (request) => {
+        request.body ??= {};
       },
     },
     async (request) => {
@@ -214,7 +218,7 @@ export async function apiAdminRoutes(app: FastifyInstance, { deps, cookie }: Rou
       const user = await getUser(deps, auth.account.id, request.params.id);
       if (!user) throw new AppError('not_found');
       if (await needsStepUp(deps, auth)) {
-        const code = request.body?.code;
+        const code = request.body.code;
         if (!code) throw new AppError('step_up_required');
         const verified = await stepUp(deps, auth, code, request.ip);
         if (!verified.ok) {

@@ -58,9 +58,16 @@ export async function mfaPages(app: FastifyInstance, { deps, cookie }: RouteOpti
     return challengePage(request, reply, view, 200);
   });
 
-  app.post('/login/mfa', { preHandler: app.csrfProtection }, async (request, reply) => {
+  // A pending sign-in that expired (or was used up) has no session for the
+  // form's token to match: send the user back to sign in instead of showing a
+  // CSRF refusal. Nothing changes on that path, so it needs no token.
+  const pendingOrBack = async (request: FastifyRequest, reply: FastifyReply) => {
+    if (!pending(request)) return reply.redirect(request.auth ? '/' : '/login?notice=expired', 303);
+  };
+
+  app.post('/login/mfa', { preHandler: [pendingOrBack, app.csrfProtection] }, async (request, reply) => {
     const view = pending(request);
-    if (!view) return reply.redirect(request.auth ? '/' : '/login?notice=expired', 303);
+    if (!view) return reply.redirect('/login?notice=expired', 303);
     const result = await submitCode(deps, view, formField(request.body, 'code'), request.ip);
     switch (result.kind) {
       case 'signed_in':
