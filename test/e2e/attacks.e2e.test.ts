@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   PASSWORD,
   enterCode,
+  expectAccessible,
   freePort,
   launchBrowser,
   phoneCode,
@@ -93,6 +94,10 @@ describe('attacks in Chromium', () => {
       }),
     );
     expect(landed.filter(Boolean)).toHaveLength(1);
+    // The winner is an agent: the console's URL answers 403 to them.
+    const agent = pages[landed.indexOf(true)] as Page;
+    expect((await agent.goto(`${service.base}/manage/console`))?.status()).toBe(403);
+    expect(await agent.getByRole('heading', { name: 'Request refused' }).count()).toBe(1);
   });
 
   it('after ten wrong codes refuses the right one and shows the time left', async () => {
@@ -110,6 +115,7 @@ describe('attacks in Chromium', () => {
     await page.getByRole('heading', { name: 'Sign-in locked' }).waitFor();
     expect(await page.getByText(/Try again in 1[45] minutes/).count()).toBe(1);
     await snap(page, 'locked');
+    await expectAccessible(page);
   }, 90_000);
 
   it("shows an agent manager no console: its URL answers 403", async () => {

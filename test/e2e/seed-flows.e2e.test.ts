@@ -81,6 +81,7 @@ describe('the seed flows in Chromium', () => {
       expect(await admin.getByRole('link', { name: 'Account Access Control' }).count()).toBeGreaterThan(0);
     }
     await snap(admin, 'console-search');
+    await expectAccessible(admin);
     await admin.getByRole('link', { name: 'Account Access Control' }).first().click();
     await expect.poll(() => admin.getByRole('heading', { name: 'Account Access Control' }).isVisible()).toBe(true);
   });
@@ -207,6 +208,9 @@ describe('the seed flows in Chromium', () => {
     await expect.poll(() => page.url()).toMatch(/\/manage\/users\/[0-9a-f]{32}\/reset-mfa$/);
     await expect.poll(() => page.getByRole('heading', { name: 'Reset MFA' }).isVisible()).toBe(true);
     await snap(page, 'reset-mfa-confirmation');
+    // axe runs as a script: check the same page in the admin's JavaScript context.
+    await admin.goto(page.url());
+    await expectAccessible(admin);
     await page.getByRole('button', { name: 'Delete' }).click();
     await expect.poll(() => page.getByRole('status').textContent()).toContain('MFA was reset for bob');
     expect(await page.getByText('Not enrolled').count()).toBe(1);
@@ -231,5 +235,28 @@ describe('the seed flows in Chromium', () => {
     await page.keyboard.type(phoneCode(secret));
     await page.keyboard.press('Enter');
     await expect.poll(() => page.getByRole('heading', { name: 'Save your recovery codes' }).isVisible()).toBe(true);
+  });
+
+  it('resets MFA with the keyboard alone: the dialog opens, Delete is reachable, Escape cancels', async () => {
+    await admin.goto(`${service.base}/manage/users`);
+    const href = await admin.getByRole('link', { name: 'mia', exact: true }).getAttribute('href');
+    await admin.goto(`${service.base}${href}`);
+    await admin.getByRole('link', { name: 'Reset MFA' }).focus();
+    await admin.keyboard.press('Enter');
+    const dialog = admin.getByRole('dialog', { name: 'Reset MFA' });
+    await expect.poll(() => dialog.isVisible()).toBe(true);
+    await admin.keyboard.press('Escape');
+    await expect.poll(() => dialog.isVisible()).toBe(false);
+    expect(await admin.getByText(/Enrolled since/).count()).toBe(1);
+
+    await admin.getByRole('link', { name: 'Reset MFA' }).focus();
+    await admin.keyboard.press('Enter');
+    await expect.poll(() => dialog.isVisible()).toBe(true);
+    // The dialog takes focus; Tab moves through its controls to Delete.
+    const focusedText = () => admin.evaluate(() => document.activeElement?.textContent?.trim() ?? '');
+    for (let i = 0; i < 6 && (await focusedText()) !== 'Delete'; i++) await admin.keyboard.press('Tab');
+    expect(await focusedText()).toBe('Delete');
+    await admin.keyboard.press('Enter');
+    await expect.poll(() => admin.getByRole('status').textContent()).toContain('MFA was reset for mia');
   });
 });
