@@ -1,6 +1,6 @@
 import { usages } from './usage.ts';
 import { randomBytes } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { formatKey, parseKeyRing } from '../config/secret-key.ts';
@@ -37,7 +37,10 @@ export async function run(args: string[], env: Record<string, string | undefined
     const file = join(dataDir, 'secret.key');
     const ring = parseKeyRing(readFileSync(file, 'utf8'), file);
     const entries = [formatKey(newKeyId(), randomBytes(32)), ...[...ring.all].map(([id, key]) => formatKey(id, key))];
-    writeFileSync(file, `${entries.join(',')}\n`, { mode: 0o600 });
+    // Write beside it and rename: a crash mid-write must not lose the keys.
+    const next = `${file}.new`;
+    writeFileSync(next, `${entries.join(',')}\n`, { mode: 0o600 });
+    renameSync(next, file);
   }
   const runtime = await openRuntime(env, { keys: true });
   try {

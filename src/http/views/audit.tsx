@@ -15,6 +15,7 @@ export const auditActions: Array<[string, string]> = [
   ['mfa.step_up', 'Step-up'],
   ['account.mfa_enabled', 'MFA switched on'],
   ['account.mfa_disabled', 'MFA switched off'],
+  ['account.create', 'Account created'],
   ['user.create', 'User created'],
   ['user.update', 'User changed'],
   ['user.import', 'Users imported'],
