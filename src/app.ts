@@ -52,7 +52,13 @@ export async function buildApp({ deps, keys, trustProxy = false }: AppOptions): 
   await app.register(securityPlugin, { publicOrigin: publicUrl?.origin, secure, secretKey: keys.active.key });
 
   const routeOptions = { deps, cookie: cookieSettings };
-  await app.register(metaRoutes, { store: deps.store });
+  app.addHook('onResponse', async (request, reply) => {
+    deps.metrics.requestDuration.observe(
+      { method: request.method, route: request.routeOptions.url ?? 'unmatched', status: String(reply.statusCode) },
+      reply.elapsedTime / 1000,
+    );
+  });
+  await app.register(metaRoutes, { store: deps.store, metrics: deps.metrics, metricsAllow: deps.settings.metricsAllow });
   await app.register(signInPages, routeOptions);
   await app.register(mfaPages, routeOptions);
   await app.register(consolePages, routeOptions);

@@ -7,6 +7,7 @@ import type { Clock, RandomSource } from './domain/providers.ts';
 import { loadKeyRing } from './config/secret-key.ts';
 import type { KeyRing } from './config/secret-key.ts';
 import type { Deps } from './services/deps.ts';
+import { createMetrics } from './services/metrics.ts';
 import { logNotifier, mailNotifier } from './services/notifier.ts';
 import { createSecretBox } from './services/secret-box.ts';
 import type { SecretBox } from './services/secret-box.ts';
@@ -96,6 +97,7 @@ export async function openRuntime(env: Record<string, string | undefined>, optio
     logger: log,
     secrets: keys ? createSecretBox(keys, systemRandom) : noSecrets,
     notifier: await createNotifier(settings, log),
+    metrics: createMetrics(),
   };
   return { settings, database, deps, keys, close: () => database.close() };
 }

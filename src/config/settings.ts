@@ -7,6 +7,8 @@ export interface Settings {
   host: string;
   databaseUrl: string;
   databasePoolSize: number;
+  /** Client addresses (or CIDRs) that may read /metrics. */
+  metricsAllow: string[];
   /** Fastify trustProxy: false, or the proxies' addresses/CIDRs, or a hop count. */
   trustProxy: false | string | number;
   /** https://portcullis.example.com; when unset, a request's own Host is the origin. */
@@ -81,6 +83,19 @@ function databaseUrl(raw: string | undefined): string {
   return value;
 }
 
+/** Addresses or CIDRs, comma-separated, each checked. */
+function addressList(name: string, raw: string, alternatives = ''): string[] {
+  const parts = raw.split(',').map((p) => p.trim());
+  const valid = parts.every((part) => {
+    const [address = '', prefix, ...rest] = part.split('/');
+    const family = isIP(address);
+    const bits = family === 4 ? 32 : 128;
+    return family !== 0 && rest.length === 0 && (prefix === undefined || (/^\d{1,3}$/.test(prefix) && Number(prefix) <= bits));
+  });
+  if (!valid) throw new ConfigError(`${name} must be addresses/CIDRs separated by commas${alternatives}; got "${raw}"`);
+  return parts;
+}
+
 /**
  * Which proxies may set X-Forwarded-For. Unset: none, so the header is
  * ignored and a client cannot pick the address its throttle is counted on.
@@ -91,17 +106,7 @@ function trustProxy(raw: string | undefined): false | string | number {
   if (raw === 'true') {
     throw new ConfigError('PORTCULLIS_TRUST_PROXY=true would trust any client; give the proxy addresses or a hop count');
   }
-  const parts = raw.split(',').map((p) => p.trim());
-  const valid = parts.every((part) => {
-    const [address = '', prefix, ...rest] = part.split('/');
-    const family = isIP(address);
-    const bits = family === 4 ? 32 : 128;
-    return family !== 0 && rest.length === 0 && (prefix === undefined || (/^\d{1,3}$/.test(prefix) && Number(prefix) <= bits));
-  });
-  if (!valid) {
-    throw new ConfigError(`PORTCULLIS_TRUST_PROXY must be addresses/CIDRs separated by commas, or a hop count (0–99); got "${raw}"`);
-  }
-  return parts.join(',');
+  return addressList('PORTCULLIS_TRUST_PROXY', raw, ', or a hop count (0–99)').join(',');
 }
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
@@ -160,6 +165,7 @@ export function loadSettings(env: Env = process.env): Settings {
     databaseUrl: databaseUrl(env.PORTCULLIS_DATABASE_URL),
     databasePoolSize: integer(env, 'PORTCULLIS_DATABASE_POOL_SIZE', 10, 1, 1000),
     trustProxy: trustProxy(env.PORTCULLIS_TRUST_PROXY),
+    metricsAllow: addressList('PORTCULLIS_METRICS_ALLOW', env.PORTCULLIS_METRICS_ALLOW || '127.0.0.1,::1'),
     publicUrl: publicUrl(env.PORTCULLIS_PUBLIC_URL),
     logLevel,
     password,

@@ -7,7 +7,7 @@ export type AuditInput = Omit<AuditEvent, 'id' | 'at' | 'detail' | 'actorUserId'
   Partial<Pick<AuditEvent, 'detail' | 'actorUserId' | 'targetUserId' | 'target' | 'ip'>>;
 
 /** Writes one audit event; pass a transaction's store to make it part of that transaction. */
-export async function audit(deps: Pick<Deps, 'clock' | 'random'>, store: Store, input: AuditInput): Promise<void> {
+export async function audit(deps: Pick<Deps, 'clock' | 'random'> & Partial<Pick<Deps, 'metrics'>>, store: Store, input: AuditInput): Promise<void> {
   await store.audit.record({
     id: randomId(deps.random),
     at: deps.clock.now(),
@@ -18,4 +18,5 @@ export async function audit(deps: Pick<Deps, 'clock' | 'random'>, store: Store, 
     detail: null,
     ...input,
   });
+  deps.metrics?.observe({ action: input.action, result: input.result, detail: input.detail ?? null });
 }

@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { Settings } from '../config/settings.ts';
 import type { Clock, RandomSource } from '../domain/providers.ts';
 import type { Store } from '../storage/store.ts';
+import type { Metrics } from './metrics.ts';
 import type { Notifier } from './notifier.ts';
 import type { PasswordHasher } from './passwords.ts';
 import type { SecretBox } from './secret-box.ts';
@@ -17,4 +18,5 @@ export interface Deps {
   /** Seals TOTP secrets at rest. */
   secrets: SecretBox;
   notifier: Notifier;
+  metrics: Metrics;
 }
