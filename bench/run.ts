@@ -1,0 +1,291 @@
+// npm run bench: how fast a full MFA sign-in is, on SQLite and PostgreSQL.
+// Starts real `portcullis serve` processes with the production argon2id
+// parameters, onboards a pool of users through the CLI and the API, then drives
+// concurrent virtual users through password + code for a fixed time.
+// Options (environment): BENCH_SECONDS (default 20), BENCH_VUS (16), BENCH_USERS (1500),
+// BENCH_STORES (sqlite,postgres).
+//
+// Codes are computed with our own src/domain/totp.ts here: the benchmark
+// measures speed, and the tests check correctness against oathtool.
+import { execFileSync, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { availableParallelism, cpus, tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { hash } from '@node-rs/argon2';
+import pg from 'pg';
+import { base32Decode } from '../src/domain/base32.ts';
+import { standardTotp, timeStep, totpAt } from '../src/domain/totp.ts';
+
+const ROOT = resolve(import.meta.dirname, '..');
+const BIN = join(ROOT, 'bin/portcullis.js');
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 20);
+const VUS = Number(process.env.BENCH_VUS ?? 16);
+const USERS = Number(process.env.BENCH_USERS ?? 1500);
+const STORES = (process.env.BENCH_STORES ?? 'sqlite,postgres').split(',');
+const POSTGRES = process.env.PORTCULLIS_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+const PASSWORD = 'bench password 0123456789';
+
+interface Sample {
+  ms: number[];
+}
+const pct = (xs: number[], p: number) => {
+  if (xs.length === 0) return NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] as number;
+};
+const round = (x: number, d = 1) => Math.round(x * 10 ** d) / 10 ** d;
+
+async function freePort(): Promise<number> {
+  const { createServer } = await import('node:net');
+  return new Promise((done) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const a = s.address();
+      s.close(() => done(typeof a === 'object' && a ? a.port : 0));
+    });
+  });
+}
+
+async function waitHealthy(base: string) {
+  for (let i = 0; i < 600; i++) {
+    try {
+      if ((await fetch(`${base}/healthz`)).ok) return;
+    } catch {
+      // starting
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`${base} did not start`);
+}
+
+class Client {
+  cookie = '';
+  async call(base: string, method: string, path: string, body?: unknown) {
+    const res = await fetch(`${base}${path}`, {
+      method,
+      headers: { ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...(this.cookie ? { cookie: this.cookie } : {}) },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+    const set = res.headers.getSetCookie().find((c) => c.startsWith('portcullis='));
+    if (set) this.cookie = set.split(';')[0] as string;
+    return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+  }
+}
+
+function codeFor(secret: Uint8Array, offsetSteps = 0): string {
+  return totpAt(secret, timeStep(Date.now(), 30) + offsetSteps, standardTotp);
+}
+
+/** Runs fn over items with `limit` in flight. */
+async function pool<T>(items: T[], limit: number, fn: (item: T) => Promise<void>) {
+  let next = 0;
+  await Promise.all(Array.from({ length: limit }, async () => {
+    while (next < items.length) await fn(items[next++] as T);
+  }));
+}
+
+async function eventLoopP99(base: string): Promise<number> {
+  const text = await (await fetch(`${base}/metrics`)).text();
+  const m = /^portcullis_process_nodejs_eventloop_lag_p99_seconds (\S+)$/m.exec(text);
+  return m ? Number(m[1]) * 1000 : NaN;
+}
+
+async function benchStore(store: string) {
+  const dir = mkdtempSync(join(tmpdir(), 'portcullis-bench-'));
+  const schema = `bench_${randomBytes(4).toString('hex')}`;
+  let url = `sqlite:${join(dir, 'data/portcullis.db')}`;
+  if (store === 'postgres') {
+    const c = new pg.Client({ connectionString: POSTGRES });
+    await c.connect();
+    await c.query(`create schema ${schema}`);
+    await c.end();
+    url = `${POSTGRES}?options=${encodeURIComponent(`-c search_path=${schema}`)}`;
+  }
+  const port = await freePort();
+  const env = {
+    PATH: process.env.PATH ?? '',
+    PORT: String(port),
+    PORTCULLIS_DATABASE_URL: url,
+    PORTCULLIS_SECRET_KEY: `k1:${randomBytes(32).toString('base64')}`,
+    PORTCULLIS_LOG_LEVEL: 'warn',
+    PORTCULLIS_DATABASE_POOL_SIZE: '10',
+  };
+  const base = `http://127.0.0.1:${port}`;
+  const server: ChildProcess = spawn(process.execPath, [BIN, 'serve'], { cwd: dir, env, stdio: 'ignore' });
+  try {
+    await waitHealthy(base);
+    const cli = (args: string[], input?: string) => execFileSync(process.execPath, [BIN, ...args], { cwd: dir, env, input, encoding: 'utf8', stdio: ['pipe', 'pipe', 'ignore'] });
+    const accountId = JSON.parse(cli(['account', 'create', '--name', 'Bench', '--admin', 'admin'], `${PASSWORD}\n`)).accountId as string;
+    const csv = ['username,role,password', ...Array.from({ length: USERS }, (_, i) => `agent${i},agent,${PASSWORD}`)].join('\n');
+    writeFileSync(join(dir, 'users.csv'), csv);
+    let t0 = performance.now();
+    cli(['user', 'import', '--account', accountId, join(dir, 'users.csv')]);
+    const importSeconds = (performance.now() - t0) / 1000;
+
+    // MFA on, then enrol everyone through the API.
+    const admin = new Client();
+    await admin.call(base, 'POST', '/api/v1/login', { accountId, username: 'admin', password: PASSWORD });
+    await admin.call(base, 'PUT', '/api/v1/account/settings', { mfaEnabled: true });
+    const secrets: Uint8Array[] = new Array(USERS);
+    t0 = performance.now();
+    await pool([...Array(USERS).keys()], 8, async (i) => {
+      const c = new Client();
+      const login = await c.call(base, 'POST', '/api/v1/login', { accountId, username: `agent${i}`, password: PASSWORD });
+      const secret = base32Decode(new URL(String(login.body.otpauthUri)).searchParams.get('secret') as string) as Uint8Array;
+      secrets[i] = secret;
+      const ok = await c.call(base, 'POST', '/api/v1/login/mfa', { code: codeFor(secret) });
+      if (ok.status !== 200) throw new Error(`enrolment failed for agent${i}: ${JSON.stringify(ok.body)}`);
+    });
+    const enrolSeconds = (performance.now() - t0) / 1000;
+
+    // Full MFA sign-ins for a fixed time; each user signs in at most once, using the next step's code
+    // (the enrolment used this step's).
+    const password: Sample = { ms: [] };
+    const codeStep: Sample = { ms: [] };
+    let next = 0;
+    let failures = 0;
+    await eventLoopP99(base); // resets the server's event-loop histogram
+    const end = performance.now() + SECONDS * 1000;
+    const started = performance.now();
+    await Promise.all(Array.from({ length: VUS }, async () => {
+      while (performance.now() < end && next < USERS) {
+        const i = next++;
+        const c = new Client();
+        let t = performance.now();
+        const a = await c.call(base, 'POST', '/api/v1/login', { accountId, username: `agent${i}`, password: PASSWORD });
+        password.ms.push(performance.now() - t);
+        t = performance.now();
+        const b = await c.call(base, 'POST', '/api/v1/login/mfa', { code: codeFor(secrets[i] as Uint8Array, 1) });
+        codeStep.ms.push(performance.now() - t);
+        if (a.body.state !== 'mfa_required' || b.status !== 200) failures++;
+      }
+    }));
+    const elapsed = (performance.now() - started) / 1000;
+    const loopP99 = await eventLoopP99(base);
+    const signIns = codeStep.ms.length - failures;
+
+    // The code step alone: pending sign-ins prepared first (fresh users, this step's code is unused
+    // for users who have not signed in since enrolment in another step).
+    const prepared: Array<{ c: Client; i: number }> = [];
+    const remaining = [...Array(USERS).keys()].slice(next);
+    await pool(remaining, 8, async (i) => {
+      const c = new Client();
+      await c.call(base, 'POST', '/api/v1/login', { accountId, username: `agent${i}`, password: PASSWORD });
+      prepared.push({ c, i });
+    });
+    const codeOnly: Sample = { ms: [] };
+    let k = 0;
+    const cStart = performance.now();
+    await Promise.all(Array.from({ length: VUS }, async () => {
+      while (k < prepared.length) {
+        const { c, i } = prepared[k++] as { c: Client; i: number };
+        const t = performance.now();
+        await c.call(base, 'POST', '/api/v1/login/mfa', { code: codeFor(secrets[i] as Uint8Array, 1) });
+        codeOnly.ms.push(performance.now() - t);
+      }
+    }));
+    const codeOnlySeconds = (performance.now() - cStart) / 1000;
+
+    return {
+      store,
+      users: USERS,
+      importSeconds: round(importSeconds),
+      enrolSeconds: round(enrolSeconds),
+      durationSeconds: round(elapsed),
+      fullSignIns: signIns,
+      failures,
+      signInsPerSecond: round(signIns / elapsed),
+      passwordStepMs: { p50: round(pct(password.ms, 50)), p99: round(pct(password.ms, 99)) },
+      codeStepMs: { p50: round(pct(codeStep.ms, 50)), p99: round(pct(codeStep.ms, 99)) },
+      eventLoopDelayP99Ms: round(loopP99),
+      codeStepAlone: { requests: codeOnly.ms.length, perSecond: round(codeOnly.ms.length / codeOnlySeconds), p50Ms: round(pct(codeOnly.ms, 50)) },
+    };
+  } finally {
+    server.kill('SIGTERM');
+    await new Promise((r) => (server.exitCode !== null ? r(null) : server.once('exit', r)));
+    rmSync(dir, { recursive: true, force: true });
+    if (store === 'postgres') {
+      const c = new pg.Client({ connectionString: POSTGRES });
+      await c.connect();
+      await c.query(`drop schema if exists ${schema} cascade`);
+      await c.end();
+    }
+  }
+}
+
+/** The framework's ceiling: a bare Fastify route in its own process, measured the same way. */
+async function bareFastify(): Promise<number> {
+  const port = await freePort();
+  const code = `import Fastify from 'fastify'; const app = Fastify(); app.post('/x', async () => ({ state: 'authenticated' })); await app.listen({ port: ${port}, host: '127.0.0.1' });`;
+  const child = spawn(process.execPath, ['--input-type=module', '-e', code], { cwd: ROOT, stdio: 'ignore' });
+  const base = `http://127.0.0.1:${port}`;
+  try {
+    for (let i = 0; i < 100; i++) {
+      try {
+        await fetch(`${base}/x`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+        break;
+      } catch {
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
+    let n = 0;
+    const end = performance.now() + 5000;
+    const start = performance.now();
+    await Promise.all(Array.from({ length: VUS }, async () => {
+      while (performance.now() < end) {
+        const res = await fetch(`${base}/x`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ code: '123456' }) });
+        await res.text();
+        n++;
+      }
+    }));
+    return round(n / ((performance.now() - start) / 1000));
+  } finally {
+    child.kill();
+  }
+}
+
+async function hashMs(): Promise<number> {
+  const times: number[] = [];
+  for (let i = 0; i < 11; i++) {
+    const t = performance.now();
+    await hash(PASSWORD, { algorithm: 2 as never, memoryCost: 19_456, timeCost: 2, parallelism: 1 });
+    times.push(performance.now() - t);
+  }
+  return round(pct(times, 50), 2);
+}
+
+const cores = availableParallelism();
+const oneHash = await hashMs();
+const hashBound = round((cores * 1000) / oneHash);
+const ceiling = await bareFastify();
+const results = [];
+for (const store of STORES) {
+  if (store === 'postgres') {
+    try {
+      const c = new pg.Client({ connectionString: POSTGRES, connectionTimeoutMillis: 2000 });
+      await c.connect();
+      await c.end();
+    } catch {
+      console.log('postgres: not reachable, skipped');
+      continue;
+    }
+  }
+  const r = await benchStore(store);
+  results.push({ ...r, fractionOfHashBound: round(r.signInsPerSecond / hashBound, 2), codeStepVsBareFastify: round(r.codeStepAlone.perSecond / ceiling, 2) });
+}
+const report = {
+  at: new Date().toISOString(),
+  machine: { cores, cpu: cpus()[0]?.model ?? 'unknown', node: process.version },
+  settings: { seconds: SECONDS, virtualUsers: VUS, users: USERS },
+  argon2idHashMs: oneHash,
+  hashBoundSignInsPerSecond: hashBound,
+  bareFastifyRequestsPerSecond: ceiling,
+  stores: results,
+};
+mkdirSync(join(ROOT, 'bench/results'), { recursive: true });
+const file = join(ROOT, 'bench/results', `${report.at.replace(/[:.]/g, '-')}.json`);
+writeFileSync(file, `${JSON.stringify(report, null, 2)}\n`);
+console.log(JSON.stringify(report, null, 2));
+console.log(`written to ${file}`);
