@@ -82,7 +82,7 @@ export async function mfaPages(app: FastifyInstance, { deps, cookie }: RouteOpti
         return challengePage(request, reply, view, 401, codeErrorMessage(result));
       case 'locked':
         clearSessionCookie(reply, cookie);
-        return html(reply, 429, renderPage(<MessagePage title="Sign-in locked" message={lockedMessage(result.lockedUntil, deps.clock.now())} csrf="" />));
+        return html(reply, 429, renderPage(<MessagePage title="Sign-in locked" message={lockedMessage(result.lockedUntil, deps.clock.now())} csrf="" alert />));
       case 'restart':
         clearSessionCookie(reply, cookie);
         return reply.redirect('/login?notice=restart', 303);
