@@ -8,6 +8,7 @@ import type { Deps } from '../../src/services/deps.ts';
 import { createPasswordHasher } from '../../src/services/passwords.ts';
 import type { Notice } from '../../src/services/notifier.ts';
 import { createSecretBox } from '../../src/services/secret-box.ts';
+import { createMetrics } from '../../src/services/metrics.ts';
 import { createLogger, systemRandom } from '../../src/runtime.ts';
 import { TestClock } from './clock.ts';
 import { openTestDatabase } from './stores.ts';
@@ -61,6 +62,7 @@ export async function buildTestApp(
     logger,
     secrets: createSecretBox(keys, systemRandom),
     notifier: { notify: async (notice) => void notices.push(notice) },
+    metrics: createMetrics(),
   };
   const app = await buildApp({ deps, keys });
   await app.ready();
