@@ -15,6 +15,8 @@ export async function serve(env: Record<string, string | undefined> = process.en
   const runtime = await openRuntime(env, { keys: true, logTo: 'stdout' });
   const { deps, settings } = runtime;
   if (!runtime.keys) throw new Error('serve needs the secret key');
+  // Make the dummy hash now, so the first unknown user's sign-in costs no more than the others.
+  await deps.hasher.verifyDummy('');
   const app = await buildApp({ deps, keys: runtime.keys, trustProxy: trustProxyOption(settings.trustProxy) });
   app.addHook('onClose', () => runtime.close());
 
