@@ -1,0 +1,177 @@
+import type { LightMyRequestResponse } from 'fastify';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { buildTestApp } from '../helpers/app.ts';
+import type { TestApp } from '../helpers/app.ts';
+import { PASSWORD } from '../helpers/client.ts';
+import { storeKinds } from '../helpers/stores.ts';
+import { become, buildWorld, fetchAs, jsonAs, postFormAs } from './principals.ts';
+import type { Actor, World } from './principals.ts';
+import { routeTable } from './route-table.ts';
+import { principals, rules } from './rules.ts';
+import type { Outcome, Principal, Rule } from './rules.ts';
+
+// The authorization matrix (SPEC "Who may do what"): every route the real app
+// registers × every kind of caller, each with the outcome rules.ts gives it.
+// The route list comes from the app itself (see route-table.ts), so a route
+// added without a rule, or a rule left behind by a removed route, fails here.
+
+vi.mock('fastify', async (importOriginal) => {
+  const { withRouteTable } = await import('./route-table.ts');
+  return withRouteTable(await importOriginal());
+});
+
+const FORBIDDEN = 'You do not have permission to do that.';
+const SIGN_IN = 'Sign in to continue.';
+const NOT_LOOPBACK = '203.0.113.7';
+
+const routeKey = (method: string, url: string) => `${method} ${url}`;
+
+/** What the rules cover: each rule's method and URL, and the HEAD Fastify adds beside each GET. */
+function ruledRoutes(): string[] {
+  return rules.flatMap((r) => (r.method === 'GET' ? [routeKey('GET', r.url), routeKey('HEAD', r.url)] : [routeKey(r.method, r.url)]));
+}
+
+function jsonError(res: LightMyRequestResponse): string | undefined {
+  if (!String(res.headers['content-type']).startsWith('application/json') || res.body === '') return undefined;
+  const body = res.json() as { error?: unknown };
+  return typeof body.error === 'string' ? body.error : undefined;
+}
+
+function describeOutcome(outcome: Outcome): string {
+  if (typeof outcome === 'string') return outcome;
+  return `redirect ${String(outcome.redirect)}`;
+}
+
+/** Answers what is wrong with a response for the expected outcome, or undefined when it matches. */
+function mismatch(res: LightMyRequestResponse, outcome: Outcome, rule: Rule, method: string, principal: Principal, targetId: string): string | undefined {
+  const got = `${res.statusCode}${res.headers.location ? ` → ${String(res.headers.location)}` : ''}${jsonError(res) ? ` ${jsonError(res)}` : ''}`;
+  const fail = (why: string) => `${method} ${rule.url} as ${principal}: expected ${describeOutcome(outcome)}, got ${got}${why ? ` (${why})` : ''}`;
+  const hasBody = method !== 'HEAD';
+  const api = rule.kind === 'api';
+
+  if (typeof outcome === 'object') {
+    const location = String(res.headers.location ?? '');
+    const wanted = outcome.redirect;
+    const matches = typeof wanted === 'string' ? location === wanted.replace(':id', targetId) : wanted.test(location);
+    return res.statusCode === 303 && matches ? undefined : fail('');
+  }
+  switch (outcome) {
+    case 'ok':
+      return res.statusCode >= 200 && res.statusCode < 300 ? undefined : fail('');
+    case 'login': {
+      if (api) {
+        if (res.statusCode !== 401) return fail('');
+        return !hasBody || ['unauthenticated', 'session_expired'].includes(jsonError(res) ?? '') ? undefined : fail('not the sign-in refusal');
+      }
+      if (method === 'GET') {
+        const to = principal === 'pending' ? '/login/mfa' : '/login';
+        return res.statusCode === 303 && res.headers.location === to ? undefined : fail(`wanted 303 → ${to}`);
+      }
+      if (res.statusCode !== 401) return fail('wanted 401');
+      return !hasBody || res.body.includes(SIGN_IN) ? undefined : fail('not the sign-in refusal');
+    }
+    case 'forbidden': {
+      if (res.statusCode !== 403) return fail('');
+      // A 403 from the CSRF or Origin check would prove nothing about roles.
+      if (api) return !hasBody || jsonError(res) === 'forbidden' ? undefined : fail('not the role refusal');
+      return !hasBody || res.body.includes(FORBIDDEN) ? undefined : fail('not the role refusal');
+    }
+    case 'not-found':
+      if (res.statusCode !== 404) return fail('');
+      return !api || !hasBody || jsonError(res) === 'not_found' ? undefined : fail('not the catalogued not_found');
+    case 'conflict':
+      return res.statusCode === 409 ? undefined : fail('');
+  }
+}
+
+/** Sends the rule's request as the actor: GET/HEAD bare, page posts with a CSRF token, API calls as same-origin JSON. */
+async function send(w: World, actor: Actor, rule: Rule, method: string, url: string, unique: (prefix: string) => string): Promise<LightMyRequestResponse> {
+  const ctx = { unique, code: () => actor.code(), accountA: w.a.accountId, password: PASSWORD };
+  if (method === 'GET' || method === 'HEAD') return fetchAs(w, actor, method, url);
+  if (rule.kind === 'page') {
+    return postFormAs(actor, url, () => Object.fromEntries(Object.entries(rule.body?.(ctx) ?? {}).map(([k, v]) => [k, String(v)])));
+  }
+  return jsonAs(w, actor, rule.method, url, rule.body?.(ctx));
+}
+
+for (const kind of await storeKinds()) {
+  describe(`authorization matrix (${kind})`, () => {
+    let t: TestApp;
+    let w: World;
+    let counter = 0;
+    const unique = (prefix: string) => `${prefix}-${kind}-${++counter}`;
+
+    beforeAll(async () => {
+      t = await buildTestApp(kind);
+      w = await buildWorld(t);
+    });
+    afterAll(async () => {
+      await t?.close();
+    });
+
+    describe('the route table', () => {
+      it('has a rule for every route the app registers', () => {
+        const ruled = new Set(ruledRoutes());
+        const registered = routeTable(t.app).map((r) => routeKey(r.method, r.url));
+        expect(registered.length, 'routes seen by the onRoute hook').toBeGreaterThan(0);
+        expect(registered.filter((r) => !ruled.has(r)), 'routes without a rule in test/authz/rules.ts').toEqual([]);
+      });
+
+      it('has no rule for a route the app does not have', () => {
+        const registered = new Set(routeTable(t.app).map((r) => routeKey(r.method, r.url)));
+        expect(ruledRoutes().filter((r) => !registered.has(r)), 'rules naming no route').toEqual([]);
+        // Cross-check the hook against Fastify's own lookup.
+        const unknown = rules.filter((r) => !t.app.hasRoute({ method: r.method, url: r.url }));
+        expect(unknown.map((r) => routeKey(r.method, r.url))).toEqual([]);
+      });
+
+      it('lists each route once, with an outcome for every principal', () => {
+        const keys = rules.map((r) => routeKey(r.method, r.url));
+        expect(keys.filter((k, i) => keys.indexOf(k) !== i)).toEqual([]);
+        for (const rule of rules) expect(Object.keys(rule.expect).sort(), routeKey(rule.method, rule.url)).toEqual([...principals].sort());
+      });
+    });
+
+    describe('who may do what', () => {
+      for (const rule of rules) {
+        const methods = rule.method === 'GET' ? ['GET', 'HEAD'] : [rule.method];
+        for (const method of methods) {
+          it(`${method} ${rule.url}`, async () => {
+            const url = rule.url.replace(':id', w.targetId);
+            const problems: string[] = [];
+            for (const principal of principals) {
+              const actor = await become(w, principal);
+              const res = await send(w, actor, rule, method, url, unique);
+              const problem = mismatch(res, rule.expect[principal], rule, method, principal, w.targetId);
+              if (problem) problems.push(problem);
+              if (rule.loopbackOnly && (method === 'GET' || method === 'HEAD')) {
+                const away = await fetchAs(w, actor, method, url, NOT_LOOPBACK);
+                if (away.statusCode !== 404) problems.push(`${method} ${rule.url} as ${principal} from ${NOT_LOOPBACK}: expected 404, got ${away.statusCode}`);
+              }
+            }
+            expect(problems).toEqual([]);
+          });
+        }
+      }
+    });
+
+    it('left the world as it was: MFA still on in both accounts, every authenticator of A and B still there', async () => {
+      expect((await t.deps.store.accounts.get(w.a.accountId))?.mfaEnabled).toBe(true);
+      expect((await t.deps.store.accounts.get(w.b.accountId))?.mfaEnabled).toBe(true);
+      for (const [accountId, userId] of [
+        [w.a.accountId, w.a.adminId],
+        [w.a.accountId, w.a.managerId],
+        [w.a.accountId, w.a.agentId],
+        [w.b.accountId, w.b.adminId],
+      ] as const) {
+        expect(await t.deps.store.authenticators.get(accountId, userId)).toBeDefined();
+      }
+      const tess = await t.deps.store.users.get(w.a.accountId, w.targetId);
+      expect({ role: tess?.role, state: tess?.state }).toEqual({ role: 'agent', state: 'active' });
+      // Users were made only by the two admins' two creating requests (page and API), each in its own account.
+      const made = await t.db.database.db.selectFrom('users').select(['account_id']).where('username', 'like', 'made-%').execute();
+      expect(made.filter((u) => u.account_id === w.a.accountId)).toHaveLength(2);
+      expect(made.filter((u) => u.account_id === w.b.accountId)).toHaveLength(2);
+    });
+  });
+}
