@@ -5,7 +5,7 @@ import formbody from '@fastify/formbody';
 import swagger from '@fastify/swagger';
 import type { KeyRing } from './config/secret-key.ts';
 import type { Deps } from './services/deps.ts';
-import { registerErrorHandling } from './http/plugins/errors.tsx';
+import { registerErrorHandling, sendError, toAppError } from './http/plugins/errors.tsx';
 import { securityPlugin } from './http/plugins/security.ts';
 import { sessionCookie, sessionPlugin } from './http/plugins/session.ts';
 import { apiRoutes } from './http/routes/api.ts';
@@ -30,6 +30,8 @@ export async function buildApp({ deps, keys, trustProxy = false }: AppOptions): 
     trustProxy,
     bodyLimit: 1_048_576,
     return503OnClosing: true,
+    // Router errors (a malformed or over-long URL) go through the same catalogue as the rest.
+    frameworkErrors: (error, request, reply) => sendError(request, reply, toAppError(error)),
   });
   const publicUrl = deps.settings.publicUrl;
   const secure = publicUrl?.protocol === 'https:';

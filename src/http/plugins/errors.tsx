@@ -7,7 +7,7 @@ import { MessagePage } from '../views/message.tsx';
 
 /** API clients get JSON; browsers get a page. */
 export function wantsJson(request: FastifyRequest): boolean {
-  return request.url.startsWith('/api/');
+  return (request.raw.url ?? request.url).startsWith('/api/');
 }
 
 const byStatus: Partial<Record<number, ErrorCode>> = {

@@ -44,6 +44,23 @@ function checkOrigin(request: FastifyRequest, publicOrigin: string | undefined):
   if (site !== undefined && site !== 'same-origin' && site !== 'none') throw new AppError('cross_origin');
 }
 
+/** Whether any string (key or value) in a parsed body holds U+0000; iterative, so deep nesting cannot overflow the stack. */
+export function containsNul(value: unknown): boolean {
+  const stack: unknown[] = [value];
+  while (stack.length > 0) {
+    const item = stack.pop();
+    if (typeof item === 'string') {
+      if (item.includes('\u0000')) return true;
+    } else if (item !== null && typeof item === 'object') {
+      for (const [key, inner] of Object.entries(item)) {
+        if (key.includes('\u0000')) return true;
+        stack.push(inner);
+      }
+    }
+  }
+  return false;
+}
+
 export const securityPlugin = fp(
   async (app: FastifyInstance, opts: SecurityOptions) => {
     await app.register(helmet, {
@@ -83,6 +100,14 @@ export const securityPlugin = fp(
     });
 
     app.addHook('onRequest', async (request) => checkOrigin(request, opts.publicOrigin));
+
+    // A NUL character is never part of a name, password or code, and PostgreSQL
+    // cannot store one: refuse it at the door rather than deep in a query.
+    app.addHook('preValidation', async (request) => {
+      if (containsNul(request.query) || containsNul(request.params) || containsNul(request.body)) {
+        throw new AppError('invalid_request', 'The request contains a NUL character.');
+      }
+    });
 
     // Nothing Portcullis answers may be cached: pages hold tokens and personal data.
     app.addHook('onSend', async (request, reply) => {

@@ -1,0 +1,196 @@
+import fc from 'fast-check';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { PASSWORD } from '../helpers/client.ts';
+import { storeKinds } from '../helpers/stores.ts';
+import { CaseCounter, clientIp, expectApiRefusal, hostileCode, hostileEntries, hostileText, hostileValue, invalidName, jsonOf, pct, runs, SEED } from './fuzz-support.ts';
+import type { Entries } from './fuzz-support.ts';
+import { buildWorld } from './fuzz-world.ts';
+import type { Caller, World } from './fuzz-world.ts';
+
+// Hostile JSON at every API call that takes a body: anonymous, as a signed-in
+// admin and as a pending sign-in. Every answer is a 4xx with exactly
+// {error, message} (retryAfter on a 429), never a 5xx or a stack, and a
+// refused call writes nothing an admin could see.
+
+const sizes = { sqlite: 1, postgres: 0.1 };
+const ROLES: unknown[] = ['admin', 'agent', 'agent-manager'];
+
+for (const kind of await storeKinds()) {
+  describe(`hostile input at the JSON API (${kind}, seed ${SEED})`, () => {
+    let w: World;
+    let before: { state: string; sessions: string };
+    const counter = new CaseCounter();
+    const n = (count: number) => runs(count * sizes[kind]);
+
+    beforeAll(async () => {
+      w = await buildWorld(kind);
+    });
+    // Each property starts from what is there now, so one failure does not cascade into the next.
+    beforeEach(async () => {
+      before = { state: await w.protectedState(), sessions: await w.fullSessions() };
+    });
+    afterAll(async () => {
+      await w?.close();
+    });
+
+    function call(method: string, url: string, caller: Caller | undefined, entries: Entries | string, ip: string) {
+      return w.inject({ method, url, ip, ...(caller ? { caller } : {}), headers: { 'content-type': 'application/json' }, payload: typeof entries === 'string' ? entries : jsonOf(entries) });
+    }
+
+    async function expectNothingWritten(label: string) {
+      expect(await w.protectedState(), `${label}: protected rows changed`).toBe(before.state);
+      expect(await w.fullSessions(), `${label}: full sessions changed`).toBe(before.sessions);
+    }
+
+    /** A body that is not even an object, sometimes. */
+    const orNotAnObject = (entries: fc.Arbitrary<Entries>) =>
+      fc.oneof(
+        { weight: 6, arbitrary: entries },
+        // An empty object is a whole request where every field is optional: leave it out.
+        { weight: 1, arbitrary: hostileValue.map((v) => JSON.stringify(v) ?? 'null').filter((text) => text !== '{}') },
+      );
+
+    it('POST /api/v1/login refuses hostile credentials and makes no session', async () => {
+      const field = (good: unknown[]) => fc.oneof(fc.constantFrom(...good), hostileValue.filter((v) => v !== PASSWORD));
+      const entries = hostileEntries({}, []).chain((extra) =>
+        fc
+          .record({
+            accountId: fc.option(field([w.acme.accountId, ` ${w.acme.accountId}`, Number(w.acme.accountId)]), { nil: undefined }),
+            username: fc.option(field(['alice', 'ａｌｉｃｅ', 'al\u200bice', '\u202ealice', 'a\u0301lice']), { nil: undefined }),
+            password: fc.option(field(['wrong password']), { nil: undefined }),
+          })
+          .map((r) => [...Object.entries(r).filter(([, v]) => v !== undefined), ...extra] as Entries),
+      );
+      const arb = fc.record({ body: orNotAnObject(entries), ip: clientIp });
+      await fc.assert(
+        fc.asyncProperty(counter.count(arb), async ({ body, ip }) => {
+          const res = await call('POST', '/api/v1/login', undefined, body, ip);
+          expectApiRefusal(res, 'POST /api/v1/login', [400, 401, 429]);
+          expect(res.cookies.some((c) => c.name === 'portcullis')).toBe(false);
+          await expectNothingWritten('POST /api/v1/login');
+        }),
+        n(1200),
+      );
+    });
+
+    it('POST /api/v1/login/mfa refuses hostile codes from pending, anonymous and signed-in callers', async () => {
+      const arb = fc.record({
+        who: fc.constantFrom<'anonymous' | 'admin' | 'pending'>('anonymous', 'admin', 'pending'),
+        body: orNotAnObject(hostileEntries({ code: fc.oneof(hostileCode, hostileValue) }, [])),
+        ip: clientIp,
+      });
+      await fc.assert(
+        fc.asyncProperty(counter.count(arb), async ({ who, body, ip }) => {
+          const caller = who === 'pending' ? await w.pending() : w[who];
+          const res = await call('POST', '/api/v1/login/mfa', caller, body, ip);
+          expectApiRefusal(res, `POST /api/v1/login/mfa as ${who}`, [400, 401, 429]);
+          if (who === 'pending') await w.settlePending(caller, res);
+          await expectNothingWritten('POST /api/v1/login/mfa');
+        }),
+        n(900),
+      );
+    });
+
+    it('POST /api/v1/logout refuses a body that is not JSON and keeps the admin signed in', async () => {
+      const notJson = fc.oneof(
+        hostileText.filter((s) => s.trim() !== '' && !isJson(s)),
+        fc.constantFrom('{', '{"a":', '[1,]', "{'a':1}", '{"a":1}}', 'nul', '\u0000'),
+      );
+      const arb = fc.record({ body: notJson, type: fc.constantFrom('application/json', 'text/plain', 'application/xml', 'application/x-www-form-urlencoded'), ip: clientIp });
+      await fc.assert(
+        fc.asyncProperty(counter.count(arb), async ({ body, type, ip }) => {
+          const res = await w.inject({ method: 'POST', url: '/api/v1/logout', ip, caller: w.admin, headers: { 'content-type': type }, payload: body });
+          expectApiRefusal(res, 'POST /api/v1/logout', [400, 415]);
+          await expectNothingWritten('POST /api/v1/logout');
+        }),
+        n(500),
+      );
+    });
+
+    it('PUT /api/v1/account/settings refuses anything but {mfaEnabled: boolean}', async () => {
+      const arb = fc.record({
+        who: fc.constantFrom<'anonymous' | 'admin' | 'pending'>('anonymous', 'admin', 'admin', 'pending'),
+        body: orNotAnObject(hostileEntries({ mfaEnabled: hostileValue.filter((v) => typeof v !== 'boolean') }, [])),
+        ip: clientIp,
+      });
+      await fc.assert(
+        fc.asyncProperty(counter.count(arb), async ({ who, body, ip }) => {
+          const caller = who === 'pending' ? await w.pending() : w[who];
+          const res = await call('PUT', '/api/v1/account/settings', caller, body, ip);
+          expectApiRefusal(res, `PUT /api/v1/account/settings as ${who}`, [400, 401, 403]);
+          await expectNothingWritten('PUT /api/v1/account/settings');
+        }),
+        n(500),
+      );
+    });
+
+    it('POST /api/v1/users refuses a hostile new user and creates none', async () => {
+      const role = fc.oneof(invalidName, hostileValue.filter((v) => !ROLES.includes(v)));
+      const arb = fc.record({ body: orNotAnObject(hostileEntries({ role }, ['username', 'password', 'email', 'skills'])), ip: clientIp });
+      await fc.assert(
+        fc.asyncProperty(counter.count(arb), async ({ body, ip }) => {
+          expectApiRefusal(await call('POST', '/api/v1/users', w.admin, body, ip), 'POST /api/v1/users', [400]);
+          await expectNothingWritten('POST /api/v1/users');
+        }),
+        n(700),
+      );
+    });
+
+    const targetId = () =>
+      fc.oneof(
+        fc.constantFrom(w.acme.agentId, w.acme.managerId, w.acme.adminId, w.pendingCo.agentId),
+        fc.stringMatching(/^[0-9a-f]{32}$/),
+        hostileText.map(pct).filter((s) => s.length > 0 && s.length <= 100),
+      );
+
+    it('PATCH /api/v1/users/:id refuses a hostile edit and changes no user', async () => {
+      const state = fc.oneof(invalidName, hostileValue.filter((v) => v !== 'active' && v !== 'disabled'));
+      const arb = fc.record({ id: targetId(), body: orNotAnObject(hostileEntries({ state }, ['role', 'email', 'skillIds'])), ip: clientIp });
+      await fc.assert(
+        fc.asyncProperty(counter.count(arb), async ({ id, body, ip }) => {
+          expectApiRefusal(await call('PATCH', `/api/v1/users/${id}`, w.admin, body, ip), 'PATCH /api/v1/users/:id', [400, 404]);
+          await expectNothingWritten('PATCH /api/v1/users/:id');
+        }),
+        n(700),
+      );
+    });
+
+    it('POST /api/v1/users/:id/reset-mfa refuses wrong step-up codes and unknown users', async () => {
+      const arb = fc.record({
+        who: fc.constantFrom<'admin' | 'stepUpAdmin' | 'anonymous'>('admin', 'stepUpAdmin', 'stepUpAdmin', 'anonymous'),
+        known: fc.constantFrom(w.pendingCo.agentId, w.pendingCo.adminId),
+        id: targetId(),
+        body: orNotAnObject(hostileEntries({}, ['code'], fc.oneof(hostileCode, hostileValue))),
+        ip: clientIp,
+      });
+      await fc.assert(
+        fc.asyncProperty(counter.count(arb), async ({ who, known, id, body, ip }) => {
+          // Acme's admin has no second factor, so a reset there needs none: it only meets users it cannot see.
+          const target = who === 'stepUpAdmin' ? known : [w.acme.agentId, w.acme.managerId, w.acme.adminId].includes(id) ? w.pendingCo.agentId : id;
+          const res = await call('POST', `/api/v1/users/${target}/reset-mfa`, w[who], body, ip);
+          expectApiRefusal(res, `POST reset-mfa as ${who}`, [400, 401, 403, 404, 429]);
+          if (res.statusCode === 429) await w.liftCodeLocks();
+          await expectNothingWritten('POST /api/v1/users/:id/reset-mfa');
+        }),
+        n(700),
+      );
+    });
+
+    it('still serves: /healthz answers and a fresh sign-in works', async () => {
+      expect((await w.inject({ method: 'GET', url: '/healthz', ip: '10.250.0.1' })).statusCode).toBe(200);
+      expect((await w.inject({ method: 'GET', url: '/api/v1/users', ip: '10.250.0.1', caller: w.admin })).statusCode).toBe(200);
+      const login = await call('POST', '/api/v1/login', undefined, jsonOf([['accountId', w.acme.accountId], ['username', 'mia'], ['password', PASSWORD]]), '10.250.0.2');
+      expect(login.json()).toEqual({ state: 'authenticated' });
+      process.stdout.write(`hostile API (${kind}): ${counter.total} cases, seed ${SEED}\n`);
+    });
+  });
+}
+
+function isJson(text: string): boolean {
+  try {
+    JSON.parse(text);
+    return true;
+  } catch {
+    return false;
+  }
+}
