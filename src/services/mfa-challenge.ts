@@ -105,6 +105,12 @@ export async function submitCode(deps: Deps, view: SessionView, input: string, i
   // A new session id now that the second factor is verified (no fixation).
   await deps.store.sessions.delete(session.id);
   const fresh = await createSession(deps, { accountId: account.id, id: user.id }, 'full', deps.clock.now());
+  // A Reset MFA that ran while this code was checked ended the user's sessions
+  // before this one existed: look again, and give it up if the factor is gone.
+  if (!(await deps.store.authenticators.get(account.id, user.id))) {
+    await deps.store.sessions.delete(fresh.id);
+    return { kind: 'restart' };
+  }
   await audit(deps, deps.store, { ...auditBase, action: 'mfa.verify', result: 'success', detail: { method: result.method } });
   if (result.method === 'recovery_code') {
     const left = await deps.store.recoveryCodes.countUnused(account.id, user.id);

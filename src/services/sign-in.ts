@@ -3,7 +3,7 @@ import type { ThrottleKey } from '../storage/records.ts';
 import { audit } from './audit.ts';
 import type { Deps } from './deps.ts';
 import { createSession } from './sessions.ts';
-import { admitAttempt, clearThrottle, refundAttempt } from './throttle.ts';
+import { admitAttempt, checkThrottle, clearThrottle, countFailure } from './throttle.ts';
 
 export interface SignInInput {
   accountId: string;
@@ -25,9 +25,10 @@ export type SignInResult =
 /**
  * Verifies an account number, username and password.
  *
- * Each attempt is counted against the client address and the (account,
- * username) pair before the password is checked, so a burst of parallel
- * guesses gets no more checks than the limit. The username key exists whether
+ * Each attempt is counted against the (account, username) pair before the
+ * password is checked, so a burst of parallel guesses gets no more checks than
+ * the limit; failures also count against the client address (a spray of
+ * usernames), after the check. The username key exists whether
  * or not the user does: a lock tells nothing about existence. Every admitted
  * path spends one argon2 verification (a dummy one for unknown users), so
  * timing tells nothing either.
@@ -36,8 +37,10 @@ export async function signIn(deps: Deps, input: SignInInput): Promise<SignInResu
   const addressKey: ThrottleKey = { scope: 'address', accountId: '', subject: input.ip };
   const userKey: ThrottleKey = { scope: 'password', accountId: input.accountId, subject: usernameKey(input.username) };
 
-  const address = await admitAttempt(deps, addressKey, deps.settings.addressThrottle);
-  if (!address.admitted) return refused(deps, input, 'address', address.lockedUntil);
+  // The address is only checked here and counted after a failure: attempts in
+  // flight from a busy NAT must not lock it. The user's count is taken up front.
+  const address = await checkThrottle(deps, addressKey);
+  if (address.locked) return refused(deps, input, 'address', address.lockedUntil);
   const user = await admitAttempt(deps, userKey, deps.settings.throttle);
   if (!user.admitted) return refused(deps, input, 'password', user.lockedUntil);
 
@@ -50,6 +53,7 @@ export async function signIn(deps: Deps, input: SignInInput): Promise<SignInResu
   if (!account || !found || !passwordOk || found.state !== 'active') {
     const cause = !account ? 'unknown account' : !found ? 'unknown user' : !passwordOk ? 'wrong password' : 'user disabled';
     deps.logger.info({ accountId: input.accountId, cause }, 'sign-in failed');
+    const addressLock = await countFailure(deps, addressKey, deps.settings.addressThrottle);
     if (account) {
       const base = {
         accountId: account.id,
@@ -61,20 +65,17 @@ export async function signIn(deps: Deps, input: SignInInput): Promise<SignInResu
         result: 'failure' as const,
       };
       await audit(deps, deps.store, { ...base, action: 'sign_in.password', detail: { cause } });
-      for (const [scope, admission] of [['password', user], ['address', address]] as const) {
-        if (admission.lock?.lockedNow) {
-          await audit(deps, deps.store, { ...base, action: 'sign_in.locked', detail: { scope, lockedUntil: admission.lock.lockedUntil } });
-        }
+      for (const [scope, lock] of [['password', user.lock], ['address', addressLock]] as const) {
+        if (lock?.lockedNow) await audit(deps, deps.store, { ...base, action: 'sign_in.locked', detail: { scope, lockedUntil: lock.lockedUntil } });
       }
     }
-    const lockedUntil = Math.max(user.lock?.lockedUntil ?? 0, address.lock?.lockedUntil ?? 0);
+    const lockedUntil = Math.max(user.lock?.lockedUntil ?? 0, addressLock?.lockedUntil ?? 0);
     return lockedUntil > 0 ? { kind: 'locked', lockedUntil } : { kind: 'invalid' };
   }
 
-  // Success clears the user's count and lock; the address only gets this attempt back,
-  // so one valid credential cannot wipe a spray's failures against other usernames.
+  // Success clears the user's count and lock, not the address's: one valid
+  // credential must not wipe a spray's failures against other usernames.
   await clearThrottle(deps, userKey);
-  await refundAttempt(deps, addressKey);
   // With MFA on, the password only opens a short-lived pending session; the
   // second factor turns it into a full one.
   const state = account.mfaEnabled ? 'pending' : 'full';

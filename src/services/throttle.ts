@@ -51,7 +51,17 @@ export async function clearThrottle(deps: Deps, key: ThrottleKey): Promise<void>
   await deps.store.throttles.clear(key);
 }
 
-/** A success on a counter that success does not clear: take back the attempt's own count. */
-export async function refundAttempt(deps: Deps, key: ThrottleKey): Promise<void> {
-  await deps.store.throttles.removeFailure(key);
+/**
+ * Counts a failure after the fact, for counters that must not count attempts
+ * in flight (a client address: many people behind one NAT sign in at once, and
+ * their successes must not lock each other out). Answers the lock it set, if any.
+ */
+export async function countFailure(deps: Deps, key: ThrottleKey, rules: ThrottleRules): Promise<{ lockedUntil: number; lockedNow: boolean } | undefined> {
+  const now = deps.clock.now();
+  const state = await deps.store.throttles.addFailure(key, now, rules.windowMs === undefined ? undefined : now - rules.windowMs);
+  if (state.failures < rules.maxConsecutiveFailures) return undefined;
+  const lockNumber = state.lockCount + 1;
+  const lockedUntil = now + lockDuration(lockNumber, rules);
+  const lockedNow = await deps.store.throttles.lock(key, rules.maxConsecutiveFailures, lockNumber, lockedUntil, now);
+  return lockedNow ? { lockedUntil, lockedNow } : undefined;
 }

@@ -536,20 +536,6 @@ for (const kind of await storeKinds()) {
         expect((await store.throttles.addFailure(k, later + MINUTE, later + MINUTE - window)).failures).toBe(2);
       });
 
-      it('takes back one counted failure, never below zero', async () => {
-        const k = key('u1');
-        for (let i = 0; i < 3; i++) await store.throttles.addFailure(k, NOW);
-        await store.throttles.removeFailure(k);
-        expect((await store.throttles.get(k))?.failures).toBe(2);
-        await store.throttles.removeFailure(k);
-        await store.throttles.removeFailure(k);
-        await store.throttles.removeFailure(k);
-        expect((await store.throttles.get(k))?.failures).toBe(0);
-        const unknown = key('nobody');
-        await store.throttles.removeFailure(unknown);
-        expect(await store.throttles.get(unknown)).toBeUndefined();
-      });
-
       it('answers which subjects are locked now, with the end of their lock', async () => {
         const accountId = nextAccountId();
         const at = (subject: string, scope: ThrottleKey['scope'] = 'totp'): ThrottleKey => ({ scope, accountId, subject });

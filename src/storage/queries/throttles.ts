@@ -77,19 +77,6 @@ export function throttleQueries(db: Kysely<Database>) {
       return new Map(rows.map((r) => [r.subject, r.locked_until as number]));
     },
 
-    /** Takes back one counted failure (an attempt counted up front that succeeded). */
-    async removeFailure(key: ThrottleKey): Promise<void> {
-      const k = where(key);
-      await db
-        .updateTable('throttles')
-        .set((eb) => ({ failures: eb('failures', '-', 1) }))
-        .where('scope', '=', k.scope)
-        .where('account_id', '=', k.account_id)
-        .where('subject', '=', k.subject)
-        .where('failures', '>', 0)
-        .execute();
-    },
-
     async clear(key: ThrottleKey): Promise<void> {
       const k = where(key);
       await db
