@@ -1,0 +1,154 @@
+// npm run bench:growth — does the code step and the user search stay as fast
+// with 100,000 users in an account as with 1,000? Users and authenticators are
+// written straight into the database (one precomputed argon2id hash, secrets
+// sealed with the bench's key), then a real `portcullis serve` is measured.
+// Codes come from our own src/domain/totp.ts: this measures speed only.
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { availableParallelism, cpus, tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { hash } from '@node-rs/argon2';
+import pg from 'pg';
+import { parseKeyRing } from '../src/config/secret-key.ts';
+import { standardTotp, timeStep, totpAt } from '../src/domain/totp.ts';
+import { systemRandom } from '../src/runtime.ts';
+import { createSecretBox, totpContext } from '../src/services/secret-box.ts';
+import { migrateToLatest, openDatabase } from '../src/storage/database.ts';
+
+const ROOT = resolve(import.meta.dirname, '..');
+const BIN = join(ROOT, 'bin/portcullis.js');
+const POSTGRES = process.env.PORTCULLIS_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+const SIZES = (process.env.GROWTH_SIZES ?? '1000,100000').split(',').map(Number);
+const STORES = (process.env.BENCH_STORES ?? 'sqlite,postgres').split(',');
+const PASSWORD = 'bench password 0123456789';
+const SAMPLES = 200;
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
+const round = (x: number) => Math.round(x * 100) / 100;
+
+class Client {
+  cookie = '';
+  async call(base: string, method: string, path: string, body?: unknown) {
+    const res = await fetch(`${base}${path}`, {
+      method,
+      headers: { ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...(this.cookie ? { cookie: this.cookie } : {}) },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+    const set = res.headers.getSetCookie().find((c) => c.startsWith('portcullis='));
+    if (set) this.cookie = set.split(';')[0] as string;
+    return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+  }
+}
+
+async function measure(store: string, users: number, passwordHash: string) {
+  const dir = mkdtempSync(join(tmpdir(), 'portcullis-growth-'));
+  const schema = `growth_${randomBytes(4).toString('hex')}`;
+  let url = `sqlite:${join(dir, 'p.db')}`;
+  if (store === 'postgres') {
+    const c = new pg.Client({ connectionString: POSTGRES });
+    await c.connect();
+    await c.query(`create schema ${schema}`);
+    await c.end();
+    url = `${POSTGRES}?options=${encodeURIComponent(`-c search_path=${schema}`)}`;
+  }
+  const key = `k1:${randomBytes(32).toString('base64')}`;
+  const box = createSecretBox(parseKeyRing(key), systemRandom);
+  const database = openDatabase(url);
+  await migrateToLatest(database.db);
+  const accountId = '12345678';
+  const now = Date.now();
+  const step = timeStep(now, 30);
+  await database.db.insertInto('accounts').values({ id: accountId, name: 'Growth', mfa_enabled: 1, created_at: now }).execute();
+  const secrets = new Map<number, Uint8Array>();
+  const t0 = performance.now();
+  for (let from = 0; from < users; from += 1000) {
+    const rows = [];
+    const auths = [];
+    for (let i = from; i < Math.min(users, from + 1000); i++) {
+      const id = randomBytes(16).toString('hex');
+      const name = i === 0 ? 'admin' : `agent${i}`;
+      rows.push({ id, account_id: accountId, username: name, username_key: name, role: i === 0 ? 'admin' : 'agent', password_hash: passwordHash, state: 'active', email: null, created_at: now, updated_at: now });
+      const secret = randomBytes(20);
+      secrets.set(i, secret);
+      const sealed = box.seal(secret, totpContext(accountId, id));
+      auths.push({ id: randomBytes(16).toString('hex'), account_id: accountId, user_id: id, secret_key_id: sealed.keyId, secret_ciphertext: sealed.ciphertext, algorithm: 'SHA1', digits: 6, period: 30, last_used_step: step - 10, drift_steps: 0, enrolled_at: now, enrolled_ip: null, last_used_at: null });
+    }
+    await database.db.insertInto('users').values(rows).execute();
+    await database.db.insertInto('authenticators').values(auths).execute();
+  }
+  const fillSeconds = (performance.now() - t0) / 1000;
+  await database.close();
+
+  const port = 20000 + Math.floor(Math.random() * 20000);
+  const server = spawn(process.execPath, [BIN, 'serve'], { cwd: dir, env: { PATH: process.env.PATH ?? '', PORT: String(port), PORTCULLIS_DATABASE_URL: url, PORTCULLIS_SECRET_KEY: key, PORTCULLIS_LOG_LEVEL: 'warn', PORTCULLIS_ADDRESS_LOCK_AFTER_FAILURES: '10000' }, stdio: 'ignore' });
+  const base = `http://127.0.0.1:${port}`;
+  try {
+    for (let i = 0; i < 600; i++) {
+      try {
+        if ((await fetch(`${base}/healthz`)).ok) break;
+      } catch {
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
+    const code = (i: number) => totpAt(secrets.get(i) as Uint8Array, timeStep(Date.now(), 30), standardTotp);
+    // The code step, one at a time (latency, not throughput), for users spread over the table.
+    // Distinct users (each code is accepted once), spread evenly over the table.
+    const picks = [...new Set(Array.from({ length: SAMPLES }, (_, k) => 1 + Math.floor((k * (users - 1)) / SAMPLES)))];
+    const pending: Client[] = [];
+    for (const i of picks) {
+      const c = new Client();
+      await c.call(base, 'POST', '/api/v1/login', { accountId, username: `agent${i}`, password: PASSWORD });
+      pending.push(c);
+    }
+    const codeMs: number[] = [];
+    for (const [k, i] of picks.entries()) {
+      const t = performance.now();
+      const res = await (pending[k] as Client).call(base, 'POST', '/api/v1/login/mfa', { code: code(i) });
+      codeMs.push(performance.now() - t);
+      if (res.status !== 200) throw new Error(`code step failed: ${JSON.stringify(res.body)}`);
+    }
+    // The user search, as an admin.
+    const admin = new Client();
+    await admin.call(base, 'POST', '/api/v1/login', { accountId, username: 'admin', password: PASSWORD });
+    await admin.call(base, 'POST', '/api/v1/login/mfa', { code: code(0) });
+    const searchMs: number[] = [];
+    for (let k = 0; k < 50; k++) {
+      const t = performance.now();
+      const res = await admin.call(base, 'GET', `/api/v1/users?search=agent${1 + ((k * 7919) % (users - 1))}`);
+      searchMs.push(performance.now() - t);
+      if (res.status !== 200) throw new Error(`search failed: ${JSON.stringify(res.body)}`);
+    }
+    return { store, users, fillSeconds: round(fillSeconds), codeStepP50Ms: round(median(codeMs)), userSearchP50Ms: round(median(searchMs)) };
+  } finally {
+    server.kill('SIGTERM');
+    await new Promise((r) => (server.exitCode !== null ? r(null) : server.once('exit', r)));
+    rmSync(dir, { recursive: true, force: true });
+    if (store === 'postgres') {
+      const c = new pg.Client({ connectionString: POSTGRES });
+      await c.connect();
+      await c.query(`drop schema if exists ${schema} cascade`);
+      await c.end();
+    }
+  }
+}
+
+const passwordHash = await hash(PASSWORD, { algorithm: 2 as never, memoryCost: 19_456, timeCost: 2, parallelism: 1 });
+const results = [];
+for (const store of STORES) {
+  const rows = [];
+  for (const size of SIZES) rows.push(await measure(store, size, passwordHash));
+  const [small, large] = [rows[0], rows[rows.length - 1]];
+  results.push({
+    store,
+    rows,
+    codeStepRatio: small && large ? round(large.codeStepP50Ms / small.codeStepP50Ms) : null,
+    userSearchRatio: small && large ? round(large.userSearchP50Ms / small.userSearchP50Ms) : null,
+  });
+}
+const report = { at: new Date().toISOString(), machine: { cores: availableParallelism(), cpu: cpus()[0]?.model ?? 'unknown', node: process.version }, sizes: SIZES, results };
+mkdirSync(join(ROOT, 'bench/results'), { recursive: true });
+const file = join(ROOT, 'bench/results', `growth-${report.at.replace(/[:.]/g, '-')}.json`);
+writeFileSync(file, `${JSON.stringify(report, null, 2)}\n`);
+console.log(JSON.stringify(report, null, 2));
+console.log(`written to ${file}`);
