@@ -33,6 +33,8 @@ export async function admitAttempt(deps: Deps, key: ThrottleKey, rules: Throttle
   const before = await checkThrottle(deps, key);
   if (before.locked) return { admitted: false, lockedUntil: before.lockedUntil };
   const state = await deps.store.throttles.addFailure(key, now, rules.windowMs === undefined ? undefined : now - rules.windowMs);
+  // Locked between the check above and the count: refused, and not counted.
+  if (state.lockedUntil !== null && state.lockedUntil > now) return { admitted: false, lockedUntil: state.lockedUntil };
   if (state.failures < rules.maxConsecutiveFailures) return { admitted: true };
   const lockNumber = state.lockCount + 1;
   if (state.failures === rules.maxConsecutiveFailures) {

@@ -31,13 +31,18 @@ export function throttleQueries(db: Kysely<Database>) {
         .insertInto('throttles')
         .values({ ...where(key), failures: 1, lock_count: 0, locked_until: null, updated_at: now })
         .onConflict((oc) =>
-          oc.columns(['scope', 'account_id', 'subject']).doUpdateSet((eb) => ({
-            failures:
+          oc.columns(['scope', 'account_id', 'subject']).doUpdateSet((eb) => {
+            const next =
               forgetBefore === undefined
                 ? eb('throttles.failures', '+', 1)
-                : eb.case().when('throttles.updated_at', '<', forgetBefore).then(1).else(eb('throttles.failures', '+', 1)).end(),
-            updated_at: now,
-          })),
+                : eb.case().when('throttles.updated_at', '<', forgetBefore).then(1).else(eb('throttles.failures', '+', 1)).end();
+            // While locked nothing counts: a request that raced past the lock check
+            // sees the lock in what this statement returns, and is refused.
+            return {
+              failures: eb.case().when('throttles.locked_until', '>', now).then(eb.ref('throttles.failures')).else(next).end(),
+              updated_at: now,
+            };
+          }),
         )
         .returning(['failures', 'lock_count', 'locked_until'])
         .executeTakeFirstOrThrow();
