@@ -15,6 +15,7 @@ import { standardTotp, timeStep, totpAt } from '../src/domain/totp.ts';
 import { systemRandom } from '../src/runtime.ts';
 import { createSecretBox, totpContext } from '../src/services/secret-box.ts';
 import { migrateToLatest, openDatabase } from '../src/storage/database.ts';
+import { Client, freePort, waitHealthy } from './support.ts';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const BIN = join(ROOT, 'bin/portcullis.js');
@@ -26,20 +27,6 @@ const SAMPLES = 200;
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
 const round = (x: number) => Math.round(x * 100) / 100;
-
-class Client {
-  cookie = '';
-  async call(base: string, method: string, path: string, body?: unknown) {
-    const res = await fetch(`${base}${path}`, {
-      method,
-      headers: { ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...(this.cookie ? { cookie: this.cookie } : {}) },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    });
-    const set = res.headers.getSetCookie().find((c) => c.startsWith('portcullis='));
-    if (set) this.cookie = set.split(';')[0] as string;
-    return { status: res.status, body: (await res.json()) as Record<string, unknown> };
-  }
-}
 
 async function measure(store: string, users: number, passwordHash: string) {
   const dir = mkdtempSync(join(tmpdir(), 'portcullis-growth-'));
@@ -80,17 +67,11 @@ async function measure(store: string, users: number, passwordHash: string) {
   const fillSeconds = (performance.now() - t0) / 1000;
   await database.close();
 
-  const port = 20000 + Math.floor(Math.random() * 20000);
+  const port = await freePort();
   const server = spawn(process.execPath, [BIN, 'serve'], { cwd: dir, env: { PATH: process.env.PATH ?? '', PORT: String(port), PORTCULLIS_DATABASE_URL: url, PORTCULLIS_SECRET_KEY: key, PORTCULLIS_LOG_LEVEL: 'warn', PORTCULLIS_ADDRESS_LOCK_AFTER_FAILURES: '10000' }, stdio: 'ignore' });
   const base = `http://127.0.0.1:${port}`;
   try {
-    for (let i = 0; i < 600; i++) {
-      try {
-        if ((await fetch(`${base}/healthz`)).ok) break;
-      } catch {
-        await new Promise((r) => setTimeout(r, 100));
-      }
-    }
+    await waitHealthy(base);
     const code = (i: number) => totpAt(secrets.get(i) as Uint8Array, timeStep(Date.now(), 30), standardTotp);
     // The code step, one at a time (latency, not throughput), for users spread over the table.
     // Distinct users (each code is accepted once), spread evenly over the table.

@@ -17,6 +17,7 @@ import { hash } from '@node-rs/argon2';
 import pg from 'pg';
 import { base32Decode } from '../src/domain/base32.ts';
 import { standardTotp, timeStep, totpAt } from '../src/domain/totp.ts';
+import { Client, freePort, waitHealthy } from './support.ts';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const BIN = join(ROOT, 'bin/portcullis.js');
@@ -36,43 +37,6 @@ const pct = (xs: number[], p: number) => {
   return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] as number;
 };
 const round = (x: number, d = 1) => Math.round(x * 10 ** d) / 10 ** d;
-
-async function freePort(): Promise<number> {
-  const { createServer } = await import('node:net');
-  return new Promise((done) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      s.close(() => done(typeof a === 'object' && a ? a.port : 0));
-    });
-  });
-}
-
-async function waitHealthy(base: string) {
-  for (let i = 0; i < 600; i++) {
-    try {
-      if ((await fetch(`${base}/healthz`)).ok) return;
-    } catch {
-      // starting
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`${base} did not start`);
-}
-
-class Client {
-  cookie = '';
-  async call(base: string, method: string, path: string, body?: unknown) {
-    const res = await fetch(`${base}${path}`, {
-      method,
-      headers: { ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...(this.cookie ? { cookie: this.cookie } : {}) },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    });
-    const set = res.headers.getSetCookie().find((c) => c.startsWith('portcullis='));
-    if (set) this.cookie = set.split(';')[0] as string;
-    return { status: res.status, body: (await res.json()) as Record<string, unknown> };
-  }
-}
 
 function codeFor(secret: Uint8Array, offsetSteps = 0): string {
   return totpAt(secret, timeStep(Date.now(), 30) + offsetSteps, standardTotp);
