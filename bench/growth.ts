@@ -9,17 +9,15 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { hash } from '@node-rs/argon2';
-import pg from 'pg';
 import { parseKeyRing } from '../src/config/secret-key.ts';
 import { standardTotp, timeStep, totpAt } from '../src/domain/totp.ts';
 import { systemRandom } from '../src/runtime.ts';
 import { createSecretBox, totpContext } from '../src/services/secret-box.ts';
 import { migrateToLatest, openDatabase } from '../src/storage/database.ts';
-import { Client, freePort, waitHealthy } from './support.ts';
+import { benchDatabase, Client, freePort, waitHealthy } from './support.ts';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const BIN = join(ROOT, 'bin/portcullis.js');
-const POSTGRES = process.env.PORTCULLIS_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const SIZES = (process.env.GROWTH_SIZES ?? '1000,100000').split(',').map(Number);
 const STORES = (process.env.BENCH_STORES ?? 'sqlite,postgres').split(',');
 const PASSWORD = 'bench password 0123456789';
@@ -30,15 +28,8 @@ const round = (x: number) => Math.round(x * 100) / 100;
 
 async function measure(store: string, users: number, passwordHash: string) {
   const dir = mkdtempSync(join(tmpdir(), 'portcullis-growth-'));
-  const schema = `growth_${randomBytes(4).toString('hex')}`;
-  let url = `sqlite:${join(dir, 'p.db')}`;
-  if (store === 'postgres') {
-    const c = new pg.Client({ connectionString: POSTGRES });
-    await c.connect();
-    await c.query(`create schema ${schema}`);
-    await c.end();
-    url = `${POSTGRES}?options=${encodeURIComponent(`-c search_path=${schema}`)}`;
-  }
+  const target = await benchDatabase(store, dir, 'growth');
+  const url = target.url;
   const key = `k1:${randomBytes(32).toString('base64')}`;
   const box = createSecretBox(parseKeyRing(key), systemRandom);
   const database = openDatabase(url);
@@ -105,12 +96,7 @@ async function measure(store: string, users: number, passwordHash: string) {
     server.kill('SIGTERM');
     await new Promise((r) => (server.exitCode !== null ? r(null) : server.once('exit', r)));
     rmSync(dir, { recursive: true, force: true });
-    if (store === 'postgres') {
-      const c = new pg.Client({ connectionString: POSTGRES });
-      await c.connect();
-      await c.query(`drop schema if exists ${schema} cascade`);
-      await c.end();
-    }
+    await target.drop();
   }
 }
 

@@ -17,7 +17,7 @@ import { hash } from '@node-rs/argon2';
 import pg from 'pg';
 import { base32Decode } from '../src/domain/base32.ts';
 import { standardTotp, timeStep, totpAt } from '../src/domain/totp.ts';
-import { Client, freePort, waitHealthy } from './support.ts';
+import { POSTGRES, benchDatabase, Client, freePort, waitHealthy } from './support.ts';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const BIN = join(ROOT, 'bin/portcullis.js');
@@ -25,7 +25,6 @@ const SECONDS = Number(process.env.BENCH_SECONDS ?? 20);
 const VUS = Number(process.env.BENCH_VUS ?? 16);
 const USERS = Number(process.env.BENCH_USERS ?? 1500);
 const STORES = (process.env.BENCH_STORES ?? 'sqlite,postgres').split(',');
-const POSTGRES = process.env.PORTCULLIS_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const PASSWORD = 'bench password 0123456789';
 
 interface Sample {
@@ -58,15 +57,8 @@ async function eventLoopP99(base: string): Promise<number> {
 
 async function benchStore(store: string) {
   const dir = mkdtempSync(join(tmpdir(), 'portcullis-bench-'));
-  const schema = `bench_${randomBytes(4).toString('hex')}`;
-  let url = `sqlite:${join(dir, 'data/portcullis.db')}`;
-  if (store === 'postgres') {
-    const c = new pg.Client({ connectionString: POSTGRES });
-    await c.connect();
-    await c.query(`create schema ${schema}`);
-    await c.end();
-    url = `${POSTGRES}?options=${encodeURIComponent(`-c search_path=${schema}`)}`;
-  }
+  const database = await benchDatabase(store, dir, 'bench');
+  const url = database.url;
   const port = await freePort();
   const env = {
     PATH: process.env.PATH ?? '',
@@ -170,12 +162,7 @@ async function benchStore(store: string) {
     server.kill('SIGTERM');
     await new Promise((r) => (server.exitCode !== null ? r(null) : server.once('exit', r)));
     rmSync(dir, { recursive: true, force: true });
-    if (store === 'postgres') {
-      const c = new pg.Client({ connectionString: POSTGRES });
-      await c.connect();
-      await c.query(`drop schema if exists ${schema} cascade`);
-      await c.end();
-    }
+    await database.drop();
   }
 }
 

@@ -1,4 +1,27 @@
-// What both benchmarks need: a free port, a started server, an API client with a cookie.
+// What both benchmarks need: a database, a free port, a started server, an API client with a cookie.
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import pg from 'pg';
+
+export const POSTGRES = process.env.PORTCULLIS_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+
+async function onPostgres(statement: string): Promise<void> {
+  const c = new pg.Client({ connectionString: POSTGRES });
+  await c.connect();
+  await c.query(statement);
+  await c.end();
+}
+
+/** A fresh database for one run: a SQLite file in dir, or a schema of its own on PostgreSQL. */
+export async function benchDatabase(store: string, dir: string, prefix: string): Promise<{ url: string; drop(): Promise<void> }> {
+  if (store !== 'postgres') return { url: `sqlite:${join(dir, 'data/portcullis.db')}`, drop: async () => {} };
+  const schema = `${prefix}_${randomBytes(4).toString('hex')}`;
+  await onPostgres(`create schema ${schema}`);
+  return {
+    url: `${POSTGRES}?options=${encodeURIComponent(`-c search_path=${schema}`)}`,
+    drop: () => onPostgres(`drop schema if exists ${schema} cascade`),
+  };
+}
 
 export async function freePort(): Promise<number> {
   const { createServer } = await import('node:net');

@@ -1,12 +1,12 @@
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { sql } from 'kysely';
 import pg from 'pg';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { childEnv, portcullis } from '../helpers/cli.ts';
+import type { Run } from '../helpers/cli.ts';
 import { openRuntime } from '../../src/runtime.ts';
 import type { Runtime } from '../../src/runtime.ts';
 import { createAccount } from '../../src/services/accounts.ts';
@@ -21,50 +21,7 @@ import { hasPostgres, POSTGRES_URL } from '../helpers/stores.ts';
 // bin/portcullis.js, the password on standard input, settings in the
 // environment. What it wrote is checked by opening the database afterwards.
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const BIN = join(ROOT, 'bin', 'portcullis.js');
 const PASSWORD = 'correct horse battery staple';
-/** Cheap argon2id, the same code path. */
-const FAST_ARGON2 = { PORTCULLIS_ARGON2_MEMORY_KIB: '1024', PORTCULLIS_ARGON2_ITERATIONS: '1' };
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** The environment of the test run, without any Portcullis setting that could leak in. */
-function childEnv(databaseUrl: string): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [key, value] of Object.entries(process.env)) {
-    if (!key.startsWith('PORTCULLIS_') && key !== 'NODE_OPTIONS') env[key] = value;
-  }
-  return { ...env, ...FAST_ARGON2, PORTCULLIS_DATABASE_URL: databaseUrl };
-}
-
-function portcullis(args: string[], opts: { url: string; stdin?: string }): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], {
-      cwd: ROOT,
-      env: childEnv(opts.url),
-      stdio: ['pipe', 'pipe', 'pipe'],
-      timeout: 30_000,
-      killSignal: 'SIGKILL',
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-    child.on('error', reject);
-    child.on('close', (code, signal) => {
-      if (signal) reject(new Error(`portcullis ${args.join(' ')} was killed (${signal})\n${stderr}`));
-      else resolve({ code, stdout, stderr });
-    });
-    // A command that fails before reading its input closes the pipe early; that is fine.
-    child.stdin.on('error', () => {});
-    child.stdin.end(opts.stdin ?? '');
-  });
-}
 
 /** Standard output as the one JSON document a script would parse. */
 function json(run: Run): unknown {

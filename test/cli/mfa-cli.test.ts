@@ -1,11 +1,12 @@
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { childEnv, portcullis } from '../helpers/cli.ts';
+import type { Run } from '../helpers/cli.ts';
 import { formatKey, parseKeyRing } from '../../src/config/secret-key.ts';
 import { randomId } from '../../src/domain/providers.ts';
 import { hashRecoveryCode } from '../../src/domain/recovery-codes.ts';
@@ -25,50 +26,9 @@ import { createUser } from '../../src/services/users.ts';
 // (<data folder>/secret.key), exactly as the server would have stored them;
 // codes are computed by oathtool, never by our own TOTP code.
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const BIN = join(ROOT, 'bin', 'portcullis.js');
 const PASSWORD = 'correct horse battery staple';
-const FAST_ARGON2 = { PORTCULLIS_ARGON2_MEMORY_KIB: '1024', PORTCULLIS_ARGON2_ITERATIONS: '1' };
 const SYSTEM = { userId: null, label: 'test', ip: null };
 const KEY_ENTRY = /^([A-Za-z0-9_-]{1,32}):([A-Za-z0-9+/]{43}=)$/;
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** The environment of the test run without any Portcullis setting, plus the test's own. */
-function childEnv(url: string, extra: Record<string, string> = {}): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const [key, value] of Object.entries(process.env)) {
-    if (value !== undefined && !key.startsWith('PORTCULLIS_') && key !== 'NODE_OPTIONS') env[key] = value;
-  }
-  return { ...env, ...FAST_ARGON2, PORTCULLIS_DATABASE_URL: url, ...extra };
-}
-
-function portcullis(args: string[], opts: { url: string; env?: Record<string, string>; stdin?: string }): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], {
-      cwd: ROOT,
-      env: childEnv(opts.url, opts.env),
-      stdio: ['pipe', 'pipe', 'pipe'],
-      timeout: 30_000,
-      killSignal: 'SIGKILL',
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-    child.on('error', reject);
-    child.on('close', (code, signal) => {
-      if (signal) reject(new Error(`portcullis ${args.join(' ')} was killed (${signal})\n${stderr}`));
-      else resolve({ code, stdout, stderr });
-    });
-    child.stdin.on('error', () => {});
-    child.stdin.end(opts.stdin ?? '');
-  });
-}
 
 function json(run: Run): Record<string, unknown> {
   try {
