@@ -6,6 +6,7 @@ import type { Migration, MigrationProvider } from 'kysely';
 import pg from 'pg';
 import * as foundation from './migrations/001-foundation.ts';
 import * as mfa from './migrations/002-mfa.ts';
+import * as userSearch from './migrations/003-user-search.ts';
 import type { Database } from './schema.ts';
 
 // bigint columns hold epoch milliseconds, well inside Number's safe range.
@@ -64,6 +65,7 @@ export function openDatabase(url: string, options: OpenOptions = {}): OpenDataba
 const migrations: Record<string, Migration> = {
   '001-foundation': foundation,
   '002-mfa': mfa,
+  '003-user-search': userSearch,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

@@ -41,44 +41,42 @@ export function hasPostgres(): Promise<boolean> {
   return postgresReachable;
 }
 
-export async function openSqlite(): Promise<TestDatabase> {
-  const dir = mkdtempSync(join(tmpdir(), 'portcullis-test-'));
-  const url = `sqlite:${join(dir, 'portcullis.db')}`;
-  const database = openDatabase(url);
-  await migrateToLatest(database.db);
-  return {
-    name: 'sqlite',
-    url,
-    database,
-    store: createStore(database.db, 'sqlite'),
-    close: async () => {
-      await database.close();
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
-}
-
-/** A fresh schema of its own on the real server, dropped on close. */
-export async function openPostgres(): Promise<TestDatabase> {
+/** An empty database of its own: a SQLite file in a temporary folder, or a fresh schema on the real server; removed on close. */
+export async function openUnmigrated(kind: 'sqlite' | 'postgres'): Promise<Omit<TestDatabase, 'store'>> {
+  if (kind === 'sqlite') {
+    const dir = mkdtempSync(join(tmpdir(), 'portcullis-test-'));
+    const url = `sqlite:${join(dir, 'portcullis.db')}`;
+    const database = openDatabase(url);
+    return {
+      name: 'sqlite',
+      url,
+      database,
+      close: async () => {
+        await database.close();
+        rmSync(dir, { recursive: true, force: true });
+      },
+    };
+  }
   const schema = `t_${process.pid}_${Math.random().toString(36).slice(2, 10)}`;
-  const admin = new pg.Client({ connectionString: POSTGRES_URL });
-  await admin.connect();
-  await admin.query(`create schema ${schema}`);
-  await admin.end();
+  const admin = async (query: string) => {
+    const client = new pg.Client({ connectionString: POSTGRES_URL });
+    await client.connect();
+    try {
+      await client.query(query);
+    } finally {
+      await client.end();
+    }
+  };
+  await admin(`create schema ${schema}`);
   const database = openDatabase(POSTGRES_URL, { schema, poolSize: 5 });
-  await migrateToLatest(database.db);
   return {
     name: 'postgres',
     url: POSTGRES_URL,
     database,
-    store: createStore(database.db, 'postgres'),
     schema,
     close: async () => {
       await database.close();
-      const client = new pg.Client({ connectionString: POSTGRES_URL });
-      await client.connect();
-      await client.query(`drop schema ${schema} cascade`);
-      await client.end();
+      await admin(`drop schema ${schema} cascade`);
     },
   };
 }
@@ -88,6 +86,9 @@ export async function storeKinds(): Promise<Array<'sqlite' | 'postgres'>> {
   return (await hasPostgres()) ? ['sqlite', 'postgres'] : ['sqlite'];
 }
 
-export function openTestDatabase(kind: 'sqlite' | 'postgres'): Promise<TestDatabase> {
-  return kind === 'sqlite' ? openSqlite() : openPostgres();
+/** A migrated database of its own, with the store over it. */
+export async function openTestDatabase(kind: 'sqlite' | 'postgres'): Promise<TestDatabase> {
+  const opened = await openUnmigrated(kind);
+  await migrateToLatest(opened.database.db);
+  return { ...opened, store: createStore(opened.database.db, kind) };
 }

@@ -11,7 +11,7 @@ import { createStore } from '../../src/storage/store.ts';
 import type { Account, AuditEvent, Authenticator, Session, ThrottleKey } from '../../src/storage/records.ts';
 import type { Store } from '../../src/storage/store.ts';
 import type { NewUser } from '../../src/storage/queries/users.ts';
-import { openTestDatabase, POSTGRES_URL, storeKinds } from '../helpers/stores.ts';
+import { openTestDatabase, openUnmigrated, POSTGRES_URL, storeKinds } from '../helpers/stores.ts';
 import type { TestDatabase } from '../helpers/stores.ts';
 
 // One contract, every backend: the same tests run against a SQLite file and a
@@ -76,40 +76,6 @@ function event(accountId: string, overrides: Partial<AuditEvent> = {}): AuditEve
     result: 'success',
     detail: null,
     ...overrides,
-  };
-}
-
-/** A database nobody has migrated yet: a new SQLite file, or a new schema on the PostgreSQL server. */
-async function openUnmigrated(kind: 'sqlite' | 'postgres'): Promise<{ database: OpenDatabase; close(): Promise<void> }> {
-  if (kind === 'sqlite') {
-    const dir = mkdtempSync(join(tmpdir(), 'portcullis-migrate-'));
-    const database = openDatabase(`sqlite:${join(dir, 'p.db')}`);
-    return {
-      database,
-      close: async () => {
-        await database.close();
-        rmSync(dir, { recursive: true, force: true });
-      },
-    };
-  }
-  const schema = `m_${process.pid}_${randomBytes(4).toString('hex')}`;
-  const admin = async (query: string) => {
-    const client = new pg.Client({ connectionString: POSTGRES_URL });
-    await client.connect();
-    try {
-      await client.query(query);
-    } finally {
-      await client.end();
-    }
-  };
-  await admin(`create schema ${schema}`);
-  const database = openDatabase(POSTGRES_URL, { schema, poolSize: 2 });
-  return {
-    database,
-    close: async () => {
-      await database.close();
-      await admin(`drop schema ${schema} cascade`);
-    },
   };
 }
 
@@ -757,7 +723,7 @@ for (const kind of await storeKinds()) {
       it('applies every migration to a new database once, and none on a second run', async () => {
         const fresh = await openUnmigrated(kind);
         try {
-          expect(await migrateToLatest(fresh.database.db)).toEqual({ applied: ['001-foundation', '002-mfa'] });
+          expect(await migrateToLatest(fresh.database.db)).toEqual({ applied: ['001-foundation', '002-mfa', '003-user-search'] });
           expect(await migrateToLatest(fresh.database.db)).toEqual({ applied: [] });
           // The tables are in this database (on PostgreSQL: in this schema, although
           // the suite's own schema on the same server already has them).

@@ -1,7 +1,8 @@
-import { sql } from 'kysely';
+import { SqliteAdapter, sql } from 'kysely';
 import type { ExpressionBuilder, Kysely, Selectable } from 'kysely';
 import type { Role } from '../../domain/roles.ts';
 import type { User, UserState } from '../records.ts';
+import { SEARCH_ROWS_PER_ACCOUNT } from '../migrations/003-user-search.ts';
 import type { Database, UsersTable } from '../schema.ts';
 
 export interface NewUser extends User {
@@ -37,8 +38,27 @@ function escapeLike(text: string): string {
   return text.replace(/[\\%_]/g, (c) => `\\${c}`);
 }
 
+/**
+ * Below this many matches a search sorts the matches it found through the trigram
+ * index; from it on, it walks the account's users in name order (docs/performance.md).
+ */
+const NARROW_AT_MOST = 2000;
+
 // Every query takes the account id: there is no way to reach a user without it.
 export function userQueries(db: Kysely<Database>) {
+  const sqlite = db.getExecutor().adapter instanceof SqliteAdapter;
+
+  /** SQLite: the ids of the account's users whose names contain the text, from the FTS5 table. */
+  const sqliteMatches = (accountId: string, text: string) => {
+    const range = sql.lit(SEARCH_ROWS_PER_ACCOUNT);
+    return db
+      .selectFrom(sql<{ rowid: number }>`user_search`.as('s'))
+      .innerJoin(sql<{ n: number; user_id: string }>`user_search_rows`.as('r'), (join) => join.onRef('r.n', '=', 's.rowid'))
+      .select('r.user_id')
+      .where(sql<boolean>`user_search match ${`"${text.replaceAll('"', '""')}"`}`)
+      .where(sql<boolean>`s.rowid >= cast(${accountId} as integer) * ${range} and s.rowid < (cast(${accountId} as integer) + 1) * ${range}`);
+  };
+
   return {
     /** Inserts unless the username is taken in this account; answers whether it was inserted. */
     async create(user: NewUser): Promise<boolean> {
@@ -93,34 +113,77 @@ export function userQueries(db: Kysely<Database>) {
     },
 
     async list(accountId: string, query: UserListQuery): Promise<{ users: User[]; total: number }> {
-      let base = db.selectFrom('users').where('account_id', '=', accountId);
-      if (query.search) {
-        const pattern = `%${escapeLike(query.search.normalize('NFKC').toLowerCase())}%`;
-        base = base.where(sql<boolean>`username_key like ${pattern} escape '\\'`);
+      const text = query.search ? query.search.normalize('NFKC').toLowerCase() : '';
+      // Two ways to answer. Narrow: find the users whose names contain the text through
+      // the trigram index (migration 003), then sort just those. Walk: go through the
+      // account's users in name order, keeping the ones that match. Narrowing is tried
+      // first when the text has a trigram (three characters); when it finds too many,
+      // the walk, which stops after a page when matches are common, answers instead.
+      // The choice is made here: a planner cannot know where in the name order the
+      // matches lie (PostgreSQL's walked 90,000 names to find 25 that sort late).
+      const narrowing = [...text].length >= 3;
+      /** The account's users that match; on SQLite, "+" can keep the planner off the account's index. */
+      const matching = (accountIndex: boolean) => {
+        const account = accountIndex || !sqlite ? sql.ref<string>('users.account_id') : sql<string>`+users.account_id`;
+        let base = db.selectFrom('users').where(account, '=', accountId);
+        if (text) base = base.where(sql<boolean>`username_key like ${`%${escapeLike(text)}%`} escape '\\'`);
+        if (query.mfa === 'enrolled' || query.mfa === 'not_enrolled') {
+          const enrolled = (eb: ExpressionBuilder<Database, 'users'>) =>
+            eb.exists(eb.selectFrom('authenticators').select('authenticators.id').whereRef('authenticators.user_id', '=', 'users.id'));
+          base = base.where((eb) => (query.mfa === 'enrolled' ? enrolled(eb) : eb.not(enrolled(eb))));
+        } else if (query.mfa === 'locked') {
+          const now = query.now ?? 0;
+          base = base.where((eb) =>
+            eb.exists(
+              eb
+                .selectFrom('throttles')
+                .select('throttles.subject')
+                .where('throttles.scope', '=', 'totp')
+                .whereRef('throttles.account_id', '=', 'users.account_id')
+                .whereRef('throttles.subject', '=', 'users.id')
+                .where('throttles.locked_until', '>', now),
+            ),
+          );
+        }
+        return base;
+      };
+      type Matching = ReturnType<typeof matching>;
+      const page = (q: Matching, order: 'name' | 'expression') =>
+        q
+          .selectAll()
+          // Sorting by an expression keeps PostgreSQL from walking the name index.
+          .orderBy(order === 'name' ? sql.ref('username_key') : sql`username_key || ''`)
+          .limit(query.limit)
+          .offset(query.offset)
+          .execute();
+      const count = async (q: Matching) => Number((await q.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n);
+      if (narrowing && sqlite) {
+        // The FTS5 table, for the account's range of row ids, stopping at the limit.
+        const found = (await sqliteMatches(accountId, text).limit(NARROW_AT_MOST).execute()).map((r) => r.user_id);
+        if (found.length === 0) return { users: [], total: 0 };
+        if (found.length < NARROW_AT_MOST) {
+          const narrowed = matching(false).where('users.id', 'in', found);
+          const [rows, total] = await Promise.all([page(narrowed, 'expression'), count(narrowed)]);
+          return { users: rows.map(toUser), total };
+        }
+      } else if (narrowing) {
+        // One query: at most the limit of matches (PostgreSQL picks the trigram index
+        // for the LIKE by itself), counted and sorted; a page past the end tells no
+        // total, and a full limit means the walk answers instead.
+        const capped = await db
+          .selectFrom(matching(true).selectAll().limit(NARROW_AT_MOST).as('m'))
+          .selectAll()
+          .select(sql<string>`count(*) over ()`.as('total'))
+          .orderBy(sql`username_key || ''`)
+          .limit(query.limit)
+          .offset(query.offset)
+          .execute();
+        const total = capped[0] ? Number(capped[0].total) : query.offset === 0 ? 0 : NARROW_AT_MOST;
+        if (total < NARROW_AT_MOST) return { users: capped.map(toUser), total };
       }
-      if (query.mfa === 'enrolled' || query.mfa === 'not_enrolled') {
-        const enrolled = (eb: ExpressionBuilder<Database, 'users'>) =>
-          eb.exists(eb.selectFrom('authenticators').select('authenticators.id').whereRef('authenticators.user_id', '=', 'users.id'));
-        base = base.where((eb) => (query.mfa === 'enrolled' ? enrolled(eb) : eb.not(enrolled(eb))));
-      } else if (query.mfa === 'locked') {
-        const now = query.now ?? 0;
-        base = base.where((eb) =>
-          eb.exists(
-            eb
-              .selectFrom('throttles')
-              .select('throttles.subject')
-              .where('throttles.scope', '=', 'totp')
-              .whereRef('throttles.account_id', '=', 'users.account_id')
-              .whereRef('throttles.subject', '=', 'users.id')
-              .where('throttles.locked_until', '>', now),
-          ),
-        );
-      }
-      const [rows, count] = await Promise.all([
-        base.selectAll().orderBy('username_key').limit(query.limit).offset(query.offset).execute(),
-        base.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow(),
-      ]);
-      return { users: rows.map(toUser), total: Number(count.n) };
+      const all = matching(true);
+      const [rows, total] = await Promise.all([page(all, 'name'), count(all)]);
+      return { users: rows.map(toUser), total };
     },
 
     async update(accountId: string, userId: string, changes: { role: Role; state: UserState; email: string | null }, now: number): Promise<boolean> {
