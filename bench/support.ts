@@ -1,5 +1,7 @@
 // What both benchmarks need: a database, a free port, a started server, an API client with a cookie.
 import { randomBytes } from 'node:crypto';
+import { Agent, request as httpRequest } from 'node:http';
+import type { IncomingHttpHeaders } from 'node:http';
 import { join } from 'node:path';
 import pg from 'pg';
 
@@ -46,17 +48,36 @@ export async function waitHealthy(base: string): Promise<void> {
   throw new Error(`${base} did not start`);
 }
 
+// One keep-alive agent for every client of a run, as a load balancer in front would
+// hold connections open. node:http rather than fetch: the load generator shares
+// the machine's two cores with the server, and fetch costs several times the CPU
+// per request (docs/performance.md).
+const agent = new Agent({ keepAlive: true, maxSockets: 64 });
+
+/** One HTTP request; the answer's status, headers and body as text. */
+export function request(url: string, method: string, headers: Record<string, string>, body?: string): Promise<{ status: number; headers: IncomingHttpHeaders; text: string }> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(url, { method, headers: body === undefined ? headers : { ...headers, 'content-length': String(Buffer.byteLength(body)) }, agent }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, text: Buffer.concat(chunks).toString('utf8') }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
 /** A JSON API client keeping the session cookie, as a user's app would. */
 export class Client {
   cookie = '';
   async call(base: string, method: string, path: string, body?: unknown) {
-    const res = await fetch(`${base}${path}`, {
-      method,
-      headers: { ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...(this.cookie ? { cookie: this.cookie } : {}) },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    });
-    const set = res.headers.getSetCookie().find((c) => c.startsWith('portcullis='));
+    const headers: Record<string, string> = {};
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    if (this.cookie) headers.cookie = this.cookie;
+    const res = await request(`${base}${path}`, method, headers, body === undefined ? undefined : JSON.stringify(body));
+    const set = res.headers['set-cookie']?.find((c) => c.startsWith('portcullis='));
     if (set) this.cookie = set.split(';')[0] as string;
-    return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+    return { status: res.status, body: JSON.parse(res.text) as Record<string, unknown> };
   }
 }

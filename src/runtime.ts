@@ -99,7 +99,11 @@ export async function openRuntime(env: Record<string, string | undefined>, optio
     notifier: await createNotifier(settings, log),
     metrics: createMetrics(),
   };
-  return { settings, database, deps, keys, close: () => database.close() };
+  const close = async () => {
+    await deps.hasher.close();
+    await database.close();
+  };
+  return { settings, database, deps, keys, close };
 }
 
 async function createNotifier(settings: Settings, logger: Logger) {

@@ -1,4 +1,5 @@
 import { isIP } from 'node:net';
+import { availableParallelism } from 'node:os';
 import { mfaDefaults, passwordDefaults, sessionDefaults, throttleDefaults } from './defaults.ts';
 
 /** Everything the service reads from its environment, typed and validated. */
@@ -18,6 +19,8 @@ export interface Settings {
     argon2MemoryKiB: number;
     argon2Iterations: number;
     argon2Parallelism: number;
+    /** Threads that hash passwords (one per core by default). */
+    hashThreads: number;
     minLength: number;
     maxLength: number;
   };
@@ -123,6 +126,7 @@ export function loadSettings(env: Env = process.env): Settings {
     argon2MemoryKiB: integer(env, 'PORTCULLIS_ARGON2_MEMORY_KIB', passwordDefaults.argon2MemoryKiB, 8, 4_194_304),
     argon2Iterations: integer(env, 'PORTCULLIS_ARGON2_ITERATIONS', passwordDefaults.argon2Iterations, 1, 100),
     argon2Parallelism: integer(env, 'PORTCULLIS_ARGON2_PARALLELISM', passwordDefaults.argon2Parallelism, 1, 16),
+    hashThreads: integer(env, 'PORTCULLIS_HASH_THREADS', availableParallelism(), 1, 1024),
     minLength: passwordDefaults.minLength,
     maxLength: passwordDefaults.maxLength,
   };

@@ -1,11 +1,13 @@
-import { hash, verify } from '@node-rs/argon2';
-import type { Options } from '@node-rs/argon2';
 import { normalizePassword } from '../domain/password-policy.ts';
+import { createHashPool } from './hash-pool.ts';
+import type { HashOptions } from './hash-pool.ts';
 
 export interface Argon2Params {
   argon2MemoryKiB: number;
   argon2Iterations: number;
   argon2Parallelism: number;
+  /** Hashing threads; one per core when unset. */
+  hashThreads?: number;
 }
 
 export interface PasswordHasher {
@@ -17,35 +19,39 @@ export interface PasswordHasher {
    * unknown users so that their failures take as long as wrong passwords.
    */
   verifyDummy(password: string): Promise<false>;
+  /** Stops the hashing threads. */
+  close(): Promise<void>;
 }
 
 export function createPasswordHasher(params: Argon2Params): PasswordHasher {
   // argon2id (algorithm 2): the const enum is not importable under verbatimModuleSyntax.
-  const options: Options = {
-    algorithm: 2 as Options['algorithm'],
+  const options: HashOptions = {
+    algorithm: 2,
     memoryCost: params.argon2MemoryKiB,
     timeCost: params.argon2Iterations,
     parallelism: params.argon2Parallelism,
   };
   // Computed on first use, with the same parameters as real hashes so it costs the same.
   let dummy: Promise<string> | undefined;
+  // Hashing runs on threads of its own, below the event loop's priority (hash-pool.ts).
+  const pool = createHashPool(params.hashThreads);
 
   const check = async (passwordHash: string, password: string) => {
     try {
-      return await verify(passwordHash, normalizePassword(password));
+      return await pool.verify(passwordHash, normalizePassword(password));
     } catch {
       return false;
     }
   };
 
   return {
-    // The async API runs on libuv's thread pool: hashing never blocks the event loop.
-    hash: (password) => hash(normalizePassword(password), options),
+    hash: (password) => pool.hash(normalizePassword(password), options),
     verify: check,
     async verifyDummy(password) {
-      dummy ??= hash('portcullis-dummy-password', options);
+      dummy ??= pool.hash('portcullis-dummy-password', options);
       await check(await dummy, password);
       return false;
     },
+    close: () => pool.close(),
   };
 }

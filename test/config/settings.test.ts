@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadSettings } from '../../src/config/settings.ts';
 
@@ -25,6 +26,11 @@ describe('loadSettings: defaults', () => {
 
   it('stores in SQLite under ./data', () => {
     expect(settings.databaseUrl).toBe('sqlite:./data/portcullis.db');
+  });
+
+  it('hashes on one thread per core', () => {
+    expect(loadSettings({}).password.hashThreads).toBe(availableParallelism());
+    expect(loadSettings({ PORTCULLIS_HASH_THREADS: '3' }).password.hashThreads).toBe(3);
   });
 
   it('hashes with argon2id at the OWASP parameters m=19456, t=2, p=1', () => {
@@ -102,6 +108,8 @@ describe('loadSettings: bad values throw ConfigError naming the variable', () =>
     ['a lock maximum below the default first lock', { PORTCULLIS_LOCK_MAX_MINUTES: '10' }, /PORTCULLIS_LOCK_MAX_MINUTES/],
     ['zero lock minutes', { PORTCULLIS_LOCK_MINUTES: '0' }, /PORTCULLIS_LOCK_MINUTES/],
     ['argon2 memory below 8 KiB', { PORTCULLIS_ARGON2_MEMORY_KIB: '7' }, /PORTCULLIS_ARGON2_MEMORY_KIB/],
+    ['no hashing threads', { PORTCULLIS_HASH_THREADS: '0' }, /PORTCULLIS_HASH_THREADS/],
+    ['hashing threads that are not a number', { PORTCULLIS_HASH_THREADS: 'four' }, /PORTCULLIS_HASH_THREADS/],
   ] as const)('%s', (_label, env, name) => {
     expect(configError(env).message).toMatch(name);
   });

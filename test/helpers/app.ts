@@ -76,6 +76,7 @@ export async function buildTestApp(
     notices,
     close: async () => {
       await app.close();
+      await deps.hasher.close();
       await db.close();
     },
   };
