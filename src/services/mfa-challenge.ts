@@ -101,9 +101,12 @@ export async function submitCode(deps: Deps, view: SessionView, input: string, i
     });
   }
 
-  await clearThrottle(deps, key);
-  // A new session id now that the second factor is verified (no fixation).
-  await deps.store.sessions.delete(session.id);
+  // A new session id now that the second factor is verified (no fixation). The new
+  // session is committed on its own, before the look below (see there).
+  await deps.store.transaction(async (store) => {
+    await clearThrottle({ ...deps, store }, key);
+    await store.sessions.delete(session.id);
+  });
   const fresh = await createSession(deps, { accountId: account.id, id: user.id }, 'full', deps.clock.now());
   // A Reset MFA that ran while this code was checked ended the user's sessions
   // before this one existed: look again, and give it up if the factor is gone.

@@ -75,21 +75,25 @@ export async function signIn(deps: Deps, input: SignInInput): Promise<SignInResu
 
   // Success clears the user's count and lock, not the address's: one valid
   // credential must not wipe a spray's failures against other usernames.
-  await clearThrottle(deps, userKey);
   // With MFA on, the password only opens a short-lived pending session; the
-  // second factor turns it into a full one.
+  // second factor turns it into a full one. One transaction: one commit (a disk
+  // sync on PostgreSQL) instead of three.
   const state = account.mfaEnabled ? 'pending' : 'full';
-  const session = await createSession(deps, found, state);
-  await audit(deps, deps.store, {
-    accountId: account.id,
-    actorUserId: found.id,
-    actor: found.username,
-    action: 'sign_in.password',
-    targetUserId: found.id,
-    target: found.username,
-    ip: input.ip,
-    result: 'success',
-    detail: { session: state },
+  const session = await deps.store.transaction(async (store) => {
+    await clearThrottle({ ...deps, store }, userKey);
+    const made = await createSession({ ...deps, store }, found, state);
+    await audit(deps, store, {
+      accountId: account.id,
+      actorUserId: found.id,
+      actor: found.username,
+      action: 'sign_in.password',
+      targetUserId: found.id,
+      target: found.username,
+      ip: input.ip,
+      result: 'success',
+      detail: { session: state },
+    });
+    return made;
   });
   const mfaEnrolled = state === 'pending' && (await deps.store.authenticators.get(account.id, found.id)) !== undefined;
   return { kind: 'signed_in', token: session.token, state, mfaEnrolled };

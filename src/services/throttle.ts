@@ -30,10 +30,9 @@ export async function checkThrottle(deps: Deps, key: ThrottleKey): Promise<{ loc
  */
 export async function admitAttempt(deps: Deps, key: ThrottleKey, rules: ThrottleRules): Promise<Admission> {
   const now = deps.clock.now();
-  const before = await checkThrottle(deps, key);
-  if (before.locked) return { admitted: false, lockedUntil: before.lockedUntil };
+  // One statement counts and reads: a locked key counts nothing and answers its lock,
+  // whether the lock was set long ago or a moment ago by a racing request.
   const state = await deps.store.throttles.addFailure(key, now, rules.windowMs === undefined ? undefined : now - rules.windowMs);
-  // Locked between the check above and the count: refused, and not counted.
   if (state.lockedUntil !== null && state.lockedUntil > now) return { admitted: false, lockedUntil: state.lockedUntil };
   if (state.failures < rules.maxConsecutiveFailures) return { admitted: true };
   const lockNumber = state.lockCount + 1;
