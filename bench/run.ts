@@ -62,16 +62,23 @@ function cpuSeconds(pid: number): number {
   }
 }
 
-/** CPU seconds used by every PostgreSQL process of this machine. */
-function postgresCpuSeconds(): number {
-  let total = 0;
+/** CPU seconds used so far by each PostgreSQL process of this machine. */
+function postgresCpu(): Map<number, number> {
+  const used = new Map<number, number>();
   for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
     try {
-      if (readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'postgres') total += cpuSeconds(Number(pid));
+      if (readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'postgres') used.set(Number(pid), cpuSeconds(Number(pid)));
     } catch {
       // gone
     }
   }
+  return used;
+}
+
+/** CPU seconds PostgreSQL used between two readings (a process gone by the second is not counted). */
+function postgresCpuSince(start: Map<number, number>): number {
+  let total = 0;
+  for (const [pid, seconds] of postgresCpu()) total += seconds - (start.get(pid) ?? 0);
   return total;
 }
 
@@ -135,7 +142,7 @@ async function benchStore(store: string) {
     const hash = await hashTimes();
     const hashBound = round((availableParallelism() * 1000) / hash.allCoresMs);
     await eventLoopP99(base); // resets the server's event-loop histogram
-    const cpuAtStart = { server: cpuSeconds(server.pid as number), client: process.cpuUsage(), postgres: postgresCpuSeconds() };
+    const cpuAtStart = { server: cpuSeconds(server.pid as number), client: process.cpuUsage(), postgres: postgresCpu() };
     const end = performance.now() + SECONDS * 1000;
     const started = performance.now();
     await Promise.all(Array.from({ length: VUS }, async () => {
@@ -157,7 +164,7 @@ async function benchStore(store: string) {
     const cores = {
       server: round((cpuSeconds(server.pid as number) - cpuAtStart.server) / elapsed, 2),
       loadGenerator: round((clientCpu.user + clientCpu.system) / 1e6 / elapsed, 2),
-      postgres: store === 'postgres' ? round((postgresCpuSeconds() - cpuAtStart.postgres) / elapsed, 2) : 0,
+      postgres: store === 'postgres' ? round(postgresCpuSince(cpuAtStart.postgres) / elapsed, 2) : 0,
     };
     const loopP99 = await eventLoopP99(base);
     const signIns = codeStep.ms.length - failures;

@@ -20,7 +20,7 @@ export async function benchDatabase(store: string, dir: string, prefix: string):
   const schema = `${prefix}_${randomBytes(4).toString('hex')}`;
   await onPostgres(`create schema ${schema}`);
   return {
-    url: `${POSTGRES}?options=${encodeURIComponent(`-c search_path=${schema}`)}`,
+    url: `${POSTGRES}?options=${encodeURIComponent(`-c search_path=${schema}${process.env.BENCH_PG_OPTIONS ? ` ${process.env.BENCH_PG_OPTIONS}` : ''}`)}`,
     drop: () => onPostgres(`drop schema if exists ${schema} cascade`),
   };
 }
