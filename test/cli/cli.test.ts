@@ -2,7 +2,6 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sql } from 'kysely';
-import pg from 'pg';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { childEnv, portcullis } from '../helpers/cli.ts';
@@ -15,7 +14,7 @@ import { openDatabase } from '../../src/storage/database.ts';
 import type { OpenDatabase } from '../../src/storage/database.ts';
 import { createStore } from '../../src/storage/store.ts';
 import type { Store } from '../../src/storage/store.ts';
-import { hasPostgres, POSTGRES_URL } from '../helpers/stores.ts';
+import { hasPostgres, onPostgres, POSTGRES_URL } from '../helpers/stores.ts';
 
 // The `portcullis` command as an operator runs it: a child process of
 // bin/portcullis.js, the password on standard input, settings in the
@@ -322,24 +321,14 @@ describe.runIf(postgres)('portcullis CLI (postgres)', { timeout: 60_000 }, () =>
   let url: string;
   let dir: string;
 
-  async function admin(query: string) {
-    const client = new pg.Client({ connectionString: POSTGRES_URL });
-    await client.connect();
-    try {
-      await client.query(query);
-    } finally {
-      await client.end();
-    }
-  }
-
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'portcullis-cli-pg-'));
-    await admin(`create schema ${schema}`);
+    await onPostgres(`create schema ${schema}`);
     // node-postgres passes `options` from the URL to the server: the CLI works in this schema only.
     url = `${POSTGRES_URL}${POSTGRES_URL.includes('?') ? '&' : '?'}options=${encodeURIComponent(`-c search_path=${schema}`)}`;
   });
   afterAll(async () => {
-    await admin(`drop schema if exists ${schema} cascade`);
+    await onPostgres(`drop schema if exists ${schema} cascade`);
     rmSync(dir, { recursive: true, force: true });
   });
 

@@ -41,6 +41,17 @@ export function hasPostgres(): Promise<boolean> {
   return postgresReachable;
 }
 
+/** Runs one statement on the test server on a connection of its own (schemas come and go this way). */
+export async function onPostgres(query: string): Promise<void> {
+  const client = new pg.Client({ connectionString: POSTGRES_URL });
+  await client.connect();
+  try {
+    await client.query(query);
+  } finally {
+    await client.end();
+  }
+}
+
 /** An empty database of its own: a SQLite file in a temporary folder, or a fresh schema on the real server; removed on close. */
 export async function openUnmigrated(kind: 'sqlite' | 'postgres'): Promise<Omit<TestDatabase, 'store'>> {
   if (kind === 'sqlite') {
@@ -58,16 +69,7 @@ export async function openUnmigrated(kind: 'sqlite' | 'postgres'): Promise<Omit<
     };
   }
   const schema = `t_${process.pid}_${Math.random().toString(36).slice(2, 10)}`;
-  const admin = async (query: string) => {
-    const client = new pg.Client({ connectionString: POSTGRES_URL });
-    await client.connect();
-    try {
-      await client.query(query);
-    } finally {
-      await client.end();
-    }
-  };
-  await admin(`create schema ${schema}`);
+  await onPostgres(`create schema ${schema}`);
   const database = openDatabase(POSTGRES_URL, { schema, poolSize: 5 });
   return {
     name: 'postgres',
@@ -76,7 +78,7 @@ export async function openUnmigrated(kind: 'sqlite' | 'postgres'): Promise<Omit<
     schema,
     close: async () => {
       await database.close();
-      await admin(`drop schema ${schema} cascade`);
+      await onPostgres(`drop schema ${schema} cascade`);
     },
   };
 }
