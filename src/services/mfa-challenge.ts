@@ -102,10 +102,12 @@ export async function submitCode(deps: Deps, view: SessionView, input: string, i
   }
 
   // A new session id now that the second factor is verified (no fixation). The new
-  // session is committed on its own, before the look below (see there).
+  // session is committed on its own, before the look below (see there). Sessions
+  // before the throttle row: the order Reset MFA takes them in, so the two
+  // transactions never wait on each other in a circle (a PostgreSQL deadlock).
   await deps.store.transaction(async (store) => {
-    await clearThrottle({ ...deps, store }, key);
     await store.sessions.delete(session.id);
+    await clearThrottle({ ...deps, store }, key);
   });
   const fresh = await createSession(deps, { accountId: account.id, id: user.id }, 'full', deps.clock.now());
   // A Reset MFA that ran while this code was checked ended the user's sessions

@@ -48,8 +48,18 @@ export function createPasswordHasher(params: Argon2Params): PasswordHasher {
     hash: (password) => pool.hash(normalizePassword(password), options),
     verify: check,
     async verifyDummy(password) {
-      dummy ??= pool.hash('portcullis-dummy-password', options);
-      await check(await dummy, password);
+      // A failed dummy hash (a hashing thread lost) is forgotten, so the next call
+      // makes it again; and it never fails the sign-in: an unknown user must get
+      // the same answer as a wrong password, never an error.
+      dummy ??= pool.hash('portcullis-dummy-password', options).catch((error: unknown) => {
+        dummy = undefined;
+        throw error;
+      });
+      try {
+        await check(await dummy, password);
+      } catch {
+        // answered below, like any mismatch
+      }
       return false;
     },
     close: () => pool.close(),

@@ -71,4 +71,12 @@ describe('the password hasher on the pool', () => {
       await hasher.close();
     }
   });
+
+  it('answers an unknown user false, never an error, when its hashing threads are gone', async () => {
+    const hasher = createPasswordHasher({ argon2MemoryKiB: 1024, argon2Iterations: 1, argon2Parallelism: 1, hashThreads: 1 });
+    await hasher.close();
+    // The dummy hash cannot be made: still the answer of a wrong password, every time.
+    expect(await hasher.verifyDummy('some password 1')).toBe(false);
+    expect(await hasher.verifyDummy('some password 2')).toBe(false);
+  });
 });

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { migrateToLatest } from '../../src/storage/database.ts';
 import * as foundation from '../../src/storage/migrations/001-foundation.ts';
 import * as mfa from '../../src/storage/migrations/002-mfa.ts';
+import * as userSearchMigration from '../../src/storage/migrations/003-user-search.ts';
 import { SEARCH_ROWS_PER_ACCOUNT } from '../../src/storage/migrations/003-user-search.ts';
 import type { NewUser } from '../../src/storage/queries/users.ts';
 import { createStore } from '../../src/storage/store.ts';
@@ -114,6 +115,19 @@ for (const kind of await storeKinds()) {
         expect(await search(accountId, 'agent')).toEqual(['shown.agent']);
         // Two characters are too few for trigrams: those read the users table itself.
         expect(await search(accountId, 'en')).toEqual(['hidden.agent', 'shown.agent']);
+      });
+
+      it('can run its SQLite part again after a start that stopped half-way, changing nothing', async () => {
+        const accountId = await tenant(['again.one', 'again.two']);
+        await userSearchMigration.up(t.database.db as never);
+        // Every user has exactly one search row, none twice (a row taken out by an
+        // earlier test is back: the back-fill adds what is missing).
+        const rows = await sql<{ users: number; rows: number; distinct: number }>`select (select count(*) from users) as users,
+          (select count(*) from user_search_rows) as rows, (select count(distinct user_id) from user_search_rows) as "distinct"`.execute(t.database.db);
+        expect(rows.rows[0]).toEqual({ users: rows.rows[0]?.rows, rows: rows.rows[0]?.distinct, distinct: rows.rows[0]?.users });
+        expect(await search(accountId, 'again')).toEqual(['again.one', 'again.two']);
+        await t.store.users.create(user(accountId, 'again.three'));
+        expect(await search(accountId, 'again')).toEqual(['again.one', 'again.three', 'again.two']);
       });
 
       it("gives each account's users search row ids in the account's own range", async () => {

@@ -55,31 +55,33 @@ async function upPostgres(db: Kysely<unknown>): Promise<void> {
   }
 }
 
+// Kysely runs SQLite migrations outside a transaction: every statement here may run
+// again after a start that failed half-way, and must then change nothing twice.
 async function upSqlite(db: Kysely<unknown>): Promise<void> {
-  await sql`create table user_search_rows (
+  await sql`create table if not exists user_search_rows (
     n integer primary key,
     user_id text not null unique references users(id) on delete cascade,
     username_key text not null
   )`.execute(db);
   // case_sensitive 1: both sides are already NFKC-lowercased by the application, so
   // a phrase of trigrams matches exactly the usernames that contain the text.
-  await sql`create virtual table user_search using fts5(
+  await sql`create virtual table if not exists user_search using fts5(
     username_key, content='user_search_rows', content_rowid='n', tokenize='trigram case_sensitive 1'
   )`.execute(db);
-  await sql`create trigger user_search_rows_ai after insert on user_search_rows begin
+  await sql`create trigger if not exists user_search_rows_ai after insert on user_search_rows begin
     insert into user_search(rowid, username_key) values (new.n, new.username_key);
   end`.execute(db);
-  await sql`create trigger user_search_rows_ad after delete on user_search_rows begin
+  await sql`create trigger if not exists user_search_rows_ad after delete on user_search_rows begin
     insert into user_search(user_search, rowid, username_key) values ('delete', old.n, old.username_key);
   end`.execute(db);
-  await sql`create trigger user_search_rows_au after update on user_search_rows begin
+  await sql`create trigger if not exists user_search_rows_au after update on user_search_rows begin
     insert into user_search(user_search, rowid, username_key) values ('delete', old.n, old.username_key);
     insert into user_search(rowid, username_key) values (new.n, new.username_key);
   end`.execute(db);
   const size = sql.lit(SEARCH_ROWS_PER_ACCOUNT);
   // The next free id in the account's range; a full range refuses the new user
   // rather than leave it out of the search.
-  await sql`create trigger users_search_ai after insert on users begin
+  await sql`create trigger if not exists users_search_ai after insert on users begin
     select raise(abort, 'this account has reached its number of users')
       where exists (select 1 from user_search_rows where n = (cast(new.account_id as integer) + 1) * ${size} - 1);
     insert into user_search_rows(n, user_id, username_key) values (
@@ -87,14 +89,20 @@ async function upSqlite(db: Kysely<unknown>): Promise<void> {
         where n >= cast(new.account_id as integer) * ${size} and n < (cast(new.account_id as integer) + 1) * ${size}),
       new.id, new.username_key);
   end`.execute(db);
-  await sql`create trigger users_search_au after update of username_key on users begin
+  await sql`create trigger if not exists users_search_au after update of username_key on users begin
     update user_search_rows set username_key = new.username_key where user_id = new.id;
   end`.execute(db);
   // Deleting a user deletes its row through the foreign key's cascade, which fires
   // user_search_rows_ad like any other delete.
+  // The back-fill: every user without a row gets the next ids of its account's range
+  // (the SELECT is computed before any row goes in), so a rerun adds only what is missing.
+  const base = sql`cast(u.account_id as integer) * ${size}`;
   await sql`insert into user_search_rows(n, user_id, username_key)
-    select cast(account_id as integer) * ${size} + row_number() over (partition by account_id order by created_at, id) - 1, id, username_key
-    from users`.execute(db);
+    select coalesce((select max(r.n) + 1 from user_search_rows r where r.n >= ${base} and r.n < ${base} + ${size}), ${base})
+        + row_number() over (partition by u.account_id order by u.created_at, u.id) - 1,
+      u.id, u.username_key
+    from users u
+    where not exists (select 1 from user_search_rows r where r.user_id = u.id)`.execute(db);
 }
 
 export async function up(db: Kysely<unknown>): Promise<void> {
