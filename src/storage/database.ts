@@ -70,12 +70,14 @@ export function openDatabase(url: string, options: OpenOptions = {}): OpenDataba
     const inMemory = path === ':memory:';
     if (!inMemory) mkdirSync(dirname(resolve(path)), { recursive: true });
     const sqlite = new SqliteDatabase(path);
+    // First: every statement after it, the pragmas included, waits for a lock
+    // another connection (the checkpointer's, another process's) holds a moment.
+    sqlite.pragma('busy_timeout = 5000');
     sqlite.pragma('journal_mode = WAL');
     // NORMAL is durable across application crashes in WAL mode; a power loss may
     // lose the last transactions but never corrupts the file.
     sqlite.pragma('synchronous = NORMAL');
     sqlite.pragma('foreign_keys = ON');
-    sqlite.pragma('busy_timeout = 5000');
     // Checkpoints sync the disk: a thread of their own does them (checkpointer.ts).
     let checkpointer: Checkpointer | undefined;
     if (!inMemory) {
