@@ -1,6 +1,6 @@
 import { hashRecoveryCode, normalizeRecoveryCode } from '../domain/recovery-codes.ts';
 import { normalizeCode } from '../domain/totp.ts';
-import type { ThrottleKey } from '../storage/records.ts';
+import type { Authenticator, ThrottleKey } from '../storage/records.ts';
 import type { SessionView } from '../storage/queries/sessions.ts';
 import { audit } from './audit.ts';
 import type { Deps } from './deps.ts';
@@ -8,7 +8,8 @@ import { saveAuthenticator } from './mfa-enrolment.ts';
 import { totpContext } from './secret-box.ts';
 import { createSession } from './sessions.ts';
 import { admitAttempt, clearThrottle } from './throttle.ts';
-import { checkEnrolmentCode, skewMinutes, verifyAuthenticatorCode } from './totp-factor.ts';
+import type { Admission } from './throttle.ts';
+import { checkAuthenticatorCode, checkEnrolmentCode, skewMinutes } from './totp-factor.ts';
 
 // The second step of a sign-in: a pending session plus a code (TOTP or
 // recovery) becomes a full session with a new id. Every failure looks the
@@ -25,51 +26,122 @@ export function totpThrottleKey(accountId: string, userId: string): ThrottleKey 
   return { scope: 'totp', accountId, subject: userId };
 }
 
-type Attempt =
-  | { ok: true; method: 'totp' | 'recovery_code'; step?: number; drift?: number; enrolling: boolean }
-  | { ok: false; reason: string; driftSteps?: number };
+/** A code that checked out, and what proves it; nothing is written until the sign-in is finished. */
+type Proof =
+  | { ok: true; factor: 'enrol' | 'totp'; step: number; drift: number }
+  | { ok: true; factor: 'recovery_code'; hash: string };
 
-async function attempt(deps: Deps, view: SessionView, input: string): Promise<Attempt> {
+type Attempt = Proof | { ok: false; reason: string; driftSteps?: number };
+
+/** Thrown inside the finishing transaction to roll it back: the sign-in starts over. */
+class StartOver extends Error {}
+
+function check(deps: Deps, view: SessionView, authenticator: Authenticator | undefined, input: string): Attempt {
   const { account, user, session } = view;
-  const authenticator = await deps.store.authenticators.get(account.id, user.id);
   if (!authenticator) {
     if (!session.enrollment) return { ok: false, reason: 'no enrolment secret' };
     const secret = deps.secrets.open(session.enrollment, totpContext(account.id, user.id));
     if (!secret) return { ok: false, reason: 'enrolment secret unreadable' };
-    const check = checkEnrolmentCode(deps, secret, input);
-    if (!check.ok) return { ok: false, reason: check.reason, ...(check.reason === 'clock_skew' ? { driftSteps: check.driftSteps } : {}) };
-    return { ok: true, method: 'totp', step: check.step, drift: check.drift, enrolling: true };
+    const result = checkEnrolmentCode(deps, secret, input);
+    if (!result.ok) return { ok: false, reason: result.reason, ...(result.reason === 'clock_skew' ? { driftSteps: result.driftSteps } : {}) };
+    return { ok: true, factor: 'enrol', step: result.step, drift: result.drift };
   }
   if (normalizeCode(input, authenticator.digits) === undefined) {
     const recovery = normalizeRecoveryCode(input);
     if (!recovery) return { ok: false, reason: 'malformed' };
-    const used = await deps.store.recoveryCodes.use(account.id, user.id, hashRecoveryCode(user.id, recovery), deps.clock.now());
-    return used ? { ok: true, method: 'recovery_code', enrolling: false } : { ok: false, reason: 'recovery code unknown or used' };
+    return { ok: true, factor: 'recovery_code', hash: hashRecoveryCode(user.id, recovery) };
   }
-  const check = await verifyAuthenticatorCode(deps, authenticator, input);
-  if (!check.ok) return { ok: false, reason: check.reason, ...(check.reason === 'clock_skew' ? { driftSteps: check.driftSteps } : {}) };
-  return { ok: true, method: 'totp', step: check.step, drift: check.drift, enrolling: false };
+  const result = checkAuthenticatorCode(deps, authenticator, input);
+  if (!result.ok) return { ok: false, reason: result.reason, ...(result.reason === 'clock_skew' ? { driftSteps: result.driftSteps } : {}) };
+  return { ok: true, factor: 'totp', step: result.step, drift: result.drift };
+}
+
+type Finish =
+  | { kind: 'signed_in'; token: string; recoveryCodes?: string[]; recoveryCodesLeft?: number }
+  /** The proof was spent already (a replayed step, a used recovery code): a wrong code. */
+  | { kind: 'refused'; reason: string };
+
+/**
+ * Spends the proof and swaps the pending session for a full one with a new id
+ * (no fixation), in one transaction with the audit event: one commit.
+ *
+ * The factor's row is written first. Reset MFA deletes the authenticator (then
+ * the recovery codes, the sessions, the throttle) in the same order, so on
+ * PostgreSQL the two are ordered by that row's lock: a reset that came first
+ * leaves no row to record the step on, and one that comes second waits for this
+ * commit and then ends the new session too. The pending session must still be
+ * there to be ended (a reset, a sign-out or another tab may have ended it): if
+ * not, everything here is rolled back. On SQLite, writers take turns anyway.
+ */
+async function finish(deps: Deps, view: SessionView, proof: Proof, ip: string, auditBase: AuditBase): Promise<Finish> {
+  const { account, user, session } = view;
+  const now = deps.clock.now();
+  return deps.store.transaction(async (store): Promise<Finish> => {
+    let recoveryCodes: string[] | undefined;
+    if (proof.factor === 'totp') {
+      if (!(await store.authenticators.recordUse(account.id, user.id, proof.step, proof.drift, now))) {
+        // Another request recorded this step (or a later one) first, or a reset removed the authenticator.
+        if (!(await store.authenticators.get(account.id, user.id))) throw new StartOver();
+        return { kind: 'refused', reason: 'reused' };
+      }
+    } else if (proof.factor === 'recovery_code') {
+      if (!(await store.recoveryCodes.use(account.id, user.id, proof.hash, now))) return { kind: 'refused', reason: 'recovery code unknown or used' };
+    } else {
+      // Someone (another tab, another instance) enrolled this user a moment ago.
+      recoveryCodes = await saveAuthenticator(deps, store, view, proof.step, proof.drift, ip);
+      if (!recoveryCodes) throw new StartOver();
+      await audit(deps, store, { ...auditBase, action: 'mfa.enroll', result: 'success' });
+    }
+    if (!(await store.sessions.delete(session.id))) throw new StartOver();
+    await clearThrottle({ ...deps, store }, totpThrottleKey(account.id, user.id));
+    const fresh = await createSession({ ...deps, store }, { accountId: account.id, id: user.id }, 'full', now);
+    await audit(deps, store, { ...auditBase, action: 'mfa.verify', result: 'success', detail: { method: proof.factor === 'recovery_code' ? 'recovery_code' : 'totp' } });
+    if (proof.factor === 'recovery_code') return { kind: 'signed_in', token: fresh.token, recoveryCodesLeft: await store.recoveryCodes.countUnused(account.id, user.id) };
+    return { kind: 'signed_in', token: fresh.token, ...(recoveryCodes ? { recoveryCodes } : {}) };
+  });
+}
+
+type AuditBase = { accountId: string; actorUserId: string; actor: string; targetUserId: string; target: string; ip: string };
+
+/** Counts an attempt before its code is checked: against the pending sign-in, then the user. One commit. */
+async function count(deps: Deps, view: SessionView): Promise<{ kind: 'restart' } | { kind: 'locked'; lockedUntil: number } | { kind: 'admitted'; admission: Extract<Admission, { admitted: true }>; tries: number }> {
+  const { account, user, session } = view;
+  return deps.store.transaction(async (store) => {
+    // The session's row before the throttle's: the order every other transaction takes them in.
+    const tries = await store.sessions.addCodeFailure(session.id);
+    if (tries > deps.settings.mfa.maxCodesPerPendingSignIn) {
+      await store.sessions.delete(session.id);
+      return { kind: 'restart' } as const;
+    }
+    const admission = await admitAttempt({ ...deps, store }, totpThrottleKey(account.id, user.id), deps.settings.throttle);
+    if (!admission.admitted) return { kind: 'locked', lockedUntil: admission.lockedUntil } as const;
+    return { kind: 'admitted', admission, tries } as const;
+  });
 }
 
 export async function submitCode(deps: Deps, view: SessionView, input: string, ip: string): Promise<CodeResult> {
   const { account, user, session } = view;
   if (session.state !== 'pending') return { kind: 'restart' };
-  const key = totpThrottleKey(account.id, user.id);
   // Counted before the code is checked, so a burst of parallel guesses gets no
   // more checks than the limits allow (10 per user, 5 per pending sign-in).
-  const admission = await admitAttempt(deps, key, deps.settings.throttle);
-  if (!admission.admitted) return { kind: 'locked', lockedUntil: admission.lockedUntil };
-  const tries = await deps.store.sessions.addCodeFailure(session.id);
-  if (tries > deps.settings.mfa.maxCodesPerPendingSignIn) {
-    await deps.store.sessions.delete(session.id);
+  const counted = await count(deps, view);
+  if (counted.kind !== 'admitted') return counted;
+  const { admission, tries } = counted;
+  const auditBase: AuditBase = { accountId: account.id, actorUserId: user.id, actor: user.username, targetUserId: user.id, target: user.username, ip };
+
+  const authenticator = await deps.store.authenticators.get(account.id, user.id);
+  const proof = check(deps, view, authenticator, input.slice(0, 64));
+  let outcome: Finish | { kind: 'refused'; reason: string; driftSteps?: number };
+  try {
+    outcome = proof.ok ? await finish(deps, view, proof, ip, auditBase) : { kind: 'refused', ...proof };
+  } catch (error) {
+    if (!(error instanceof StartOver)) throw error;
     return { kind: 'restart' };
   }
-  const auditBase = { accountId: account.id, actorUserId: user.id, actor: user.username, targetUserId: user.id, target: user.username, ip };
 
-  const result = await attempt(deps, view, input.slice(0, 64));
-  if (!result.ok) {
-    deps.logger.info({ accountId: account.id, userId: user.id, reason: result.reason }, 'second factor refused');
-    await audit(deps, deps.store, { ...auditBase, action: 'mfa.verify', result: 'failure', detail: { reason: result.reason } });
+  if (outcome.kind === 'refused') {
+    deps.logger.info({ accountId: account.id, userId: user.id, reason: outcome.reason }, 'second factor refused');
+    await audit(deps, deps.store, { ...auditBase, action: 'mfa.verify', result: 'failure', detail: { reason: outcome.reason } });
     if (admission.lock) {
       if (admission.lock.lockedNow) {
         await audit(deps, deps.store, { ...auditBase, action: 'mfa.locked', result: 'failure', detail: { lockedUntil: admission.lock.lockedUntil } });
@@ -81,18 +153,11 @@ export async function submitCode(deps: Deps, view: SessionView, input: string, i
       await deps.store.sessions.delete(session.id);
       return { kind: 'restart' };
     }
-    return result.driftSteps === undefined ? { kind: 'invalid' } : { kind: 'invalid', clockSkewMinutes: skewMinutes(result.driftSteps) };
+    const driftSteps = 'driftSteps' in outcome ? outcome.driftSteps : undefined;
+    return driftSteps === undefined ? { kind: 'invalid' } : { kind: 'invalid', clockSkewMinutes: skewMinutes(driftSteps) };
   }
 
-  let recoveryCodes: string[] | undefined;
-  if (result.enrolling) {
-    recoveryCodes = await deps.store.transaction(async (store) => {
-      const codes = await saveAuthenticator(deps, store, view, result.step ?? 0, result.drift ?? 0, ip);
-      if (codes) await audit(deps, store, { ...auditBase, action: 'mfa.enroll', result: 'success' });
-      return codes;
-    });
-    // Someone (another tab, another instance) enrolled this user a moment ago.
-    if (!recoveryCodes) return { kind: 'restart' };
+  if (outcome.recoveryCodes) {
     const full = await deps.store.users.get(account.id, user.id);
     await deps.notifier.notify({
       to: { username: user.username, email: full?.email ?? null },
@@ -100,26 +165,6 @@ export async function submitCode(deps: Deps, view: SessionView, input: string, i
       text: `An authenticator app was set up for your sign-in "${user.username}" to ${account.name} (account ${account.id}) at ${new Date(deps.clock.now()).toISOString()} from ${ip}. If this was not you, ask your administrator to reset MFA at once.`,
     });
   }
-
-  // A new session id now that the second factor is verified (no fixation). The new
-  // session is committed on its own, before the look below (see there). Sessions
-  // before the throttle row: the order Reset MFA takes them in, so the two
-  // transactions never wait on each other in a circle (a PostgreSQL deadlock).
-  await deps.store.transaction(async (store) => {
-    await store.sessions.delete(session.id);
-    await clearThrottle({ ...deps, store }, key);
-  });
-  const fresh = await createSession(deps, { accountId: account.id, id: user.id }, 'full', deps.clock.now());
-  // A Reset MFA that ran while this code was checked ended the user's sessions
-  // before this one existed: look again, and give it up if the factor is gone.
-  if (!(await deps.store.authenticators.get(account.id, user.id))) {
-    await deps.store.sessions.delete(fresh.id);
-    return { kind: 'restart' };
-  }
-  await audit(deps, deps.store, { ...auditBase, action: 'mfa.verify', result: 'success', detail: { method: result.method } });
-  if (result.method === 'recovery_code') {
-    const left = await deps.store.recoveryCodes.countUnused(account.id, user.id);
-    return { kind: 'signed_in', token: fresh.token, method: result.method, recoveryCodesLeft: left };
-  }
-  return { kind: 'signed_in', token: fresh.token, method: result.method, ...(recoveryCodes ? { recoveryCodes } : {}) };
+  const method = proof.ok && proof.factor === 'recovery_code' ? 'recovery_code' : 'totp';
+  return { ...outcome, method };
 }

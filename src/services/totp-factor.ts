@@ -9,8 +9,8 @@ import { totpContext } from './secret-box.ts';
 
 export type FactorCheck = TotpCheck | { ok: false; reason: 'unreadable' };
 
-/** Checks and, when right, records the step in the same conditional UPDATE (one use per code). */
-export async function verifyAuthenticatorCode(deps: Deps, authenticator: Authenticator, input: string): Promise<FactorCheck> {
+/** Checks a code against an enrolled authenticator without recording anything (the caller records the step). */
+export function checkAuthenticatorCode(deps: Deps, authenticator: Authenticator, input: string): FactorCheck {
   const secret = deps.secrets.open(authenticator.secret, totpContext(authenticator.accountId, authenticator.userId));
   if (!secret) {
     deps.logger.error({ userId: authenticator.userId, keyId: authenticator.secret.keyId }, 'TOTP secret does not decrypt: wrong or missing key');
@@ -24,8 +24,14 @@ export async function verifyAuthenticatorCode(deps: Deps, authenticator: Authent
     lastUsedStep: authenticator.lastUsedStep,
     skewSearch: deps.settings.mfa.skewSearchSteps,
   });
+  return check;
+}
+
+/** Checks and, when right, records the step in the same conditional UPDATE (one use per code). */
+export async function verifyAuthenticatorCode(deps: Deps, authenticator: Authenticator, input: string): Promise<FactorCheck> {
+  const check = checkAuthenticatorCode(deps, authenticator, input);
   if (!check.ok) return check;
-  const recorded = await deps.store.authenticators.recordUse(authenticator.accountId, authenticator.userId, check.step, check.drift, now);
+  const recorded = await deps.store.authenticators.recordUse(authenticator.accountId, authenticator.userId, check.step, check.drift, deps.clock.now());
   // Another request recorded this step (or a later one) first: this one is a replay.
   return recorded ? check : { ok: false, reason: 'reused' };
 }

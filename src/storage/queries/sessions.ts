@@ -114,8 +114,10 @@ export function sessionQueries(db: Kysely<Database>) {
       await db.updateTable('sessions').set({ last_seen_at: now }).where('id', '=', id).execute();
     },
 
-    async delete(id: string): Promise<void> {
-      await db.deleteFrom('sessions').where('id', '=', id).execute();
+    /** Ends one session; answers whether it was still there. */
+    async delete(id: string): Promise<boolean> {
+      const result = await db.deleteFrom('sessions').where('id', '=', id).executeTakeFirst();
+      return Number(result.numDeletedRows) === 1;
     },
 
     /** Ends every session of a user; answers how many. */
