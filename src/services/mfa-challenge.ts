@@ -8,7 +8,6 @@ import { saveAuthenticator } from './mfa-enrolment.ts';
 import { totpContext } from './secret-box.ts';
 import { createSession } from './sessions.ts';
 import { admitAttempt, clearThrottle } from './throttle.ts';
-import type { Admission } from './throttle.ts';
 import { checkAuthenticatorCode, checkEnrolmentCode, skewMinutes } from './totp-factor.ts';
 
 // The second step of a sign-in: a pending session plus a code (TOTP or
@@ -33,7 +32,7 @@ type Proof =
 
 type Attempt = Proof | { ok: false; reason: string; driftSteps?: number };
 
-/** Thrown inside the finishing transaction to roll it back: the sign-in starts over. */
+/** Thrown inside the code step's transaction to roll it back: the sign-in starts over. */
 class StartOver extends Error {}
 
 function check(deps: Deps, view: SessionView, authenticator: Authenticator | undefined, input: string): Attempt {
@@ -56,108 +55,104 @@ function check(deps: Deps, view: SessionView, authenticator: Authenticator | und
   return { ok: true, factor: 'totp', step: result.step, drift: result.drift };
 }
 
-type Finish =
-  | { kind: 'signed_in'; token: string; recoveryCodes?: string[]; recoveryCodesLeft?: number }
-  /** The proof was spent already (a replayed step, a used recovery code): a wrong code. */
-  | { kind: 'refused'; reason: string };
-
-/**
- * Spends the proof and swaps the pending session for a full one with a new id
- * (no fixation), in one transaction with the audit event: one commit.
- *
- * The factor's row is written first. Reset MFA deletes the authenticator (then
- * the recovery codes, the sessions, the throttle) in the same order, so on
- * PostgreSQL the two are ordered by that row's lock: a reset that came first
- * leaves no row to record the step on, and one that comes second waits for this
- * commit and then ends the new session too. The pending session must still be
- * there to be ended (a reset, a sign-out or another tab may have ended it): if
- * not, everything here is rolled back. On SQLite, writers take turns anyway.
- */
-async function finish(deps: Deps, view: SessionView, proof: Proof, ip: string, auditBase: AuditBase): Promise<Finish> {
-  const { account, user, session } = view;
-  const now = deps.clock.now();
-  return deps.store.transaction(async (store): Promise<Finish> => {
-    let recoveryCodes: string[] | undefined;
-    if (proof.factor === 'totp') {
-      if (!(await store.authenticators.recordUse(account.id, user.id, proof.step, proof.drift, now))) {
-        // Another request recorded this step (or a later one) first, or a reset removed the authenticator.
-        if (!(await store.authenticators.get(account.id, user.id))) throw new StartOver();
-        return { kind: 'refused', reason: 'reused' };
-      }
-    } else if (proof.factor === 'recovery_code') {
-      if (!(await store.recoveryCodes.use(account.id, user.id, proof.hash, now))) return { kind: 'refused', reason: 'recovery code unknown or used' };
-    } else {
-      // Someone (another tab, another instance) enrolled this user a moment ago.
-      recoveryCodes = await saveAuthenticator(deps, store, view, proof.step, proof.drift, ip);
-      if (!recoveryCodes) throw new StartOver();
-      await audit(deps, store, { ...auditBase, action: 'mfa.enroll', result: 'success' });
-    }
-    if (!(await store.sessions.delete(session.id))) throw new StartOver();
-    await clearThrottle({ ...deps, store }, totpThrottleKey(account.id, user.id));
-    const fresh = await createSession({ ...deps, store }, { accountId: account.id, id: user.id }, 'full', now);
-    await audit(deps, store, { ...auditBase, action: 'mfa.verify', result: 'success', detail: { method: proof.factor === 'recovery_code' ? 'recovery_code' : 'totp' } });
-    if (proof.factor === 'recovery_code') return { kind: 'signed_in', token: fresh.token, recoveryCodesLeft: await store.recoveryCodes.countUnused(account.id, user.id) };
-    return { kind: 'signed_in', token: fresh.token, ...(recoveryCodes ? { recoveryCodes } : {}) };
-  });
-}
-
 type AuditBase = { accountId: string; actorUserId: string; actor: string; targetUserId: string; target: string; ip: string };
 
-/** Counts an attempt before its code is checked: against the pending sign-in, then the user. One commit. */
-async function count(deps: Deps, view: SessionView): Promise<{ kind: 'restart' } | { kind: 'locked'; lockedUntil: number } | { kind: 'admitted'; admission: Extract<Admission, { admitted: true }>; tries: number }> {
+/**
+ * Spends a proof: records the step, uses the recovery code, or saves the new
+ * authenticator. Answers why not when it was spent already (a replayed step, a
+ * used recovery code), or the recovery codes of a new authenticator.
+ */
+type Spent = { ok: true; recoveryCodes?: string[] } | { ok: false; reason: string; driftSteps?: number };
+
+async function spend(deps: Deps, view: SessionView, proof: Proof, ip: string, auditBase: AuditBase): Promise<Spent> {
+  const { account, user } = view;
+  const { store } = deps;
+  const now = deps.clock.now();
+  if (proof.factor === 'totp') {
+    // The row is locked by this transaction: no one else recorded a step since it was read.
+    const recorded = await store.authenticators.recordUse(account.id, user.id, proof.step, proof.drift, now);
+    return recorded ? { ok: true } : { ok: false, reason: 'reused' };
+  }
+  if (proof.factor === 'recovery_code') {
+    const used = await store.recoveryCodes.use(account.id, user.id, proof.hash, now);
+    return used ? { ok: true } : { ok: false, reason: 'recovery code unknown or used' };
+  }
+  const recoveryCodes = await saveAuthenticator(deps, store, view, proof.step, proof.drift, ip);
+  // Someone (another tab, another instance) enrolled this user a moment ago.
+  if (!recoveryCodes) throw new StartOver();
+  await audit(deps, store, { ...auditBase, action: 'mfa.enroll', result: 'success' });
+  return { ok: true, recoveryCodes };
+}
+
+/**
+ * The whole code step, in one transaction (one commit): the attempt is counted
+ * before the code is checked, the proof spent, and the pending session swapped
+ * for a full one with a new id (no fixation).
+ *
+ * Rows are taken in the order Reset MFA takes them (authenticator, recovery
+ * codes, sessions, throttle), so the two never wait on each other in a circle.
+ * On PostgreSQL the authenticator's row is locked first: a reset that came
+ * first leaves no authenticator (and no pending session) here, and one that
+ * comes later waits for this commit and then ends the new session too; codes
+ * sent for one user at once are checked one after the other, each seeing the
+ * counts of those before it. On SQLite, writers take turns anyway.
+ */
+async function codeStep(deps: Deps, view: SessionView, input: string, ip: string): Promise<CodeResult> {
   const { account, user, session } = view;
-  return deps.store.transaction(async (store) => {
-    // The session's row before the throttle's: the order every other transaction takes them in.
-    const tries = await store.sessions.addCodeFailure(session.id);
-    if (tries > deps.settings.mfa.maxCodesPerPendingSignIn) {
+  const { store } = deps;
+  const authenticator = await store.authenticators.getForUpdate(account.id, user.id);
+  // Counted before the code is checked (10 per user, 5 per pending sign-in).
+  const tries = await store.sessions.addCodeFailure(session.id);
+  if (tries > deps.settings.mfa.maxCodesPerPendingSignIn) {
+    await store.sessions.delete(session.id);
+    return { kind: 'restart' };
+  }
+  const key = totpThrottleKey(account.id, user.id);
+  const admission = await admitAttempt(deps, key, deps.settings.throttle);
+  if (!admission.admitted) return { kind: 'locked', lockedUntil: admission.lockedUntil };
+  const auditBase: AuditBase = { accountId: account.id, actorUserId: user.id, actor: user.username, targetUserId: user.id, target: user.username, ip };
+
+  const proof = check(deps, view, authenticator, input);
+  const spent: Spent = proof.ok ? await spend(deps, view, proof, ip, auditBase) : proof;
+  if (!spent.ok) {
+    deps.logger.info({ accountId: account.id, userId: user.id, reason: spent.reason }, 'second factor refused');
+    await audit(deps, store, { ...auditBase, action: 'mfa.verify', result: 'failure', detail: { reason: spent.reason } });
+    if (admission.lock) {
+      if (admission.lock.lockedNow) {
+        await audit(deps, store, { ...auditBase, action: 'mfa.locked', result: 'failure', detail: { lockedUntil: admission.lock.lockedUntil } });
+      }
       await store.sessions.delete(session.id);
-      return { kind: 'restart' } as const;
+      return { kind: 'locked', lockedUntil: admission.lock.lockedUntil };
     }
-    const admission = await admitAttempt({ ...deps, store }, totpThrottleKey(account.id, user.id), deps.settings.throttle);
-    if (!admission.admitted) return { kind: 'locked', lockedUntil: admission.lockedUntil } as const;
-    return { kind: 'admitted', admission, tries } as const;
-  });
+    if (tries >= deps.settings.mfa.maxCodesPerPendingSignIn) {
+      await store.sessions.delete(session.id);
+      return { kind: 'restart' };
+    }
+    return spent.driftSteps === undefined ? { kind: 'invalid' } : { kind: 'invalid', clockSkewMinutes: skewMinutes(spent.driftSteps) };
+  }
+
+  const method = proof.ok && proof.factor === 'recovery_code' ? 'recovery_code' : 'totp';
+  if (!(await store.sessions.delete(session.id))) throw new StartOver();
+  await clearThrottle(deps, key);
+  const fresh = await createSession(deps, { accountId: account.id, id: user.id }, 'full', deps.clock.now());
+  await audit(deps, store, { ...auditBase, action: 'mfa.verify', result: 'success', detail: { method } });
+  if (method === 'recovery_code') {
+    return { kind: 'signed_in', token: fresh.token, method, recoveryCodesLeft: await store.recoveryCodes.countUnused(account.id, user.id) };
+  }
+  return { kind: 'signed_in', token: fresh.token, method, ...(spent.recoveryCodes ? { recoveryCodes: spent.recoveryCodes } : {}) };
 }
 
 export async function submitCode(deps: Deps, view: SessionView, input: string, ip: string): Promise<CodeResult> {
   const { account, user, session } = view;
   if (session.state !== 'pending') return { kind: 'restart' };
-  // Counted before the code is checked, so a burst of parallel guesses gets no
-  // more checks than the limits allow (10 per user, 5 per pending sign-in).
-  const counted = await count(deps, view);
-  if (counted.kind !== 'admitted') return counted;
-  const { admission, tries } = counted;
-  const auditBase: AuditBase = { accountId: account.id, actorUserId: user.id, actor: user.username, targetUserId: user.id, target: user.username, ip };
-
-  const authenticator = await deps.store.authenticators.get(account.id, user.id);
-  const proof = check(deps, view, authenticator, input.slice(0, 64));
-  let outcome: Finish | { kind: 'refused'; reason: string; driftSteps?: number };
+  let result: CodeResult;
   try {
-    outcome = proof.ok ? await finish(deps, view, proof, ip, auditBase) : { kind: 'refused', ...proof };
+    result = await deps.store.transaction((store) => codeStep({ ...deps, store }, view, input.slice(0, 64), ip));
   } catch (error) {
-    if (!(error instanceof StartOver)) throw error;
-    return { kind: 'restart' };
+    if (error instanceof StartOver) return { kind: 'restart' };
+    throw error;
   }
-
-  if (outcome.kind === 'refused') {
-    deps.logger.info({ accountId: account.id, userId: user.id, reason: outcome.reason }, 'second factor refused');
-    await audit(deps, deps.store, { ...auditBase, action: 'mfa.verify', result: 'failure', detail: { reason: outcome.reason } });
-    if (admission.lock) {
-      if (admission.lock.lockedNow) {
-        await audit(deps, deps.store, { ...auditBase, action: 'mfa.locked', result: 'failure', detail: { lockedUntil: admission.lock.lockedUntil } });
-      }
-      await deps.store.sessions.delete(session.id);
-      return { kind: 'locked', lockedUntil: admission.lock.lockedUntil };
-    }
-    if (tries >= deps.settings.mfa.maxCodesPerPendingSignIn) {
-      await deps.store.sessions.delete(session.id);
-      return { kind: 'restart' };
-    }
-    const driftSteps = 'driftSteps' in outcome ? outcome.driftSteps : undefined;
-    return driftSteps === undefined ? { kind: 'invalid' } : { kind: 'invalid', clockSkewMinutes: skewMinutes(driftSteps) };
-  }
-
-  if (outcome.recoveryCodes) {
+  if (result.kind === 'signed_in' && result.recoveryCodes) {
     const full = await deps.store.users.get(account.id, user.id);
     await deps.notifier.notify({
       to: { username: user.username, email: full?.email ?? null },
@@ -165,6 +160,5 @@ export async function submitCode(deps: Deps, view: SessionView, input: string, i
       text: `An authenticator app was set up for your sign-in "${user.username}" to ${account.name} (account ${account.id}) at ${new Date(deps.clock.now()).toISOString()} from ${ip}. If this was not you, ask your administrator to reset MFA at once.`,
     });
   }
-  const method = proof.ok && proof.factor === 'recovery_code' ? 'recovery_code' : 'totp';
-  return { ...outcome, method };
+  return result;
 }

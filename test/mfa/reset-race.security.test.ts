@@ -14,8 +14,9 @@ import { STEP, addUser, apiPending, codeNow, enrolByApi, mfaTenant, sessionsOf }
 
 // Reset MFA landing while a sign-in's code is being checked. Whatever the
 // interleaving, no full session may outlive the reset. The interleavings are
-// forced by hooks in the store; on PostgreSQL the second one really runs the
-// two transactions at once, on two connections.
+// forced by hooks inside one transaction that start the other; on PostgreSQL
+// the two really run at once on two connections, and the tests check that the
+// second one had to wait for a lock.
 
 for (const kind of await storeKinds()) {
   describe(`Reset MFA racing a sign-in (${kind})`, () => {
@@ -48,94 +49,106 @@ for (const kind of await storeKinds()) {
       return rows.rows[0]?.n ?? 0;
     }
 
-    it('a reset that lands after the code is checked: the sign-in starts over, with no session', async () => {
-      const { userId, view, code } = await pendingSignIn('checked');
-      const store = t.deps.store;
-      // The reset commits right after the code step has read the authenticator.
-      const racing: Store = {
-        ...store,
+    /** A store whose transactions see `replace(trx)` over their own store. */
+    function hooked(store: Store, replace: (trx: Store) => Partial<Store>): Store {
+      return { ...store, transaction: (fn) => store.transaction((trx) => fn({ ...trx, ...replace(trx) })) };
+    }
+
+    /** Lets a transaction started on another connection run until it waits for a lock (PostgreSQL); answers whether it did. */
+    async function untilWaiting(): Promise<boolean> {
+      if (kind === 'sqlite') {
+        await new Promise((r) => setTimeout(r, 50)); // it waits for this connection; nothing to see
+        return true;
+      }
+      for (let i = 0; i < 100; i++) {
+        if ((await lockWaiters()) > 0) return true;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      return false;
+    }
+
+    it('a reset that starts once the sign-in holds the authenticator waits, then ends the new session', async () => {
+      const { userId, view, code } = await pendingSignIn('locked-first');
+      let resetting: Promise<unknown> | undefined;
+      let waited = false;
+      const store = hooked(t.deps.store, (trx) => ({
         authenticators: {
-          ...store.authenticators,
-          get: async (accountId, id) => {
-            const found = await store.authenticators.get(accountId, id);
-            await reset(userId);
+          ...trx.authenticators,
+          getForUpdate: async (accountId, id) => {
+            const found = await trx.authenticators.getForUpdate(accountId, id);
+            resetting = reset(userId);
+            waited = await untilWaiting();
             return found;
           },
         },
-      };
-      const result = await submitCode({ ...t.deps, store: racing }, view, code, '127.0.0.1');
+      }));
+      const result = await submitCode({ ...t.deps, store }, view, code, '127.0.0.1');
+      await resetting;
 
-      expect(result.kind).toBe('restart');
+      expect(waited).toBe(true);
+      expect(result.kind).toBe('signed_in');
       expect(await t.deps.store.authenticators.get(tenant.accountId, userId)).toBeUndefined();
       expect(await sessionsOf(t, userId)).toEqual([]);
     });
 
     it('a reset that starts while the new session is being made ends that session too', async () => {
       const { userId, view, code } = await pendingSignIn('finishing');
-      const store = t.deps.store;
       let resetting: Promise<unknown> | undefined;
-      let waited = 0;
-      // Inside the sign-in's last transaction, once the pending session is ended
-      // (its row locked on PostgreSQL) and before the new one is written, a reset
-      // starts on another connection and runs as far as the database lets it.
-      const racing: Store = {
-        ...store,
-        transaction: (fn) =>
-          store.transaction((trx) =>
-            fn({
-              ...trx,
-              sessions: {
-                ...trx.sessions,
-                create: async (session) => {
-                  resetting = reset(userId);
-                  if (kind === 'postgres') {
-                    for (let i = 0; i < 100 && waited === 0; i++) {
-                      await new Promise((r) => setTimeout(r, 20));
-                      waited = await lockWaiters();
-                    }
-                  }
-                  return trx.sessions.create(session);
-                },
-              },
-            }),
-          ),
-      };
-      const result: CodeResult = await submitCode({ ...t.deps, store: racing }, view, code, '127.0.0.1');
+      let waited = false;
+      // Inside the sign-in's transaction, once the pending session is ended and
+      // before the new one is written, a reset starts on another connection.
+      const store = hooked(t.deps.store, (trx) => ({
+        sessions: {
+          ...trx.sessions,
+          create: async (session) => {
+            resetting = reset(userId);
+            waited = await untilWaiting();
+            return trx.sessions.create(session);
+          },
+        },
+      }));
+      const result: CodeResult = await submitCode({ ...t.deps, store }, view, code, '127.0.0.1');
       await resetting;
 
-      // The sign-in may finish first (its session then ended by the reset) or start over.
-      expect(['signed_in', 'restart']).toContain(result.kind);
-      expect(resetting).toBeDefined();
-      // On PostgreSQL the reset really had to wait for the sign-in's row lock.
-      if (kind === 'postgres') expect(waited).toBeGreaterThan(0);
+      expect(waited).toBe(true);
+      expect(result.kind).toBe('signed_in');
       expect(await t.deps.store.authenticators.get(tenant.accountId, userId)).toBeUndefined();
-      expect((await sessionsOf(t, userId)).filter((s) => s.state === 'full')).toEqual([]);
+      expect(await sessionsOf(t, userId)).toEqual([]);
+    });
+
+    it('a sign-in whose code comes while a reset is under way waits for it, and starts over', async () => {
+      const { userId, view, code } = await pendingSignIn('reset-first');
+      let signingIn: Promise<CodeResult> | undefined;
+      let waited = false;
+      // The reset has deleted the authenticator (not yet committed) when the code arrives.
+      const deps = {
+        ...t.deps,
+        store: hooked(t.deps.store, (trx) => ({
+          authenticators: {
+            ...trx.authenticators,
+            delete: async (accountId, id) => {
+              const removed = await trx.authenticators.delete(accountId, id);
+              signingIn = submitCode(t.deps, view, code, '127.0.0.1');
+              waited = await untilWaiting();
+              return removed;
+            },
+          },
+        })),
+      };
+      await resetMfa(deps, tenant.accountId, userId, { userId: tenant.adminId, label: 'alice', ip: null });
+      const result = await signingIn;
+
+      expect(waited).toBe(true);
+      expect(result?.kind).toBe('restart');
+      expect(await t.deps.store.authenticators.get(tenant.accountId, userId)).toBeUndefined();
+      expect(await sessionsOf(t, userId)).toEqual([]);
     });
 
     it('one pending sign-in sent two different right codes at once becomes at most one session', async () => {
       const { userId, view, secret } = await pendingSignIn('twice');
       const fullBefore = (await sessionsOf(t, userId)).filter((s) => s.state === 'full').length;
       t.clock.advance(STEP); // the previous step is then not the enrolment's, which is used
-      // Both requests pass the counting before either finishes: each waits for the
-      // other at its read of the authenticator. The older code finishes first, so the
-      // newer one's step is still unused and only the ended pending session stops it.
-      const store = t.deps.store;
-      let arrived = 0;
-      let release!: () => void;
-      const together = new Promise<void>((r) => (release = r));
-      const racing: Store = {
-        ...store,
-        authenticators: {
-          ...store.authenticators,
-          get: async (accountId, id) => {
-            const found = await store.authenticators.get(accountId, id);
-            if (++arrived === 2) release();
-            await together;
-            return found;
-          },
-        },
-      };
-      const results = await Promise.all([codeNow(t, secret, -1), codeNow(t, secret)].map((code) => submitCode({ ...t.deps, store: racing }, view, code, '127.0.0.1')));
+      const results = await Promise.all([codeNow(t, secret, -1), codeNow(t, secret)].map((code) => submitCode(t.deps, view, code, '127.0.0.1')));
 
       expect(results.map((r) => r.kind).sort()).toEqual(['restart', 'signed_in']);
       expect(results.filter((r) => r.kind === 'signed_in')).toHaveLength(1);

@@ -1,5 +1,6 @@
 import type { Kysely, Selectable } from 'kysely';
 import type { TotpAlgorithm } from '../../domain/totp.ts';
+import type { Dialect } from '../database.ts';
 import type { Authenticator, Sealed } from '../records.ts';
 import type { AuthenticatorsTable, Database } from '../schema.ts';
 
@@ -20,7 +21,7 @@ function toAuthenticator(row: Selectable<AuthenticatorsTable>): Authenticator {
   };
 }
 
-export function authenticatorQueries(db: Kysely<Database>) {
+export function authenticatorQueries(db: Kysely<Database>, dialect: Dialect) {
   return {
     async get(accountId: string, userId: string): Promise<Authenticator | undefined> {
       const row = await db
@@ -29,6 +30,17 @@ export function authenticatorQueries(db: Kysely<Database>) {
         .where('account_id', '=', accountId)
         .where('user_id', '=', userId)
         .executeTakeFirst();
+      return row && toAuthenticator(row);
+    },
+
+    /**
+     * Reads the user's authenticator inside a transaction and, on PostgreSQL,
+     * locks its row until the transaction ends (SQLite's writers take turns
+     * anyway): a Reset MFA or another code for the same user waits meanwhile.
+     */
+    async getForUpdate(accountId: string, userId: string): Promise<Authenticator | undefined> {
+      const query = db.selectFrom('authenticators').selectAll().where('account_id', '=', accountId).where('user_id', '=', userId);
+      const row = await (dialect === 'postgres' ? query.forUpdate() : query).executeTakeFirst();
       return row && toAuthenticator(row);
     },
 
