@@ -51,10 +51,10 @@ async function pool<T>(items: T[], limit: number, fn: (item: T) => Promise<void>
   }));
 }
 
-/** CPU seconds a process has used (Linux /proc; clock ticks are 100 a second there). */
-function cpuSeconds(pid: number): number {
+/** CPU seconds a process (or, with a thread id, one of its threads) has used (Linux /proc; clock ticks are 100 a second there). */
+function cpuSeconds(pid: number, thread?: number): number {
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const stat = readFileSync(thread === undefined ? `/proc/${pid}/stat` : `/proc/${pid}/task/${thread}/stat`, 'utf8');
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     return (Number(fields[11]) + Number(fields[12])) / 100;
   } catch {
@@ -142,7 +142,8 @@ async function benchStore(store: string) {
     const hash = await hashTimes();
     const hashBound = round((availableParallelism() * 1000) / hash.allCoresMs);
     await eventLoopP99(base); // resets the server's event-loop histogram
-    const cpuAtStart = { server: cpuSeconds(server.pid as number), client: process.cpuUsage(), postgres: postgresCpu() };
+    const pid = server.pid as number;
+    const cpuAtStart = { server: cpuSeconds(pid), main: cpuSeconds(pid, pid), client: process.cpuUsage(), postgres: postgresCpu() };
     const end = performance.now() + SECONDS * 1000;
     const started = performance.now();
     await Promise.all(Array.from({ length: VUS }, async () => {
@@ -162,7 +163,9 @@ async function benchStore(store: string) {
     const clientCpu = process.cpuUsage(cpuAtStart.client);
     // Where the two cores went during the sign-ins, in cores (CPU seconds per second).
     const cores = {
-      server: round((cpuSeconds(server.pid as number) - cpuAtStart.server) / elapsed, 2),
+      server: round((cpuSeconds(pid) - cpuAtStart.server) / elapsed, 2),
+      // The event loop's thread alone; the rest of the server is mostly the hashing threads.
+      serverMainThread: round((cpuSeconds(pid, pid) - cpuAtStart.main) / elapsed, 2),
       loadGenerator: round((clientCpu.user + clientCpu.system) / 1e6 / elapsed, 2),
       postgres: store === 'postgres' ? round(postgresCpuSince(cpuAtStart.postgres) / elapsed, 2) : 0,
     };
@@ -183,6 +186,7 @@ async function benchStore(store: string) {
     const codeOnly: Sample = { ms: [] };
     let k = 0;
     const cStart = performance.now();
+    const mainAtCodeStart = cpuSeconds(pid, pid);
     await Promise.all(Array.from({ length: VUS }, async () => {
       while (k < prepared.length) {
         const { c, i } = prepared[k++] as { c: Client; i: number };
@@ -192,6 +196,7 @@ async function benchStore(store: string) {
       }
     }));
     const codeOnlySeconds = (performance.now() - cStart) / 1000;
+    const codeOnlyMainCores = round((cpuSeconds(pid, pid) - mainAtCodeStart) / codeOnlySeconds, 2);
 
     const codeOnlyPerSecond = round(codeOnly.ms.length / codeOnlySeconds);
     return {
@@ -210,7 +215,7 @@ async function benchStore(store: string) {
       codeStepMs: { p50: round(pct(codeStep.ms, 50)), p99: round(pct(codeStep.ms, 99)) },
       eventLoopDelayP99Ms: round(loopP99),
       coresUsed: cores,
-      codeStepAlone: { requests: codeOnly.ms.length, perSecond: codeOnlyPerSecond, p50Ms: round(pct(codeOnly.ms, 50)) },
+      codeStepAlone: { requests: codeOnly.ms.length, perSecond: codeOnlyPerSecond, p50Ms: round(pct(codeOnly.ms, 50)), serverMainThreadCores: codeOnlyMainCores },
       fractionOfHashBound: round(signIns / elapsed / hashBound, 2),
       codeStepVsBareFastify: round(codeOnlyPerSecond / ceiling, 2),
     };

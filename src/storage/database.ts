@@ -69,9 +69,14 @@ const NAMED_STATEMENTS = 500;
 /**
  * The PostgreSQL pool as Kysely sees it, sending each data statement as a named
  * prepared statement: the server parses and plans it once per connection
- * instead of on every call (unnamed statements were about a third of the
+ * instead of on every call (unnamed statements were about half of the
  * database's CPU in the benchmark). node-postgres keeps the names per
  * connection. Schema changes (migrations) run unnamed.
+ *
+ * A `select *` prepared before another instance's migration added a column
+ * fails with "cached plan must not change result type" (0A000). That statement
+ * then runs unnamed on that connection: at once, out of a transaction; inside
+ * one (which the error has aborted) from the next try on.
  */
 function withNamedStatements(pool: pg.Pool): PostgresPool {
   const names = new Map<string, string>();
@@ -84,19 +89,35 @@ function withNamedStatements(pool: pg.Pool): PostgresPool {
     return name;
   };
   const clients = new WeakMap<pg.PoolClient, PostgresPoolClient>();
+  const wrap = (client: pg.PoolClient): PostgresPoolClient => {
+    const stale = new Set<string>();
+    let inTransaction = false;
+    const query = async (text: string, values: unknown[]) => {
+      if (/^(begin|start transaction)\b/i.test(text)) inTransaction = true;
+      else if (/^(commit|rollback)\b/i.test(text)) inTransaction = false;
+      const name = nameOf(text);
+      if (!name || stale.has(name)) return client.query({ text, values });
+      try {
+        return await client.query({ name, text, values });
+      } catch (error) {
+        if ((error as { code?: string }).code !== '0A000') throw error;
+        stale.add(name);
+        if (inTransaction) throw error;
+        return client.query({ text, values });
+      }
+    };
+    return {
+      query: ((text: unknown, values?: ReadonlyArray<unknown>) =>
+        typeof text === 'string' ? query(text, [...(values ?? [])]) : client.query(text as never)) as unknown as PostgresPoolClient['query'],
+      release: (destroy?: boolean) => client.release(destroy),
+    };
+  };
   return {
     async connect() {
       const client = await pool.connect();
       let wrapped = clients.get(client);
       if (!wrapped) {
-        wrapped = {
-          query: ((text: unknown, values?: ReadonlyArray<unknown>) => {
-            if (typeof text !== 'string') return client.query(text as never);
-            const name = nameOf(text);
-            return client.query(name ? { name, text, values: values as unknown[] } : { text, values: values as unknown[] });
-          }) as unknown as PostgresPoolClient['query'],
-          release: (destroy?: boolean) => client.release(destroy),
-        };
+        wrapped = wrap(client);
         clients.set(client, wrapped);
       }
       return wrapped;

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { randomDigits, randomId } from '../../src/domain/providers.ts';
 import type { RandomSource } from '../../src/domain/providers.ts';
+import { bufferedRandom } from '../../src/runtime.ts';
 
 const cryptoRandom: RandomSource = { bytes: (n) => new Uint8Array(randomBytes(n)) };
 
@@ -63,5 +64,30 @@ describe('randomId', () => {
   it('differs from call to call with a real random source', () => {
     const ids = new Set(Array.from({ length: 100 }, () => randomId(cryptoRandom)));
     expect(ids.size).toBe(100);
+  });
+});
+
+describe('the buffered system random source', () => {
+  it('hands out each byte once, in copies of the asked length, across refills', () => {
+    const random = bufferedRandom(64); // a refill every four 16-byte draws
+    const seen = new Set<string>();
+    for (let i = 0; i < 1000; i++) {
+      const draw = random.bytes(16);
+      expect(draw).toHaveLength(16);
+      expect(draw.buffer.byteLength).toBe(16); // a copy, not a view of the pool
+      seen.add(Buffer.from(draw).toString('hex'));
+    }
+    expect(seen.size).toBe(1000);
+    expect(random.bytes(5)).toHaveLength(5);
+    expect(random.bytes(1000)).toHaveLength(1000); // larger than a quarter of the pool: drawn directly
+  });
+
+  it('looks uniform: every byte value turns up about as often in 256 KiB', () => {
+    const random = bufferedRandom();
+    const counts = new Array<number>(256).fill(0);
+    for (let i = 0; i < 16_384; i++) for (const byte of random.bytes(16)) counts[byte] = (counts[byte] ?? 0) + 1;
+    // Expected 1,024 each; a fair source stays within ±25% with overwhelming probability.
+    expect(Math.min(...counts)).toBeGreaterThan(768);
+    expect(Math.max(...counts)).toBeLessThan(1280);
   });
 });

@@ -1,6 +1,9 @@
-import type { Kysely } from 'kysely';
+import type { Kysely, Selectable } from 'kysely';
+import { compiledOnce } from '../compiled.ts';
 import type { Account } from '../records.ts';
-import type { Database } from '../schema.ts';
+import type { AccountsTable, Database } from '../schema.ts';
+
+const selectAccount = compiledOnce<{ accountId: string }, Selectable<AccountsTable>>((db, p) => db.selectFrom('accounts').selectAll().where('id', '=', p('accountId')));
 
 export function accountQueries(db: Kysely<Database>) {
   return {
@@ -20,7 +23,7 @@ export function accountQueries(db: Kysely<Database>) {
     },
 
     async get(accountId: string): Promise<Account | undefined> {
-      const row = await db.selectFrom('accounts').selectAll().where('id', '=', accountId).executeTakeFirst();
+      const row = (await selectAccount(db, { accountId })).rows[0];
       return row && { id: row.id, name: row.name, mfaEnabled: row.mfa_enabled === 1, createdAt: row.created_at };
     },
 

@@ -1,6 +1,23 @@
-import type { Kysely } from 'kysely';
+import type { Insertable, Kysely } from 'kysely';
+import { compiledOnce } from '../compiled.ts';
 import type { AuditEvent } from '../records.ts';
-import type { Database } from '../schema.ts';
+import type { AuditEventsTable, Database } from '../schema.ts';
+
+const insertEvent = compiledOnce<Required<Insertable<AuditEventsTable>>, never>((db, p) =>
+  db.insertInto('audit_events').values({
+    id: p('id'),
+    account_id: p('account_id'),
+    at: p('at'),
+    actor_user_id: p('actor_user_id'),
+    actor: p('actor'),
+    action: p('action'),
+    target_user_id: p('target_user_id'),
+    target: p('target'),
+    ip: p('ip'),
+    result: p('result'),
+    detail: p('detail'),
+  }),
+);
 
 export interface AuditQuery {
   action?: string;
@@ -12,22 +29,19 @@ export interface AuditQuery {
 export function auditQueries(db: Kysely<Database>) {
   return {
     async record(event: AuditEvent): Promise<void> {
-      await db
-        .insertInto('audit_events')
-        .values({
-          id: event.id,
-          account_id: event.accountId,
-          at: event.at,
-          actor_user_id: event.actorUserId,
-          actor: event.actor,
-          action: event.action,
-          target_user_id: event.targetUserId,
-          target: event.target,
-          ip: event.ip,
-          result: event.result,
-          detail: event.detail ? JSON.stringify(event.detail) : null,
-        })
-        .execute();
+      await insertEvent(db, {
+        id: event.id,
+        account_id: event.accountId,
+        at: event.at,
+        actor_user_id: event.actorUserId,
+        actor: event.actor,
+        action: event.action,
+        target_user_id: event.targetUserId,
+        target: event.target,
+        ip: event.ip,
+        result: event.result,
+        detail: event.detail ? JSON.stringify(event.detail) : null,
+      });
     },
 
     /** Newest first. A user filter matches the user as actor or as target. */

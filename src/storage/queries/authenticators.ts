@@ -1,4 +1,5 @@
 import type { Kysely, Selectable } from 'kysely';
+import { changed, compiledOnce } from '../compiled.ts';
 import type { TotpAlgorithm } from '../../domain/totp.ts';
 import type { Dialect } from '../database.ts';
 import type { Authenticator, Sealed } from '../records.ts';
@@ -21,15 +22,28 @@ function toAuthenticator(row: Selectable<AuthenticatorsTable>): Authenticator {
   };
 }
 
+type Owner = { accountId: string; userId: string };
+
+const selectOne = compiledOnce<Owner, Selectable<AuthenticatorsTable>>((db, p) =>
+  db.selectFrom('authenticators').selectAll().where('account_id', '=', p('accountId')).where('user_id', '=', p('userId')),
+);
+const selectOneForUpdate = compiledOnce<Owner, Selectable<AuthenticatorsTable>>((db, p) =>
+  db.selectFrom('authenticators').selectAll().where('account_id', '=', p('accountId')).where('user_id', '=', p('userId')).forUpdate(),
+);
+
+const recordStep = compiledOnce<Owner & { step: number; drift: number; now: number }, never>((db, p) =>
+  db
+    .updateTable('authenticators')
+    .set({ last_used_step: p('step'), drift_steps: p('drift'), last_used_at: p('now') })
+    .where('account_id', '=', p('accountId'))
+    .where('user_id', '=', p('userId'))
+    .where('last_used_step', '<', p('step')),
+);
+
 export function authenticatorQueries(db: Kysely<Database>, dialect: Dialect) {
   return {
     async get(accountId: string, userId: string): Promise<Authenticator | undefined> {
-      const row = await db
-        .selectFrom('authenticators')
-        .selectAll()
-        .where('account_id', '=', accountId)
-        .where('user_id', '=', userId)
-        .executeTakeFirst();
+      const row = (await selectOne(db, { accountId, userId })).rows[0];
       return row && toAuthenticator(row);
     },
 
@@ -39,8 +53,7 @@ export function authenticatorQueries(db: Kysely<Database>, dialect: Dialect) {
      * anyway): a Reset MFA or another code for the same user waits meanwhile.
      */
     async getForUpdate(accountId: string, userId: string): Promise<Authenticator | undefined> {
-      const query = db.selectFrom('authenticators').selectAll().where('account_id', '=', accountId).where('user_id', '=', userId);
-      const row = await (dialect === 'postgres' ? query.forUpdate() : query).executeTakeFirst();
+      const row = (await (dialect === 'postgres' ? selectOneForUpdate : selectOne)(db, { accountId, userId })).rows[0];
       return row && toAuthenticator(row);
     },
 
@@ -74,14 +87,7 @@ export function authenticatorQueries(db: Kysely<Database>, dialect: Dialect) {
      * one code exactly one changes the row (RFC 6238 §5.2, one use per code).
      */
     async recordUse(accountId: string, userId: string, step: number, driftSteps: number, now: number): Promise<boolean> {
-      const result = await db
-        .updateTable('authenticators')
-        .set({ last_used_step: step, drift_steps: driftSteps, last_used_at: now })
-        .where('account_id', '=', accountId)
-        .where('user_id', '=', userId)
-        .where('last_used_step', '<', step)
-        .executeTakeFirst();
-      return Number(result.numUpdatedRows) === 1;
+      return changed(await recordStep(db, { accountId, userId, step, drift: driftSteps, now })) === 1;
     },
 
     async delete(accountId: string, userId: string): Promise<number> {

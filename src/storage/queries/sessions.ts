@@ -1,4 +1,5 @@
-import type { Kysely, Selectable } from 'kysely';
+import type { Insertable, Kysely, Selectable } from 'kysely';
+import { changed, compiledOnce } from '../compiled.ts';
 import type { Role } from '../../domain/roles.ts';
 import type { Sealed, Session, SessionState, UserState } from '../records.ts';
 import type { Database, SessionsTable } from '../schema.ts';
@@ -26,42 +27,64 @@ function toSession(row: Selectable<SessionsTable>): Session {
   };
 }
 
+const insertSession = compiledOnce<Insertable<SessionsTable>, never>((db, p) =>
+  db.insertInto('sessions').values({
+    id: p('id'),
+    account_id: p('account_id'),
+    user_id: p('user_id'),
+    state: p('state'),
+    created_at: p('created_at'),
+    last_seen_at: p('last_seen_at'),
+    expires_at: p('expires_at'),
+    mfa_verified_at: p('mfa_verified_at'),
+    code_failures: p('code_failures'),
+    enrollment_key_id: p('enrollment_key_id'),
+    enrollment_secret: p('enrollment_secret'),
+  }),
+);
+
+const selectView = compiledOnce<{ id: string }, Selectable<SessionsTable> & { u_username: string; u_role: string; u_state: string; a_name: string; a_mfa: number }>((db, p) =>
+  db
+    .selectFrom('sessions')
+    .innerJoin('users', (j) => j.onRef('users.id', '=', 'sessions.user_id').onRef('users.account_id', '=', 'sessions.account_id'))
+    .innerJoin('accounts', 'accounts.id', 'sessions.account_id')
+    .selectAll('sessions')
+    .select(['users.username as u_username', 'users.role as u_role', 'users.state as u_state', 'accounts.name as a_name', 'accounts.mfa_enabled as a_mfa'])
+    .where('sessions.id', '=', p('id')),
+);
+
+const countCodeFailure = compiledOnce<{ id: string }, { code_failures: number }>((db, p) =>
+  db
+    .updateTable('sessions')
+    .set((eb) => ({ code_failures: eb('code_failures', '+', 1) }))
+    .where('id', '=', p('id'))
+    .returning('code_failures'),
+);
+
+const deleteSession = compiledOnce<{ id: string }, never>((db, p) => db.deleteFrom('sessions').where('id', '=', p('id')));
+
+const touchSession = compiledOnce<{ id: string; now: number }, never>((db, p) => db.updateTable('sessions').set({ last_seen_at: p('now') }).where('id', '=', p('id')));
+
 export function sessionQueries(db: Kysely<Database>) {
   return {
     async create(session: Session): Promise<void> {
-      await db
-        .insertInto('sessions')
-        .values({
-          id: session.id,
-          account_id: session.accountId,
-          user_id: session.userId,
-          state: session.state,
-          created_at: session.createdAt,
-          last_seen_at: session.lastSeenAt,
-          expires_at: session.expiresAt,
-          mfa_verified_at: session.mfaVerifiedAt,
-          code_failures: session.codeFailures,
-          enrollment_key_id: session.enrollment?.keyId ?? null,
-          enrollment_secret: session.enrollment?.ciphertext ?? null,
-        })
-        .execute();
+      await insertSession(db, {
+        id: session.id,
+        account_id: session.accountId,
+        user_id: session.userId,
+        state: session.state,
+        created_at: session.createdAt,
+        last_seen_at: session.lastSeenAt,
+        expires_at: session.expiresAt,
+        mfa_verified_at: session.mfaVerifiedAt,
+        code_failures: session.codeFailures,
+        enrollment_key_id: session.enrollment?.keyId ?? null,
+        enrollment_secret: session.enrollment?.ciphertext ?? null,
+      });
     },
 
     async view(id: string): Promise<SessionView | undefined> {
-      const row = await db
-        .selectFrom('sessions')
-        .innerJoin('users', (j) => j.onRef('users.id', '=', 'sessions.user_id').onRef('users.account_id', '=', 'sessions.account_id'))
-        .innerJoin('accounts', 'accounts.id', 'sessions.account_id')
-        .selectAll('sessions')
-        .select([
-          'users.username as u_username',
-          'users.role as u_role',
-          'users.state as u_state',
-          'accounts.name as a_name',
-          'accounts.mfa_enabled as a_mfa',
-        ])
-        .where('sessions.id', '=', id)
-        .executeTakeFirst();
+      const row = (await selectView(db, { id })).rows[0];
       if (!row) return undefined;
       return {
         session: toSession(row),
@@ -85,12 +108,7 @@ export function sessionQueries(db: Kysely<Database>) {
 
     /** Counts a wrong code against a pending sign-in in one statement; answers the new count. */
     async addCodeFailure(id: string): Promise<number> {
-      const row = await db
-        .updateTable('sessions')
-        .set((eb) => ({ code_failures: eb('code_failures', '+', 1) }))
-        .where('id', '=', id)
-        .returning('code_failures')
-        .executeTakeFirst();
+      const row = (await countCodeFailure(db, { id })).rows[0];
       return row?.code_failures ?? Number.POSITIVE_INFINITY;
     },
 
@@ -111,13 +129,12 @@ export function sessionQueries(db: Kysely<Database>) {
     },
 
     async touch(id: string, now: number): Promise<void> {
-      await db.updateTable('sessions').set({ last_seen_at: now }).where('id', '=', id).execute();
+      await touchSession(db, { id, now });
     },
 
     /** Ends one session; answers whether it was still there. */
     async delete(id: string): Promise<boolean> {
-      const result = await db.deleteFrom('sessions').where('id', '=', id).executeTakeFirst();
-      return Number(result.numDeletedRows) === 1;
+      return changed(await deleteSession(db, { id })) === 1;
     },
 
     /** Ends every session of a user; answers how many. */

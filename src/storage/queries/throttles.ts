@@ -1,22 +1,56 @@
-import type { Kysely } from 'kysely';
+import type { Kysely, Selectable } from 'kysely';
+import { compiledOnce } from '../compiled.ts';
 import type { ThrottleKey, ThrottleState } from '../records.ts';
-import type { Database } from '../schema.ts';
+import type { Database, ThrottlesTable } from '../schema.ts';
 
 function where(key: ThrottleKey) {
   return { scope: key.scope, account_id: key.accountId, subject: key.subject };
 }
 
+type Key = ReturnType<typeof where>;
+
+const selectState = compiledOnce<Key, Pick<Selectable<ThrottlesTable>, 'failures' | 'lock_count' | 'locked_until'>>((db, p) =>
+  db
+    .selectFrom('throttles')
+    .select(['failures', 'lock_count', 'locked_until'])
+    .where('scope', '=', p('scope'))
+    .where('account_id', '=', p('account_id'))
+    .where('subject', '=', p('subject')),
+);
+
+/** One more failure, in one upsert; with a window (`forget`), a count whose last failure is older starts again at 1. */
+function countFailure(windowed: boolean) {
+  return compiledOnce<Key & { now: number; forgetBefore: number }, Pick<Selectable<ThrottlesTable>, 'failures' | 'lock_count' | 'locked_until'>>((db, p) =>
+    db
+      .insertInto('throttles')
+      .values({ scope: p('scope'), account_id: p('account_id'), subject: p('subject'), failures: 1, lock_count: 0, locked_until: null, updated_at: p('now') })
+      .onConflict((oc) =>
+        oc.columns(['scope', 'account_id', 'subject']).doUpdateSet((eb) => {
+          const next = windowed
+            ? eb.case().when('throttles.updated_at', '<', p('forgetBefore')).then(1).else(eb('throttles.failures', '+', 1)).end()
+            : eb('throttles.failures', '+', 1);
+          // While locked nothing counts: a request that raced past the lock check
+          // sees the lock in what this statement returns, and is refused.
+          return {
+            failures: eb.case().when('throttles.locked_until', '>', p('now')).then(eb.ref('throttles.failures')).else(next).end(),
+            updated_at: p('now'),
+          };
+        }),
+      )
+      .returning(['failures', 'lock_count', 'locked_until']),
+  );
+}
+const countFailureEver = countFailure(false);
+const countFailureInWindow = countFailure(true);
+
+const deleteKey = compiledOnce<Key, never>((db, p) =>
+  db.deleteFrom('throttles').where('scope', '=', p('scope')).where('account_id', '=', p('account_id')).where('subject', '=', p('subject')),
+);
+
 export function throttleQueries(db: Kysely<Database>) {
   return {
     async get(key: ThrottleKey): Promise<ThrottleState | undefined> {
-      const k = where(key);
-      const row = await db
-        .selectFrom('throttles')
-        .select(['failures', 'lock_count', 'locked_until'])
-        .where('scope', '=', k.scope)
-        .where('account_id', '=', k.account_id)
-        .where('subject', '=', k.subject)
-        .executeTakeFirst();
+      const row = (await selectState(db, where(key))).rows[0];
       return row && { failures: row.failures, lockCount: row.lock_count, lockedUntil: row.locked_until };
     },
 
@@ -27,25 +61,9 @@ export function throttleQueries(db: Kysely<Database>) {
      * that success does not reset).
      */
     async addFailure(key: ThrottleKey, now: number, forgetBefore?: number): Promise<ThrottleState> {
-      const row = await db
-        .insertInto('throttles')
-        .values({ ...where(key), failures: 1, lock_count: 0, locked_until: null, updated_at: now })
-        .onConflict((oc) =>
-          oc.columns(['scope', 'account_id', 'subject']).doUpdateSet((eb) => {
-            const next =
-              forgetBefore === undefined
-                ? eb('throttles.failures', '+', 1)
-                : eb.case().when('throttles.updated_at', '<', forgetBefore).then(1).else(eb('throttles.failures', '+', 1)).end();
-            // While locked nothing counts: a request that raced past the lock check
-            // sees the lock in what this statement returns, and is refused.
-            return {
-              failures: eb.case().when('throttles.locked_until', '>', now).then(eb.ref('throttles.failures')).else(next).end(),
-              updated_at: now,
-            };
-          }),
-        )
-        .returning(['failures', 'lock_count', 'locked_until'])
-        .executeTakeFirstOrThrow();
+      const query = forgetBefore === undefined ? countFailureEver : countFailureInWindow;
+      const row = (await query(db, { ...where(key), now, forgetBefore: forgetBefore ?? 0 })).rows[0];
+      if (!row) throw new Error('the throttle upsert returned no row');
       return { failures: row.failures, lockCount: row.lock_count, lockedUntil: row.locked_until };
     },
 
@@ -83,13 +101,7 @@ export function throttleQueries(db: Kysely<Database>) {
     },
 
     async clear(key: ThrottleKey): Promise<void> {
-      const k = where(key);
-      await db
-        .deleteFrom('throttles')
-        .where('scope', '=', k.scope)
-        .where('account_id', '=', k.account_id)
-        .where('subject', '=', k.subject)
-        .execute();
+      await deleteKey(db, where(key));
     },
   };
 }

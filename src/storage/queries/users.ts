@@ -4,6 +4,7 @@ import type { Role } from '../../domain/roles.ts';
 import type { User, UserState } from '../records.ts';
 import { SEARCH_ROWS_PER_ACCOUNT } from '../migrations/003-user-search.ts';
 import type { Database, UsersTable } from '../schema.ts';
+import { compiledOnce } from '../compiled.ts';
 
 export interface NewUser extends User {
   usernameKey: string;
@@ -20,6 +21,10 @@ export interface UserListQuery {
   limit: number;
   offset: number;
 }
+
+const selectByUsername = compiledOnce<{ accountId: string; usernameKey: string }, Selectable<UsersTable>>((db, p) =>
+  db.selectFrom('users').selectAll().where('account_id', '=', p('accountId')).where('username_key', '=', p('usernameKey')),
+);
 
 function toUser(row: Selectable<UsersTable>): User {
   return {
@@ -82,12 +87,7 @@ export function userQueries(db: Kysely<Database>) {
     },
 
     async findByUsername(accountId: string, usernameKey: string): Promise<User | undefined> {
-      const row = await db
-        .selectFrom('users')
-        .selectAll()
-        .where('account_id', '=', accountId)
-        .where('username_key', '=', usernameKey)
-        .executeTakeFirst();
+      const row = (await selectByUsername(db, { accountId, usernameKey })).rows[0];
       return row && toUser(row);
     },
 

@@ -1,0 +1,68 @@
+import { sql } from 'kysely';
+import type { Kysely } from 'kysely';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Database } from '../../src/storage/schema.ts';
+import { createStore } from '../../src/storage/store.ts';
+import { openTestDatabase, storeKinds } from '../helpers/stores.ts';
+import type { TestDatabase } from '../helpers/stores.ts';
+
+// On PostgreSQL, data statements go as named prepared statements, parsed and
+// planned once per connection. Each test pins one connection of the pool and
+// looks at what that server session has prepared.
+
+const kinds = await storeKinds();
+
+describe.runIf(kinds.includes('postgres'))('named prepared statements (postgres)', () => {
+  let t: TestDatabase;
+  beforeAll(async () => {
+    t = await openTestDatabase('postgres');
+    await t.store.accounts.create({ id: '12345678', name: 'Acme', mfaEnabled: false, createdAt: 1 });
+  });
+  afterAll(() => t.close());
+
+  const prepared = async (conn: Kysely<Database>) =>
+    (await sql<{ name: string; statement: string }>`select name, statement from pg_prepared_statements`.execute(conn)).rows;
+
+  it('prepares a statement once per connection and reuses it, with the values of each call', async () => {
+    await t.database.db.connection().execute(async (conn) => {
+      const store = createStore(conn, 'postgres');
+      expect(await store.accounts.get('12345678')).toMatchObject({ name: 'Acme' });
+      const first = await prepared(conn);
+      const accountLookups = first.filter((p) => /from "accounts"/.test(p.statement));
+      expect(accountLookups).toHaveLength(1);
+      expect(await store.accounts.get('87654321')).toBeUndefined();
+      expect(await store.accounts.get('12345678')).toMatchObject({ name: 'Acme' });
+      expect((await prepared(conn)).filter((p) => /from "accounts"/.test(p.statement))).toEqual(accountLookups);
+    });
+  });
+
+  it('prepares no schema change', async () => {
+    await t.database.db.connection().execute(async (conn) => {
+      await sql`create table if not exists scratch_prepared (id integer)`.execute(conn);
+      await sql`drop table scratch_prepared`.execute(conn);
+      expect((await prepared(conn)).filter((p) => /^\s*(create|drop|alter)/i.test(p.statement))).toEqual([]);
+    });
+  });
+
+  it("keeps answering after another instance's migration changes a table under a prepared `select *`", async () => {
+    await t.database.db.connection().execute(async (conn) => {
+      const store = createStore(conn, 'postgres');
+      try {
+        expect(await store.accounts.get('12345678')).toMatchObject({ name: 'Acme' });
+        // What a newer instance's migration might do while this one runs.
+        await sql`alter table accounts add column later_column text`.execute(conn);
+        expect(await store.accounts.get('12345678')).toMatchObject({ name: 'Acme' });
+
+        // Inside a transaction the error has aborted it: that try fails, the next one works.
+        const lookUp = () => conn.transaction().execute((trx) => createStore(trx, 'postgres').users.findByUsername('12345678', 'nobody'));
+        await expect(lookUp()).resolves.toBeUndefined();
+        await sql`alter table users add column later_column text`.execute(conn);
+        await expect(lookUp()).rejects.toMatchObject({ code: '0A000' });
+        await expect(lookUp()).resolves.toBeUndefined();
+      } finally {
+        await sql`alter table accounts drop column if exists later_column`.execute(conn);
+        await sql`alter table users drop column if exists later_column`.execute(conn);
+      }
+    });
+  });
+});
