@@ -89,17 +89,18 @@ async function spend(deps: Deps, view: SessionView, proof: Proof, ip: string, au
  * before the code is checked, the proof spent, and the pending session swapped
  * for a full one with a new id (no fixation).
  *
- * Rows are taken in the order Reset MFA takes them (authenticator, recovery
- * codes, sessions, throttle), so the two never wait on each other in a circle.
- * On PostgreSQL the authenticator's row is locked first: a reset that came
- * first leaves no authenticator (and no pending session) here, and one that
- * comes later waits for this commit and then ends the new session too; codes
- * sent for one user at once are checked one after the other, each seeing the
- * counts of those before it. On SQLite, writers take turns anyway.
+ * On PostgreSQL the user's row is locked first, as Reset MFA locks it first:
+ * a reset that came first leaves no authenticator (and no pending session)
+ * here, and one that comes later waits for this commit and then ends the new
+ * session too — also for a user still setting up, who has no authenticator row
+ * to lock. Codes sent for one user at once are checked one after the other,
+ * each seeing the counts of those before it. On SQLite, writers take turns
+ * anyway.
  */
 async function codeStep(deps: Deps, view: SessionView, input: string, ip: string): Promise<CodeResult> {
   const { account, user, session } = view;
   const { store } = deps;
+  await store.users.lockForUpdate(account.id, user.id);
   const authenticator = await store.authenticators.getForUpdate(account.id, user.id);
   // Counted before the code is checked (10 per user, 5 per pending sign-in).
   const tries = await store.sessions.addCodeFailure(session.id);

@@ -14,6 +14,8 @@ export async function resetMfa(deps: Deps, accountId: string, userId: string, ac
   const user = await deps.store.users.get(accountId, userId);
   if (!user) return { ok: false, reason: 'not_found' };
   const outcome = await deps.store.transaction(async (store) => {
+    // The user's row first, as the code step takes it: the two take turns (PostgreSQL).
+    await store.users.lockForUpdate(accountId, userId);
     const removed = await store.authenticators.delete(accountId, userId);
     const codes = await store.recoveryCodes.deleteForUser(accountId, userId);
     const sessionsEnded = await store.sessions.deleteForUser(accountId, userId);

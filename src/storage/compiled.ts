@@ -13,6 +13,9 @@ export type Param<P> = <K extends keyof P & string>(name: K) => P[K];
 
 const MARK = '\u0000portcullis-param:';
 
+/** Every SQL text compiled here: a fixed set, which PostgreSQL gets as named prepared statements (database.ts). */
+export const compiledTexts = new Set<string>();
+
 interface Plan<P> {
   sql: string;
   /** Each compiled parameter: a value to take from the call, or a constant of the query. */
@@ -34,6 +37,9 @@ export function compiledOnce<P extends Record<string, unknown>, O>(
     let plan = plans.get(dialect);
     if (!plan) {
       const compiled = build(db, placeholder).compile();
+      // A placeholder Kysely printed into the text instead of binding it would run as that text.
+      if (compiled.sql.includes(MARK)) throw new Error('a placeholder was inlined into the SQL of a compiled query');
+      compiledTexts.add(compiled.sql);
       plan = {
         sql: compiled.sql,
         slots: compiled.parameters.map((value) =>

@@ -5,6 +5,7 @@ import { Kysely, Migrator, PostgresAdapter, PostgresDialect, SqliteDialect, sql 
 import type { Migration, MigrationProvider, PostgresPool, PostgresPoolClient, SqliteDatabase as SqliteDatabaseLike } from 'kysely';
 import pg from 'pg';
 import { startCheckpointer } from './checkpointer.ts';
+import { compiledTexts } from './compiled.ts';
 import type { Checkpointer } from './checkpointer.ts';
 import * as foundation from './migrations/001-foundation.ts';
 import * as mfa from './migrations/002-mfa.ts';
@@ -63,15 +64,14 @@ function withStatementCache(sqlite: SqliteDatabase.Database): SqliteDatabaseLike
   };
 }
 
-/** At most this many statement texts get a name; later ones (long id lists, say) run unnamed. */
-const NAMED_STATEMENTS = 500;
-
 /**
- * The PostgreSQL pool as Kysely sees it, sending each data statement as a named
- * prepared statement: the server parses and plans it once per connection
- * instead of on every call (unnamed statements were about half of the
- * database's CPU in the benchmark). node-postgres keeps the names per
- * connection. Schema changes (migrations) run unnamed.
+ * The PostgreSQL pool as Kysely sees it, sending the sign-in's statements (the
+ * fixed set `compiledOnce` makes) as named prepared statements: the server
+ * parses and plans each once per connection instead of on every call (unnamed
+ * statements were about half of the database's CPU in the benchmark).
+ * node-postgres keeps the names per connection. Everything else — searches
+ * whose best plan depends on the text, id lists of any length, schema changes
+ * — runs unnamed.
  *
  * A `select *` prepared before another instance's migration added a column
  * fails with "cached plan must not change result type" (0A000). That statement
@@ -82,7 +82,7 @@ function withNamedStatements(pool: pg.Pool): PostgresPool {
   const names = new Map<string, string>();
   const nameOf = (text: string): string | undefined => {
     let name = names.get(text);
-    if (name === undefined && names.size < NAMED_STATEMENTS && /^(select|insert|update|delete|with)\b/i.test(text)) {
+    if (name === undefined && compiledTexts.has(text)) {
       name = `portcullis_${names.size + 1}`;
       names.set(text, name);
     }
@@ -94,7 +94,7 @@ function withNamedStatements(pool: pg.Pool): PostgresPool {
     let inTransaction = false;
     const query = async (text: string, values: unknown[]) => {
       if (/^(begin|start transaction)\b/i.test(text)) inTransaction = true;
-      else if (/^(commit|rollback)\b/i.test(text)) inTransaction = false;
+      else if (/^(commit|rollback)\b(?!\s+to\b)/i.test(text)) inTransaction = false; // not `rollback to savepoint`
       const name = nameOf(text);
       if (!name || stale.has(name)) return client.query({ text, values });
       try {

@@ -10,6 +10,7 @@ import { buildTestApp } from '../helpers/app.ts';
 import type { TestApp } from '../helpers/app.ts';
 import type { Tenant } from '../helpers/client.ts';
 import { storeKinds } from '../helpers/stores.ts';
+import { secretOf } from '../helpers/phone.ts';
 import { STEP, addUser, apiPending, codeNow, enrolByApi, mfaTenant, sessionsOf } from './support.ts';
 
 // Reset MFA landing while a sign-in's code is being checked. Whatever the
@@ -112,6 +113,34 @@ for (const kind of await storeKinds()) {
 
       expect(waited).toBe(true);
       expect(result.kind).toBe('signed_in');
+      expect(await t.deps.store.authenticators.get(tenant.accountId, userId)).toBeUndefined();
+      expect(await sessionsOf(t, userId)).toEqual([]);
+    });
+
+    it('a reset while a user who is setting up is signed in ends that session too (no authenticator row to lock yet)', async () => {
+      const userId = await addUser(t, tenant, 'setting-up');
+      const { client, res } = await apiPending(t, tenant, 'setting-up');
+      const secret = secretOf((res.json() as { otpauthUri: string }).otpauthUri);
+      const view = await t.deps.store.sessions.view(hashToken(client.cookies.get('portcullis') as string));
+      if (!view) throw new Error('no pending session');
+      let resetting: Promise<unknown> | undefined;
+      let waited = false;
+      const store = hooked(t.deps.store, (trx) => ({
+        sessions: {
+          ...trx.sessions,
+          create: async (session) => {
+            resetting = reset(userId);
+            waited = await untilWaiting();
+            return trx.sessions.create(session);
+          },
+        },
+      }));
+      const result = await submitCode({ ...t.deps, store }, view, codeNow(t, secret), '127.0.0.1');
+      await resetting;
+
+      expect(waited).toBe(true);
+      expect(result).toMatchObject({ kind: 'signed_in', recoveryCodes: expect.any(Array) });
+      // The reset came second: it revoked the authenticator just saved and ended the new session.
       expect(await t.deps.store.authenticators.get(tenant.accountId, userId)).toBeUndefined();
       expect(await sessionsOf(t, userId)).toEqual([]);
     });

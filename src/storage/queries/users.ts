@@ -22,6 +22,10 @@ export interface UserListQuery {
   offset: number;
 }
 
+const lockRow = compiledOnce<{ accountId: string; userId: string }, { id: string }>((db, p) =>
+  db.selectFrom('users').select('id').where('account_id', '=', p('accountId')).where('id', '=', p('userId')).forNoKeyUpdate(),
+);
+
 const selectByUsername = compiledOnce<{ accountId: string; usernameKey: string }, Selectable<UsersTable>>((db, p) =>
   db.selectFrom('users').selectAll().where('account_id', '=', p('accountId')).where('username_key', '=', p('usernameKey')),
 );
@@ -89,6 +93,17 @@ export function userQueries(db: Kysely<Database>) {
     async findByUsername(accountId: string, usernameKey: string): Promise<User | undefined> {
       const row = (await selectByUsername(db, { accountId, usernameKey })).rows[0];
       return row && toUser(row);
+    },
+
+    /**
+     * Inside a transaction, on PostgreSQL: locks the user's row until it ends, so
+     * the transactions that begin with this (the code step, Reset MFA) take turns
+     * for one user. The row always exists, unlike the authenticator a user who is
+     * setting up has not got yet. `FOR NO KEY UPDATE` leaves inserts that refer to
+     * the user (sessions, audit) free. On SQLite writers take turns anyway.
+     */
+    async lockForUpdate(accountId: string, userId: string): Promise<void> {
+      if (!sqlite) await lockRow(db, { accountId, userId });
     },
 
     async get(accountId: string, userId: string): Promise<User | undefined> {
