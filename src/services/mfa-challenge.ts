@@ -101,13 +101,16 @@ async function codeStep(deps: Deps, view: SessionView, input: string, ip: string
   const { account, user, session } = view;
   const { store } = deps;
   await store.users.lockForUpdate(account.id, user.id);
-  const authenticator = await store.authenticators.getForUpdate(account.id, user.id);
-  // Counted before the code is checked (10 per user, 5 per pending sign-in).
+  // Counted before the code is checked (10 per user, 5 per pending sign-in). A
+  // write first: on SQLite the transaction then holds the write lock from its
+  // first statement, and another process (the CLI) cannot commit between a read
+  // and the first write (SQLITE_BUSY_SNAPSHOT).
   const tries = await store.sessions.addCodeFailure(session.id);
   if (tries > deps.settings.mfa.maxCodesPerPendingSignIn) {
     await store.sessions.delete(session.id);
     return { kind: 'restart' };
   }
+  const authenticator = await store.authenticators.getForUpdate(account.id, user.id);
   const key = totpThrottleKey(account.id, user.id);
   const admission = await admitAttempt(deps, key, deps.settings.throttle);
   if (!admission.admitted) return { kind: 'locked', lockedUntil: admission.lockedUntil };
