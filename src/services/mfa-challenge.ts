@@ -57,19 +57,20 @@ function check(deps: Deps, view: SessionView, authenticator: Authenticator | und
 
 type AuditBase = { accountId: string; actorUserId: string; actor: string; targetUserId: string; target: string; ip: string };
 
+type Spent = { ok: true; recoveryCodes?: string[] } | { ok: false; reason: string; driftSteps?: number };
+
 /**
  * Spends a proof: records the step, uses the recovery code, or saves the new
  * authenticator. Answers why not when it was spent already (a replayed step, a
  * used recovery code), or the recovery codes of a new authenticator.
  */
-type Spent = { ok: true; recoveryCodes?: string[] } | { ok: false; reason: string; driftSteps?: number };
 
 async function spend(deps: Deps, view: SessionView, proof: Proof, ip: string, auditBase: AuditBase): Promise<Spent> {
   const { account, user } = view;
   const { store } = deps;
   const now = deps.clock.now();
   if (proof.factor === 'totp') {
-    // The row is locked by this transaction: no one else recorded a step since it was read.
+    // The user's row is locked by this transaction: no one else recorded a step since it was read.
     const recorded = await store.authenticators.recordUse(account.id, user.id, proof.step, proof.drift, now);
     return recorded ? { ok: true } : { ok: false, reason: 'reused' };
   }
@@ -110,7 +111,7 @@ async function codeStep(deps: Deps, view: SessionView, input: string, ip: string
     await store.sessions.delete(session.id);
     return { kind: 'restart' };
   }
-  const authenticator = await store.authenticators.getForUpdate(account.id, user.id);
+  const authenticator = await store.authenticators.get(account.id, user.id);
   const key = totpThrottleKey(account.id, user.id);
   const admission = await admitAttempt(deps, key, deps.settings.throttle);
   if (!admission.admitted) return { kind: 'locked', lockedUntil: admission.lockedUntil };

@@ -40,7 +40,7 @@ export function createStore(db: Kysely<Database>, dialect: Dialect): Store {
     sessions: sessionQueries(db),
     throttles: throttleQueries(db),
     audit: auditQueries(db),
-    authenticators: authenticatorQueries(db, dialect),
+    authenticators: authenticatorQueries(db),
     recoveryCodes: recoveryCodeQueries(db),
     ping: async () => {
       await sql`select 1`.execute(db);

@@ -68,25 +68,47 @@ for (const kind of await storeKinds()) {
       return false;
     }
 
-    it('a reset that starts once the sign-in holds the authenticator waits, then ends the new session', async () => {
+    /** Starts a reset of the user on another connection and lets it run as far as the database lets it. */
+    function resetRace(userId: string) {
+      const race = { resetting: undefined as Promise<unknown> | undefined, waited: false };
+      return Object.assign(race, {
+        async start() {
+          race.resetting = reset(userId);
+          race.waited = await untilWaiting();
+        },
+      });
+    }
+
+    /** A sign-in store whose transaction starts that reset just before it writes the new session. */
+    function resetBeforeNewSession(race: ReturnType<typeof resetRace>): Store {
+      return hooked(t.deps.store, (trx) => ({
+        sessions: {
+          ...trx.sessions,
+          create: async (session) => {
+            await race.start();
+            return trx.sessions.create(session);
+          },
+        },
+      }));
+    }
+
+    it('a reset that starts once the sign-in has read the authenticator waits, then ends the new session', async () => {
       const { userId, view, code } = await pendingSignIn('locked-first');
-      let resetting: Promise<unknown> | undefined;
-      let waited = false;
+      const race = resetRace(userId);
       const store = hooked(t.deps.store, (trx) => ({
         authenticators: {
           ...trx.authenticators,
-          getForUpdate: async (accountId, id) => {
-            const found = await trx.authenticators.getForUpdate(accountId, id);
-            resetting = reset(userId);
-            waited = await untilWaiting();
+          get: async (accountId, id) => {
+            const found = await trx.authenticators.get(accountId, id);
+            await race.start();
             return found;
           },
         },
       }));
       const result = await submitCode({ ...t.deps, store }, view, code, '127.0.0.1');
-      await resetting;
+      await race.resetting;
 
-      expect(waited).toBe(true);
+      expect(race.waited).toBe(true);
       expect(result.kind).toBe('signed_in');
       expect(await t.deps.store.authenticators.get(tenant.accountId, userId)).toBeUndefined();
       expect(await sessionsOf(t, userId)).toEqual([]);
@@ -94,24 +116,14 @@ for (const kind of await storeKinds()) {
 
     it('a reset that starts while the new session is being made ends that session too', async () => {
       const { userId, view, code } = await pendingSignIn('finishing');
-      let resetting: Promise<unknown> | undefined;
-      let waited = false;
       // Inside the sign-in's transaction, once the pending session is ended and
       // before the new one is written, a reset starts on another connection.
-      const store = hooked(t.deps.store, (trx) => ({
-        sessions: {
-          ...trx.sessions,
-          create: async (session) => {
-            resetting = reset(userId);
-            waited = await untilWaiting();
-            return trx.sessions.create(session);
-          },
-        },
-      }));
+      const race = resetRace(userId);
+      const store = resetBeforeNewSession(race);
       const result: CodeResult = await submitCode({ ...t.deps, store }, view, code, '127.0.0.1');
-      await resetting;
+      await race.resetting;
 
-      expect(waited).toBe(true);
+      expect(race.waited).toBe(true);
       expect(result.kind).toBe('signed_in');
       expect(await t.deps.store.authenticators.get(tenant.accountId, userId)).toBeUndefined();
       expect(await sessionsOf(t, userId)).toEqual([]);
@@ -123,22 +135,12 @@ for (const kind of await storeKinds()) {
       const secret = secretOf((res.json() as { otpauthUri: string }).otpauthUri);
       const view = await t.deps.store.sessions.view(hashToken(client.cookies.get('portcullis') as string));
       if (!view) throw new Error('no pending session');
-      let resetting: Promise<unknown> | undefined;
-      let waited = false;
-      const store = hooked(t.deps.store, (trx) => ({
-        sessions: {
-          ...trx.sessions,
-          create: async (session) => {
-            resetting = reset(userId);
-            waited = await untilWaiting();
-            return trx.sessions.create(session);
-          },
-        },
-      }));
+      const race = resetRace(userId);
+      const store = resetBeforeNewSession(race);
       const result = await submitCode({ ...t.deps, store }, view, codeNow(t, secret), '127.0.0.1');
-      await resetting;
+      await race.resetting;
 
-      expect(waited).toBe(true);
+      expect(race.waited).toBe(true);
       expect(result).toMatchObject({ kind: 'signed_in', recoveryCodes: expect.any(Array) });
       // The reset came second: it revoked the authenticator just saved and ended the new session.
       expect(await t.deps.store.authenticators.get(tenant.accountId, userId)).toBeUndefined();

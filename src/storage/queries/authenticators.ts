@@ -1,7 +1,6 @@
 import type { Kysely, Selectable } from 'kysely';
 import { changed, compiledOnce } from '../compiled.ts';
 import type { TotpAlgorithm } from '../../domain/totp.ts';
-import type { Dialect } from '../database.ts';
 import type { Authenticator, Sealed } from '../records.ts';
 import type { AuthenticatorsTable, Database } from '../schema.ts';
 
@@ -27,10 +26,6 @@ type Owner = { accountId: string; userId: string };
 const selectOne = compiledOnce<Owner, Selectable<AuthenticatorsTable>>((db, p) =>
   db.selectFrom('authenticators').selectAll().where('account_id', '=', p('accountId')).where('user_id', '=', p('userId')),
 );
-const selectOneForUpdate = compiledOnce<Owner, Selectable<AuthenticatorsTable>>((db, p) =>
-  db.selectFrom('authenticators').selectAll().where('account_id', '=', p('accountId')).where('user_id', '=', p('userId')).forUpdate(),
-);
-
 const recordStep = compiledOnce<Owner & { step: number; drift: number; now: number }, never>((db, p) =>
   db
     .updateTable('authenticators')
@@ -40,20 +35,10 @@ const recordStep = compiledOnce<Owner & { step: number; drift: number; now: numb
     .where('last_used_step', '<', p('step')),
 );
 
-export function authenticatorQueries(db: Kysely<Database>, dialect: Dialect) {
+export function authenticatorQueries(db: Kysely<Database>) {
   return {
     async get(accountId: string, userId: string): Promise<Authenticator | undefined> {
       const row = (await selectOne(db, { accountId, userId })).rows[0];
-      return row && toAuthenticator(row);
-    },
-
-    /**
-     * Reads the user's authenticator inside a transaction and, on PostgreSQL,
-     * locks its row until the transaction ends (SQLite's writers take turns
-     * anyway): a Reset MFA or another code for the same user waits meanwhile.
-     */
-    async getForUpdate(accountId: string, userId: string): Promise<Authenticator | undefined> {
-      const row = (await (dialect === 'postgres' ? selectOneForUpdate : selectOne)(db, { accountId, userId })).rows[0];
       return row && toAuthenticator(row);
     },
 
