@@ -49,7 +49,13 @@ function withStatementCache(sqlite: SqliteDatabase.Database): SqliteDatabaseLike
   const cache = new Map<string, SqliteDatabase.Statement>();
   return {
     close: () => sqlite.close(),
-    prepare(text: string) {
+    prepare(query: string) {
+      // Kysely begins SQLite transactions DEFERRED: one that reads before it writes
+      // then fails at once (SQLITE_BUSY_SNAPSHOT, "database is locked") if another
+      // process (a CLI command beside the server) committed in between; the busy
+      // timeout never applies. IMMEDIATE takes the write lock at the start, and
+      // waits for it like any other statement.
+      const text = query === 'begin' ? 'begin immediate' : query;
       let statement = cache.get(text);
       if (statement) {
         // Most recently used last, so the first key is the one to evict.
