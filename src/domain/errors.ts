@@ -19,6 +19,7 @@ export const errorCatalogue = {
   unsupported_media_type: { status: 415, message: 'This endpoint takes application/json.' },
   too_many_attempts: { status: 429, message: 'Too many failed attempts.' },
   internal: { status: 500, message: 'Something went wrong on our side.' },
+  unavailable: { status: 503, message: 'The service is busy. Try again in a moment.' },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 export type ErrorCode = keyof typeof errorCatalogue;
@@ -36,4 +37,13 @@ export class AppError extends Error {
     super(message ?? errorCatalogue[code].message);
     this.status = errorCatalogue[code].status;
   }
+}
+
+/**
+ * A part the request needs failed for a moment (a hashing thread lost, a lock
+ * not granted in time): nothing was decided and nothing changed, so the client
+ * should try again rather than be told its credentials are wrong. Answered 503.
+ */
+export class TemporarilyUnavailable extends Error {
+  override name = 'TemporarilyUnavailable';
 }

@@ -1,6 +1,7 @@
 import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
+import { TemporarilyUnavailable } from '../domain/errors.ts';
 
 // Password hashing on threads of our own, at a lower scheduling priority than the
 // event loop. argon2id is meant to take a whole core for tens of milliseconds; when
@@ -23,7 +24,11 @@ export interface HashOptions {
 
 export interface HashPool {
   hash(password: string, options: HashOptions): Promise<string>;
-  /** Throws on a malformed hash, as the binding does. */
+  /**
+   * Throws on a malformed hash, as the binding does. Either call throws
+   * TemporarilyUnavailable when no thread could answer (one died under the job,
+   * or the pool is closed): that says nothing about the password.
+   */
   verify(passwordHash: string, password: string): Promise<boolean>;
   close(): Promise<void>;
 }
@@ -83,15 +88,15 @@ export function createHashPool(size = availableParallelism()): HashPool {
       for (const waiting of slot.pending.values()) waiting.reject(error);
       slot.pending.clear();
     };
-    worker.on('error', fail);
-    worker.on('exit', (code) => fail(new Error(`hashing thread exited with code ${code}`)));
+    worker.on('error', (error) => fail(new TemporarilyUnavailable(`hashing thread failed: ${error.message}`)));
+    worker.on('exit', (code) => fail(new TemporarilyUnavailable(`hashing thread exited with code ${code}`)));
     slots[index] = slot;
     return slot;
   };
 
   const run = (job: Job) =>
     new Promise<string | boolean>((resolve, reject) => {
-      if (closed) return reject(new Error('the hashing pool is closed'));
+      if (closed) return reject(new TemporarilyUnavailable('the hashing pool is closed'));
       // The least busy thread, starting one where a place is empty.
       let best = 0;
       for (let i = 0; i < size; i++) {

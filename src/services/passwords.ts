@@ -1,3 +1,4 @@
+import { TemporarilyUnavailable } from '../domain/errors.ts';
 import { normalizePassword } from '../domain/password-policy.ts';
 import { createHashPool } from './hash-pool.ts';
 import type { HashOptions } from './hash-pool.ts';
@@ -12,11 +13,17 @@ export interface Argon2Params {
 
 export interface PasswordHasher {
   hash(password: string): Promise<string>;
-  /** Verifies against a stored hash; a malformed hash is a mismatch, not a crash. */
+  /**
+   * Verifies against a stored hash; a malformed hash is a mismatch, not a crash.
+   * Throws TemporarilyUnavailable when no hashing thread could answer: a lost
+   * thread must not read as a wrong password (counted towards a lock).
+   */
   verify(passwordHash: string, password: string): Promise<boolean>;
   /**
    * Spends the time a real verification costs and answers false. Used for
    * unknown users so that their failures take as long as wrong passwords.
+   * Throws TemporarilyUnavailable exactly when `verify` would, so an unknown
+   * user and a known one get the same answer then too.
    */
   verifyDummy(password: string): Promise<false>;
   /** Stops the hashing threads. */
@@ -39,8 +46,9 @@ export function createPasswordHasher(params: Argon2Params): PasswordHasher {
   const check = async (passwordHash: string, password: string) => {
     try {
       return await pool.verify(passwordHash, normalizePassword(password));
-    } catch {
-      return false;
+    } catch (error) {
+      if (error instanceof TemporarilyUnavailable) throw error;
+      return false; // the binding refused the stored hash
     }
   };
 
@@ -49,17 +57,12 @@ export function createPasswordHasher(params: Argon2Params): PasswordHasher {
     verify: check,
     async verifyDummy(password) {
       // A failed dummy hash (a hashing thread lost) is forgotten, so the next call
-      // makes it again; and it never fails the sign-in: an unknown user must get
-      // the same answer as a wrong password, never an error.
+      // makes it again.
       dummy ??= pool.hash('portcullis-dummy-password', options).catch((error: unknown) => {
         dummy = undefined;
         throw error;
       });
-      try {
-        await check(await dummy, password);
-      } catch {
-        // answered below, like any mismatch
-      }
+      await check(await dummy, password);
       return false;
     },
     close: () => pool.close(),

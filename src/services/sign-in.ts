@@ -31,7 +31,10 @@ export type SignInResult =
  * usernames), after the check. The username key exists whether
  * or not the user does: a lock tells nothing about existence. Every admitted
  * path spends one argon2 verification (a dummy one for unknown users), so
- * timing tells nothing either.
+ * timing tells nothing either. When no hashing thread can answer, the
+ * verification throws TemporarilyUnavailable (503, try again) for known and
+ * unknown users alike: no failure is recorded, and the attempt admitted up
+ * front stays counted, like any attempt whose outcome was not success.
  */
 export async function signIn(deps: Deps, input: SignInInput): Promise<SignInResult> {
   const addressKey: ThrottleKey = { scope: 'address', accountId: '', subject: input.ip };

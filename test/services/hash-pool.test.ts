@@ -3,6 +3,7 @@ import { getPriority } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { afterAll, describe, expect, it } from 'vitest';
 import { passwordDefaults } from '../../src/config/defaults.ts';
+import { TemporarilyUnavailable } from '../../src/domain/errors.ts';
 import { createHashPool, HASH_THREAD_NICE } from '../../src/services/hash-pool.ts';
 import { createPasswordHasher } from '../../src/services/passwords.ts';
 
@@ -71,12 +72,22 @@ describe('the password hasher on the pool', () => {
       await hasher.close();
     }
   });
+});
 
-  it('answers an unknown user false, never an error, when its hashing threads are gone', async () => {
+describe('a hashing thread lost under a job', () => {
+  it('fails the job as unavailable (not as a wrong password), for verify and for the dummy alike', async () => {
+    const slow = { ...OWASP, memoryCost: 65536, timeCost: 8 };
+    const pool = createHashPool(1);
+    const hash = await pool.hash('slow password 1234', slow);
+    const inFlight = pool.verify(hash, 'slow password 1234');
+    await new Promise((r) => setTimeout(r, 20));
+    await pool.close(); // ends the thread under the job
+    await expect(inFlight).rejects.toBeInstanceOf(TemporarilyUnavailable);
+
     const hasher = createPasswordHasher({ argon2MemoryKiB: 1024, argon2Iterations: 1, argon2Parallelism: 1, hashThreads: 1 });
+    const stored = await hasher.hash('a stored password');
     await hasher.close();
-    // The dummy hash cannot be made: still the answer of a wrong password, every time.
-    expect(await hasher.verifyDummy('some password 1')).toBe(false);
-    expect(await hasher.verifyDummy('some password 2')).toBe(false);
+    await expect(hasher.verify(stored, 'a stored password')).rejects.toBeInstanceOf(TemporarilyUnavailable);
+    await expect(hasher.verifyDummy('some password')).rejects.toBeInstanceOf(TemporarilyUnavailable);
   });
 });

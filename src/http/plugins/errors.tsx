@@ -1,6 +1,6 @@
 /** @jsxRuntime automatic @jsxImportSource preact */
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { AppError } from '../../domain/errors.ts';
+import { AppError, TemporarilyUnavailable } from '../../domain/errors.ts';
 import type { ErrorCode } from '../../domain/errors.ts';
 import { renderPage } from '../views/layout.tsx';
 import { MessagePage } from '../views/message.tsx';
@@ -24,6 +24,7 @@ const byStatus: Partial<Record<number, ErrorCode>> = {
 /** Turns anything thrown into a catalogued error; unknown errors become `internal`. */
 export function toAppError(error: FastifyError | Error): AppError {
   if (error instanceof AppError) return error;
+  if (error instanceof TemporarilyUnavailable) return new AppError('unavailable', undefined, { retryAfter: 1 });
   const fe = error as FastifyError;
   if (fe.code?.startsWith('FST_CSRF_')) return new AppError('csrf_failed');
   if (fe.validation) return new AppError('invalid_request', `Invalid request: ${fe.message}.`);
@@ -38,7 +39,7 @@ export function toAppError(error: FastifyError | Error): AppError {
 }
 
 export function sendError(request: FastifyRequest, reply: FastifyReply, error: AppError) {
-  if (error.status === 429 && typeof error.extra.retryAfter === 'number') {
+  if ((error.status === 429 || error.status === 503) && typeof error.extra.retryAfter === 'number') {
     reply.header('retry-after', String(error.extra.retryAfter));
   }
   if (wantsJson(request)) return reply.code(error.status).send({ error: error.code, message: error.message, ...error.extra });

@@ -6,7 +6,7 @@ import { retryAfterSeconds } from '../../domain/lockout-policy.ts';
 import { endSession, hashToken } from '../../services/sessions.ts';
 import { signIn } from '../../services/sign-in.ts';
 import { clearSessionCookie, sessionToken, setSessionCookie } from '../plugins/session.ts';
-import { ErrorBody, TooMany } from './api-schemas.ts';
+import { ErrorBody, TooMany, Unavailable } from './api-schemas.ts';
 import type { RouteOptions } from './sign-in-pages.tsx';
 import { enrolmentOffer } from '../../services/mfa-enrolment.ts';
 
@@ -33,7 +33,7 @@ export async function apiAuthRoutes(app: FastifyInstance, { deps, cookie }: Rout
         tags: ['auth'],
         summary: 'Sign in with account number, username and password',
         body: LoginBody,
-        response: { 200: LoginState, 400: ErrorBody, 401: ErrorBody, 415: ErrorBody, 429: TooMany },
+        response: { 200: LoginState, 400: ErrorBody, 401: ErrorBody, 415: ErrorBody, 429: TooMany, 503: Unavailable },
       },
     },
     async (request, reply) => {
