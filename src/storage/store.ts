@@ -27,9 +27,19 @@ export interface Store {
   readonly recoveryCodes: ReturnType<typeof recoveryCodeQueries>;
   /** Answers when the database does; throws when it is unreachable. */
   ping(): Promise<void>;
-  /** Runs fn in one transaction: all of its writes land, or none. */
+  /**
+   * Runs fn in one transaction: all of its writes land, or none. On PostgreSQL
+   * a transaction that meets a prepared `select *` made stale by another
+   * instance's migration (0A000, database.ts) runs again: the failed try
+   * changed nothing, and that statement now goes unnamed, so each try gets
+   * further. fn may therefore run more than once and must keep its effects in
+   * the transaction.
+   */
   transaction<T>(fn: (store: Store) => Promise<T>): Promise<T>;
 }
+
+/** Tries of a transaction that keeps meeting stale prepared statements (one more is unnamed each time). */
+export const STALE_PLAN_TRIES = 8;
 
 export function createStore(db: Kysely<Database>, dialect: Dialect): Store {
   return {
@@ -45,6 +55,14 @@ export function createStore(db: Kysely<Database>, dialect: Dialect): Store {
     ping: async () => {
       await sql`select 1`.execute(db);
     },
-    transaction: (fn) => db.transaction().execute((trx) => fn(createStore(trx, dialect))),
+    async transaction(fn) {
+      for (let attempt = 1; ; attempt++) {
+        try {
+          return await db.transaction().execute((trx) => fn(createStore(trx, dialect)));
+        } catch (error) {
+          if (dialect !== 'postgres' || attempt >= STALE_PLAN_TRIES || (error as { code?: string }).code !== '0A000') throw error;
+        }
+      }
+    },
   };
 }

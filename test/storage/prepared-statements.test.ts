@@ -2,7 +2,7 @@ import { sql } from 'kysely';
 import type { Kysely } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Database } from '../../src/storage/schema.ts';
-import { createStore } from '../../src/storage/store.ts';
+import { createStore, STALE_PLAN_TRIES } from '../../src/storage/store.ts';
 import { openTestDatabase, storeKinds } from '../helpers/stores.ts';
 import type { TestDatabase } from '../helpers/stores.ts';
 
@@ -58,15 +58,48 @@ describe.runIf(kinds.includes('postgres'))('named prepared statements (postgres)
         await sql`alter table accounts add column later_column text`.execute(conn);
         expect(await store.accounts.get('12345678')).toMatchObject({ name: 'Acme' });
 
-        // Inside a transaction the error has aborted it: that try fails, the next one works.
-        const lookUp = () => conn.transaction().execute((trx) => createStore(trx, 'postgres').users.findByUsername('12345678', 'nobody'));
+        // Inside a transaction the error has aborted it: the store runs the
+        // transaction once more, and the request that met it still succeeds.
+        let runs = 0;
+        const lookUp = () =>
+          store.transaction(async (trx) => {
+            runs++;
+            await trx.sessions.addCodeFailure('no-such-session');
+            return trx.users.findByUsername('12345678', 'nobody');
+          });
         await expect(lookUp()).resolves.toBeUndefined();
+        expect(runs).toBe(1);
         await sql`alter table users add column later_column text`.execute(conn);
-        await expect(lookUp()).rejects.toMatchObject({ code: '0A000' });
         await expect(lookUp()).resolves.toBeUndefined();
+        expect(runs).toBe(3);
+        await expect(lookUp()).resolves.toBeUndefined();
+        expect(runs).toBe(4);
+        // Two stale statements in one transaction: one more try each.
+        runs = 0;
+        const both = () =>
+          store.transaction(async (trx) => {
+            runs++;
+            await trx.sessions.addCodeFailure('no-such-session');
+            return [await trx.sessions.view('no-such-session'), await trx.authenticators.get('12345678', 'nobody')];
+          });
+        await expect(both()).resolves.toEqual([undefined, undefined]);
+        await sql`alter table sessions add column later_column text`.execute(conn);
+        await sql`alter table authenticators add column later_column text`.execute(conn);
+        await expect(both()).resolves.toEqual([undefined, undefined]);
+        expect(runs).toBe(1 + 3);
+        // A transaction whose every try fails says so: it is not retried forever.
+        let failing = 0;
+        const broken = store.transaction(async () => {
+          failing++;
+          throw Object.assign(new Error('cached plan must not change result type'), { code: '0A000' });
+        });
+        await expect(broken).rejects.toMatchObject({ code: '0A000' });
+        expect(failing).toBe(STALE_PLAN_TRIES);
       } finally {
         await sql`alter table accounts drop column if exists later_column`.execute(conn);
         await sql`alter table users drop column if exists later_column`.execute(conn);
+        await sql`alter table sessions drop column if exists later_column`.execute(conn);
+        await sql`alter table authenticators drop column if exists later_column`.execute(conn);
       }
     });
   });
