@@ -1,3 +1,4 @@
+import { addressBucket } from '../domain/addresses.ts';
 import { isAccountNumber, usernameKey } from '../domain/names.ts';
 import type { ThrottleKey } from '../storage/records.ts';
 import { audit } from './audit.ts';
@@ -37,7 +38,8 @@ export type SignInResult =
  * front stays counted, like any attempt whose outcome was not success.
  */
 export async function signIn(deps: Deps, input: SignInInput): Promise<SignInResult> {
-  const addressKey: ThrottleKey = { scope: 'address', accountId: '', subject: input.ip };
+  // IPv6 clients are counted per /64: one host may use any address of it.
+  const addressKey: ThrottleKey = { scope: 'address', accountId: '', subject: addressBucket(input.ip) };
   const userKey: ThrottleKey = { scope: 'password', accountId: input.accountId, subject: usernameKey(input.username) };
 
   // The address is only checked here and counted after a failure: attempts in

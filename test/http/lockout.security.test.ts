@@ -271,6 +271,19 @@ for (const kind of await storeKinds()) {
         expectLockedApi(res, 15 * 60);
       });
 
+      it('locks an IPv6 spray per /64: a new interface id per guess gets no fresh count', async () => {
+        // One host may use any address of its /64 (privacy addresses, RFC 8981).
+        for (let i = 0; i < 10; i++) await api(`v6spray${i}`, WRONG, `2001:db8:aa:1:${(i + 1).toString(16)}::${i + 7}`);
+        expectLockedApi(await api('bob', PASSWORD, '2001:db8:aa:1:ffff:1:2:3'), 15 * 60);
+        // The neighbouring /64 is another site: unaffected.
+        expect((await api('bob', PASSWORD, '2001:db8:aa:2::1')).statusCode).toBe(200);
+        // The lock and the audit event name the /64; the audit keeps each full address.
+        const locks = await t.db.database.db.selectFrom('throttles').select('subject').where('scope', '=', 'address').where('subject', 'like', '2001:db8:aa:%').execute();
+        expect(locks.map((l) => l.subject)).toEqual(['2001:db8:aa:1::/64']);
+        const seen = await t.db.database.db.selectFrom('audit_events').select('ip').where('action', '=', 'sign_in.password').where('ip', 'like', '2001:db8:aa:1:%').execute();
+        expect(new Set(seen.map((e) => e.ip)).size).toBe(10);
+      });
+
       it('locks the address for the page form the same way', async () => {
         const attackerIp = '198.51.100.40';
         for (let i = 0; i < 10; i++) await page(`formspray${i}`, WRONG, attackerIp);
