@@ -19,6 +19,18 @@ export function requirePermission(request: FastifyRequest, permission: Permissio
   return auth;
 }
 
+/**
+ * A route hook that refuses before the body is parsed or validated: a caller
+ * without the permission learns nothing about what the route accepts (a 403,
+ * never a 400 naming a field). The handler still calls requirePermission for
+ * the session it works with.
+ */
+export function onlyWith(permission: Permission) {
+  return async (request: FastifyRequest): Promise<void> => {
+    requirePermission(request, permission);
+  };
+}
+
 export function viewerOf(auth: SessionView): Viewer {
   return {
     username: auth.user.username,

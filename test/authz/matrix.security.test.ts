@@ -63,7 +63,7 @@ function mismatch(res: LightMyRequestResponse, outcome: Outcome, rule: Rule, met
         if (res.statusCode !== 401) return fail('');
         return !hasBody || ['unauthenticated', 'session_expired'].includes(jsonError(res) ?? '') ? undefined : fail('not the sign-in refusal');
       }
-      if (method === 'GET') {
+      if (method === 'GET' || method === 'HEAD') {
         const to = principal === 'pending' ? '/login/mfa' : '/login';
         return res.statusCode === 303 && res.headers.location === to ? undefined : fail(`wanted 303 → ${to}`);
       }
@@ -152,6 +152,29 @@ for (const kind of await storeKinds()) {
             expect(problems).toEqual([]);
           });
         }
+      }
+    });
+
+    describe('refuses before it reads the request: a caller without the role learns nothing of what a route accepts', () => {
+      const guarded = rules.filter((r) => r.kind === 'api' && Object.values(r.expect).includes('forbidden'));
+      it('covers the admin API', () => expect(guarded.length).toBeGreaterThanOrEqual(8));
+      for (const rule of guarded) {
+        it(`${rule.method} ${rule.url} with a malformed request`, async () => {
+          const url = rule.url.replace(':id', w.targetId);
+          const problems: string[] = [];
+          for (const principal of principals) {
+            const outcome = rule.expect[principal];
+            if (outcome !== 'forbidden' && outcome !== 'login') continue;
+            const actor = await become(w, principal);
+            const res =
+              rule.method === 'GET'
+                ? await fetchAs(w, actor, 'GET', `${url}?limit=lots&offset=-1&mfa=maybe`)
+                : await jsonAs(w, actor, rule.method, url, { role: 42, mfaEnabled: 'yes', unexpected: ['field'] });
+            const problem = mismatch(res, outcome, rule, rule.method, principal, w.targetId);
+            if (problem) problems.push(problem);
+          }
+          expect(problems).toEqual([]);
+        });
       }
     });
 

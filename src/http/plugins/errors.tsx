@@ -44,7 +44,8 @@ export function sendError(request: FastifyRequest, reply: FastifyReply, error: A
   }
   if (wantsJson(request)) return reply.code(error.status).send({ error: error.code, message: error.message, ...error.extra });
   // A browser without a session is sent to sign in rather than shown a 401.
-  if (error.code === 'unauthenticated' && request.method === 'GET') {
+  // HEAD answers as GET would, without the body (RFC 9110 §9.3.2).
+  if (error.code === 'unauthenticated' && (request.method === 'GET' || request.method === 'HEAD')) {
     return reply.redirect(request.auth?.session.state === 'pending' ? '/login/mfa' : '/login', 303);
   }
   reply.code(error.status);

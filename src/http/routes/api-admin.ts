@@ -10,7 +10,7 @@ import { needsStepUp, stepUp } from '../../services/step-up.ts';
 import { getUser, listUsers, updateUser } from '../../services/user-directory.ts';
 import type { MfaState, UserDetail } from '../../services/user-directory.ts';
 import { createUser } from '../../services/users.ts';
-import { requirePermission } from '../guards.ts';
+import { onlyWith, requirePermission } from '../guards.ts';
 import { setSessionCookie } from '../plugins/session.ts';
 import { ErrorBody } from './api-schemas.ts';
 import type { RouteOptions } from './sign-in-pages.tsx';
@@ -53,7 +53,7 @@ export async function apiAdminRoutes(app: FastifyInstance, { deps, cookie }: Rou
 
   api.get(
     '/api/v1/account',
-    { schema: { ...admin, summary: 'The account and its settings', response: { 200: Type.Object({ accountId: Type.String(), name: Type.String(), mfaEnabled: Type.Boolean() }) } } },
+    { onRequest: onlyWith('manageAccount'), schema: { ...admin, summary: 'The account and its settings', response: { 200: Type.Object({ accountId: Type.String(), name: Type.String(), mfaEnabled: Type.Boolean() }) } } },
     async (request) => {
       const auth = requirePermission(request, 'manageAccount');
       return { accountId: auth.account.id, name: auth.account.name, mfaEnabled: auth.account.mfaEnabled };
@@ -63,6 +63,7 @@ export async function apiAdminRoutes(app: FastifyInstance, { deps, cookie }: Rou
   api.put(
     '/api/v1/account/settings',
     {
+      onRequest: onlyWith('manageAccount'),
       schema: {
         ...admin,
         summary: 'Account Access Control: switch multi-factor authentication on or off',
@@ -92,6 +93,7 @@ export async function apiAdminRoutes(app: FastifyInstance, { deps, cookie }: Rou
   api.get(
     '/api/v1/users',
     {
+      onRequest: onlyWith('manageUsers'),
       schema: {
         ...admin,
         summary: 'Users & Skills: the account’s users, 25 a page',
@@ -114,6 +116,7 @@ export async function apiAdminRoutes(app: FastifyInstance, { deps, cookie }: Rou
   api.post(
     '/api/v1/users',
     {
+      onRequest: onlyWith('manageUsers'),
       schema: {
         ...admin,
         summary: 'Add a user',
@@ -141,6 +144,7 @@ export async function apiAdminRoutes(app: FastifyInstance, { deps, cookie }: Rou
   api.get(
     '/api/v1/users/:id',
     {
+      onRequest: onlyWith('manageUsers'),
       schema: {
         ...admin,
         summary: 'One user of the account',
@@ -162,6 +166,7 @@ export async function apiAdminRoutes(app: FastifyInstance, { deps, cookie }: Rou
   api.patch(
     '/api/v1/users/:id',
     {
+      onRequest: onlyWith('manageUsers'),
       schema: {
         ...admin,
         summary: 'Change a user’s role, state, email or skills',
@@ -200,6 +205,7 @@ export async function apiAdminRoutes(app: FastifyInstance, { deps, cookie }: Rou
   api.post(
     '/api/v1/users/:id/reset-mfa',
     {
+      onRequest: onlyWith('resetMfa'),
       schema: {
         ...admin,
         summary: 'Reset MFA: revoke the authenticator and recovery codes, end the user’s sessions',
@@ -235,6 +241,7 @@ export async function apiAdminRoutes(app: FastifyInstance, { deps, cookie }: Rou
   api.get(
     '/api/v1/audit',
     {
+      onRequest: onlyWith('viewAudit'),
       schema: {
         ...admin,
         summary: 'The audit log, newest first, 50 a page',
