@@ -32,6 +32,9 @@ type Proof =
 
 type Attempt = Proof | { ok: false; reason: string; driftSteps?: number };
 
+/** A refusal whose code was one already used: the user is told (ASVS 4.0.3 2.8.5). */
+type StepResult = CodeResult & { reused?: true };
+
 /** Thrown inside the code step's transaction to roll it back: the sign-in starts over. */
 class StartOver extends Error {}
 
@@ -98,7 +101,7 @@ async function spend(deps: Deps, view: SessionView, proof: Proof, ip: string, au
  * each seeing the counts of those before it. On SQLite, writers take turns
  * anyway.
  */
-async function codeStep(deps: Deps, view: SessionView, input: string, ip: string): Promise<CodeResult> {
+async function codeStep(deps: Deps, view: SessionView, input: string, ip: string): Promise<StepResult> {
   const { account, user, session } = view;
   const { store } = deps;
   await store.users.lockForUpdate(account.id, user.id);
@@ -122,18 +125,19 @@ async function codeStep(deps: Deps, view: SessionView, input: string, ip: string
   if (!spent.ok) {
     deps.logger.info({ accountId: account.id, userId: user.id, reason: spent.reason }, 'second factor refused');
     await audit(deps, store, { ...auditBase, action: 'mfa.verify', result: 'failure', detail: { reason: spent.reason } });
+    const refused = (result: CodeResult): StepResult => (spent.reason === 'reused' ? { ...result, reused: true } : result);
     if (admission.lock) {
       if (admission.lock.lockedNow) {
         await audit(deps, store, { ...auditBase, action: 'mfa.locked', result: 'failure', detail: { lockedUntil: admission.lock.lockedUntil } });
       }
       await store.sessions.delete(session.id);
-      return { kind: 'locked', lockedUntil: admission.lock.lockedUntil };
+      return refused({ kind: 'locked', lockedUntil: admission.lock.lockedUntil });
     }
     if (tries >= deps.settings.mfa.maxCodesPerPendingSignIn) {
       await store.sessions.delete(session.id);
-      return { kind: 'restart' };
+      return refused({ kind: 'restart' });
     }
-    return spent.driftSteps === undefined ? { kind: 'invalid' } : { kind: 'invalid', clockSkewMinutes: skewMinutes(spent.driftSteps) };
+    return refused(spent.driftSteps === undefined ? { kind: 'invalid' } : { kind: 'invalid', clockSkewMinutes: skewMinutes(spent.driftSteps) });
   }
 
   const method = proof.ok && proof.factor === 'recovery_code' ? 'recovery_code' : 'totp';
@@ -150,20 +154,31 @@ async function codeStep(deps: Deps, view: SessionView, input: string, ip: string
 export async function submitCode(deps: Deps, view: SessionView, input: string, ip: string): Promise<CodeResult> {
   const { account, user, session } = view;
   if (session.state !== 'pending') return { kind: 'restart' };
-  let result: CodeResult;
+  let outcome: StepResult;
   try {
-    result = await deps.store.transaction((store) => codeStep({ ...deps, store }, view, input.slice(0, 64), ip));
+    outcome = await deps.store.transaction((store) => codeStep({ ...deps, store }, view, input.slice(0, 64), ip));
   } catch (error) {
     if (error instanceof StartOver) return { kind: 'restart' };
     throw error;
   }
+  const { reused, ...result } = outcome;
+  const at = new Date(deps.clock.now()).toISOString();
+  const notice = (subject: string, text: string) =>
+    deps.store.users.get(account.id, user.id).then((full) => deps.notifier.notify({ to: { username: user.username, email: full?.email ?? null }, subject, text }));
   if (result.kind === 'signed_in' && result.recoveryCodes) {
-    const full = await deps.store.users.get(account.id, user.id);
-    await deps.notifier.notify({
-      to: { username: user.username, email: full?.email ?? null },
-      subject: `An authenticator app was set up for ${account.name}`,
-      text: `An authenticator app was set up for your sign-in "${user.username}" to ${account.name} (account ${account.id}) at ${new Date(deps.clock.now()).toISOString()} from ${ip}. If this was not you, ask your administrator to reset MFA at once.`,
-    });
+    await notice(
+      `An authenticator app was set up for ${account.name}`,
+      `An authenticator app was set up for your sign-in "${user.username}" to ${account.name} (account ${account.id}) at ${at} from ${ip}. If this was not you, ask your administrator to reset MFA at once.`,
+    );
   }
-  return result;
+  if (reused) {
+    // ASVS 4.0.3 2.8.5: a time-based code used again is logged (audited above),
+    // refused, and its holder told. Someone who sent it after the user had used
+    // it knows the password and saw the code (over a shoulder, through a phishing page).
+    await notice(
+      `A used sign-in code was entered again for ${account.name}`,
+      `A code from your authenticator app that had already been used was entered again for your sign-in "${user.username}" to ${account.name} (account ${account.id}) at ${at} from ${ip}, after the correct password. It was refused. If you did not just enter the same code twice, someone knows your password and has seen one of your codes: tell your administrator at once.`,
+    );
+  }
+  return result as CodeResult;
 }

@@ -75,6 +75,31 @@ for (const kind of await storeKinds()) {
       expect((await second.client.json('GET', '/api/v1/session')).json()).toMatchObject({ state: 'pending' });
     });
 
+    it('tells the user when a used code is entered again, and not for a merely wrong code (ASVS 2.8.5)', async () => {
+      await addUser(t, tenant, 'rune');
+      const { secret } = await enrolByApi(t, tenant, 'rune');
+      t.clock.advance(STEP);
+      const code = codeNow(t, secret);
+      const first = await apiPending(t, tenant, 'rune');
+      expect((await apiCode(first.client, code)).statusCode).toBe(200);
+      const before = t.notices.length;
+      const wrong = await apiPending(t, tenant, 'rune');
+      expect((await apiCode(wrong.client, code === '000000' ? '111111' : '000000')).statusCode).toBe(401);
+      expect(t.notices.slice(before).filter((n) => n.to.username === 'rune')).toEqual([]);
+
+      const thief = await apiPending(t, tenant, 'rune');
+      const replay = await apiCode(thief.client, code);
+      expect(replay.statusCode).toBe(401);
+      expect(replay.json()).toEqual({ error: 'invalid_code', message: expect.any(String) });
+      const told = t.notices.slice(before).filter((n) => n.to.username === 'rune');
+      expect(told).toHaveLength(1);
+      expect(told[0]!.subject).toMatch(/used sign-in code was entered again/);
+      expect(told[0]!.text).toContain(thief.client.ip);
+      expect(told[0]!.text).not.toContain(code);
+      const events = await t.db.database.db.selectFrom('audit_events').select('detail').where('action', '=', 'mfa.verify').where('result', '=', 'failure').where('target_user_id', '=', (await t.deps.store.users.findByUsername(tenant.accountId, 'rune'))!.id).execute();
+      expect(events.map((e) => String(e.detail))).toEqual([expect.stringContaining('mismatch'), expect.stringContaining('reused')]);
+    });
+
     it('refuses the code that confirmed the enrolment', async () => {
       await addUser(t, tenant, 'romy');
       const { secret } = await enrolByPage(t, tenant, 'romy');
