@@ -10,6 +10,7 @@ import type { Checkpointer } from './checkpointer.ts';
 import * as foundation from './migrations/001-foundation.ts';
 import * as mfa from './migrations/002-mfa.ts';
 import * as userSearch from './migrations/003-user-search.ts';
+import * as nameSuffixes from './migrations/004-name-suffixes.ts';
 import type { Database } from './schema.ts';
 
 // bigint columns hold epoch milliseconds, well inside Number's safe range.
@@ -177,6 +178,7 @@ const migrations: Record<string, Migration> = {
   '001-foundation': foundation,
   '002-mfa': mfa,
   '003-user-search': userSearch,
+  '004-name-suffixes': nameSuffixes,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

@@ -100,6 +100,13 @@ export interface AuditEventsTable {
   detail: string | null;
 }
 
+/** Each user's name once per starting position, cut short (migration 004): the part-of-name search. */
+export interface UserNameSuffixesTable {
+  account_id: string;
+  suffix: string;
+  user_id: string;
+}
+
 export interface Database {
   accounts: AccountsTable;
   users: UsersTable;
@@ -110,4 +117,5 @@ export interface Database {
   audit_events: AuditEventsTable;
   authenticators: AuthenticatorsTable;
   recovery_codes: RecoveryCodesTable;
+  user_name_suffixes: UserNameSuffixesTable;
 }

@@ -5,18 +5,19 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { migrateToLatest } from '../../src/storage/database.ts';
 import * as foundation from '../../src/storage/migrations/001-foundation.ts';
 import * as mfa from '../../src/storage/migrations/002-mfa.ts';
-import * as userSearchMigration from '../../src/storage/migrations/003-user-search.ts';
-import { SEARCH_ROWS_PER_ACCOUNT } from '../../src/storage/migrations/003-user-search.ts';
+import * as nameSuffixMigration from '../../src/storage/migrations/004-name-suffixes.ts';
+import { SUFFIX_CHARACTERS } from '../../src/storage/migrations/004-name-suffixes.ts';
+import { nextPrefix } from '../../src/storage/queries/users.ts';
 import type { NewUser } from '../../src/storage/queries/users.ts';
 import { createStore } from '../../src/storage/store.ts';
 import { openTestDatabase, openUnmigrated, storeKinds } from '../helpers/stores.ts';
 import type { TestDatabase } from '../helpers/stores.ts';
 import { runs, SEED } from '../fuzz/fuzz-support.ts';
 
-// The user list's part-of-name search is served by an index (migration 003: a
-// trigram GIN index on PostgreSQL, a trigram FTS5 table on SQLite). These tests
-// hold its answers to a plain JavaScript filter, and show the index is there and
-// kept in step with the users table.
+// The user list's part-of-name search is served by an index of name suffixes
+// (migration 004, a B-tree on both stores). These tests hold its answers to a
+// plain JavaScript filter, and show the index is there, used, and kept in step
+// with the users table.
 
 const NOW = Date.UTC(2026, 10, 28, 9, 0, 0);
 const newId = () => randomBytes(16).toString('hex');
@@ -88,80 +89,84 @@ for (const kind of await storeKinds()) {
       expect(await page('member', 2500)).toEqual({ users: [], total: 2100 });
     });
 
+    const suffixRows = async (accountId: string) =>
+      (await sql<{ suffix: string }>`select suffix from user_name_suffixes where account_id = ${accountId} order by suffix`.execute(t.database.db)).rows.map((r) => r.suffix);
+
     it('finds a user created after the index was made, and forgets one whose account is deleted', async () => {
       const accountId = await tenant(['first.user']);
       await t.store.users.create(user(accountId, 'second.user'));
       expect(await search(accountId, 'user')).toEqual(['first.user', 'second.user']);
       await sql`delete from accounts where id = ${accountId}`.execute(t.database.db);
       expect(await search(accountId, 'user')).toEqual([]);
-      if (kind === 'sqlite') {
-        const left = await sql<{ n: number }>`select count(*) as n from user_search where user_search match '"first.user"'`.execute(t.database.db);
-        expect(left.rows[0]?.n).toBe(0);
-      }
+      expect(await suffixRows(accountId)).toEqual([]);
     });
 
-    it('finds a renamed user by the new name only', async () => {
+    it('finds a renamed user by the new name only, and keeps no suffix of the old one', async () => {
       const accountId = await tenant(['old.name']);
       await sql`update users set username_key = 'new.name', username = 'new.name' where account_id = ${accountId}`.execute(t.database.db);
       expect(await search(accountId, 'new.n')).toEqual(['new.name']);
       expect(await search(accountId, 'old.n')).toEqual([]);
+      expect(await suffixRows(accountId)).toEqual(['.name', 'ame', 'e', 'ew.name', 'me', 'name', 'new.name', 'w.name']);
     });
 
-    if (kind === 'sqlite') {
-      it('answers searches of three characters or more from the FTS5 table (a row missing from it is not found)', async () => {
-        const accountId = await tenant(['hidden.agent', 'shown.agent']);
-        // Take one user out of the index behind the application's back.
-        await sql`delete from user_search_rows where username_key = 'hidden.agent' and user_id in (select id from users where account_id = ${accountId})`.execute(t.database.db);
-        expect(await search(accountId, 'agent')).toEqual(['shown.agent']);
-        // Two characters are too few for trigrams: those read the users table itself.
-        expect(await search(accountId, 'en')).toEqual(['hidden.agent', 'shown.agent']);
-      });
+    it('stores each suffix once, cut to the stored length, and finds texts longer than that by their start', async () => {
+      const long = 'customer.service.agent.0001';
+      const alike = 'customer.service.agent.0002';
+      const accountId = await tenant([long, alike, 'aaaaaaaaaaaaaaaaaaaa']);
+      const rows = await suffixRows(accountId);
+      expect(Math.max(...rows.map((r) => [...r].length))).toBe(SUFFIX_CHARACTERS);
+      // Twenty a's: five starting places give the same cut suffix, stored once.
+      expect(rows.filter((r) => /^a+$/.test(r))).toHaveLength(SUFFIX_CHARACTERS);
+      expect(await search(accountId, 'customer.service.agent.0001')).toEqual([long]);
+      expect(await search(accountId, 'service.agent.000')).toEqual([long, alike]);
+      expect(await search(accountId, 'service.agent.0002')).toEqual([alike]);
+      expect(await search(accountId, 'service.agent.0003')).toEqual([]);
+      expect(await search(accountId, 'aaaaaaaaaaaaaaaaaaaa')).toEqual(['aaaaaaaaaaaaaaaaaaaa']);
+      expect(await search(accountId, 'aaaaaaaaaaaaaaaaaaaaa')).toEqual([]);
+    });
 
-      it('can run its SQLite part again after a start that stopped half-way, changing nothing', async () => {
-        const accountId = await tenant(['again.one', 'again.two']);
-        await userSearchMigration.up(t.database.db as never);
-        // Every user has exactly one search row, none twice (a row taken out by an
-        // earlier test is back: the back-fill adds what is missing).
-        const rows = await sql<{ users: number; rows: number; distinct: number }>`select (select count(*) from users) as users,
-          (select count(*) from user_search_rows) as rows, (select count(distinct user_id) from user_search_rows) as "distinct"`.execute(t.database.db);
-        expect(rows.rows[0]).toEqual({ users: rows.rows[0]?.rows, rows: rows.rows[0]?.distinct, distinct: rows.rows[0]?.users });
-        expect(await search(accountId, 'again')).toEqual(['again.one', 'again.two']);
-        await t.store.users.create(user(accountId, 'again.three'));
-        expect(await search(accountId, 'again')).toEqual(['again.one', 'again.three', 'again.two']);
-      });
+    it('answers from the suffix index: a user whose rows are missing from it is not found', async () => {
+      const accountId = await tenant(['hidden.agent', 'shown.agent']);
+      // Take one user out of the index behind the application's back.
+      await sql`delete from user_name_suffixes where user_id in (select id from users where account_id = ${accountId} and username_key = 'hidden.agent')`.execute(t.database.db);
+      expect(await search(accountId, 'agent')).toEqual(['shown.agent']);
+      expect(await search(accountId, 'en')).toEqual(['shown.agent']);
+    });
 
-      it("gives each account's users search row ids in the account's own range", async () => {
-        const one = await tenant(['ann', 'bob']);
-        const two = await tenant(['cat']);
-        const rows = await sql<{ n: number; account_id: string }>`select r.n, u.account_id from user_search_rows r join users u on u.id = r.user_id where u.account_id in (${one}, ${two})`.execute(t.database.db);
-        for (const row of rows.rows) expect(Math.floor(row.n / SEARCH_ROWS_PER_ACCOUNT)).toBe(Number(row.account_id));
-        expect(rows.rows).toHaveLength(3);
-      });
-
-      it('refuses a new user when the account has used its whole range, and writes nothing', async () => {
-        const accountId = await tenant(['first']);
-        const last = (Number(accountId) + 1) * SEARCH_ROWS_PER_ACCOUNT - 1;
-        const other = await tenant(['placeholder']);
-        // Stand-in for 16,777,216 users: move another user's row to the range's last id.
-        await sql`update user_search_rows set n = ${last} where user_id in (select id from users where account_id = ${other})`.execute(t.database.db);
-        await expect(t.store.users.create(user(accountId, 'one.too.many'))).rejects.toThrow(/reached its number of users/);
-        expect(await t.store.users.findByUsername(accountId, 'one.too.many')).toBeUndefined();
-        expect(await search(accountId, 'first')).toEqual(['first']);
-      });
-    } else {
-      it('has the trigram index, and the search query can use it', async () => {
-        const db = t.database.db;
-        const index = await sql<{ indexdef: string }>`select indexdef from pg_indexes where schemaname = current_schema() and indexname = 'users_username_trgm'`.execute(db);
-        expect(index.rows[0]?.indexdef).toMatch(/USING gin \(account_id, username_key \S*gin_trgm_ops\)/);
+    it('reads the suffix index by range (the plan names it, not a scan of the table)', async () => {
+      const db = t.database.db;
+      if (kind === 'sqlite') {
+        const plan = await sql<{ detail: string }>`explain query plan select user_id from user_name_suffixes where account_id = ${'30000001'} and suffix >= ${'agent'} and suffix < ${'agenu'}`.execute(db);
+        expect(plan.rows.map((r) => r.detail).join('\n')).toMatch(/SEARCH user_name_suffixes USING PRIMARY KEY \(account_id=\? AND suffix>\? AND suffix<\?\)/);
+      } else {
         const plan = await db.connection().execute(async (conn) => {
           await sql`set enable_seqscan = off`.execute(conn);
           try {
-            return await sql<{ 'QUERY PLAN': string }>`explain select id from users where username_key like ${'%agent%'} escape '\\'`.execute(conn);
+            return await sql<{ 'QUERY PLAN': string }>`explain select user_id from user_name_suffixes where account_id = ${'30000001'} and suffix >= ${'agent'} and suffix < ${'agenu'}`.execute(conn);
           } finally {
             await sql`reset enable_seqscan`.execute(conn);
           }
         });
-        expect(plan.rows.map((r) => r['QUERY PLAN']).join('\n')).toContain('users_username_trgm');
+        const text = plan.rows.map((r) => r['QUERY PLAN']).join('\n');
+        expect(text).toMatch(/Index (Only )?Scan using user_name_suffixes_pkey/);
+        expect(text).toMatch(/suffix >= 'agent'::text\) AND \(suffix < 'agenu'::text/);
+        // The trigram index of migration 003 is gone: nothing else to keep up to date.
+        const old = await sql`select 1 from pg_indexes where schemaname = current_schema() and indexname = 'users_username_trgm'`.execute(db);
+        expect(old.rows).toEqual([]);
+      }
+    });
+
+    if (kind === 'sqlite') {
+      it('can run its SQLite part again after a start that stopped half-way, changing nothing', async () => {
+        const accountId = await tenant(['again.one', 'again.two']);
+        const before = await suffixRows(accountId);
+        await nameSuffixMigration.up(t.database.db as never);
+        expect(await suffixRows(accountId)).toEqual(before);
+        expect(await search(accountId, 'again')).toEqual(['again.one', 'again.two']);
+        await t.store.users.create(user(accountId, 'again.three'));
+        expect(await search(accountId, 'again')).toEqual(['again.one', 'again.three', 'again.two']);
+        const old = await sql`select name from sqlite_master where name like 'user_search%'`.execute(t.database.db);
+        expect(old.rows).toEqual([]);
       });
     }
 
@@ -181,7 +186,7 @@ for (const kind of await storeKinds()) {
         expect((await old.migrateToLatest()).error).toBeUndefined();
         await store.accounts.create({ id: '40000001', name: 'Old', mfaEnabled: false, createdAt: NOW });
         for (const key of ['legacy.one', 'legacy.two', 'other']) await store.users.create(user('40000001', key));
-        expect((await migrateToLatest(db)).applied).toEqual(['003-user-search']);
+        expect((await migrateToLatest(db)).applied).toEqual(['003-user-search', '004-name-suffixes']);
         const found = await store.users.list('40000001', { search: 'legacy', limit: 10, offset: 0 });
         expect(found.users.map((u) => u.username)).toEqual(['legacy.one', 'legacy.two']);
       } finally {
@@ -190,3 +195,15 @@ for (const kind of await storeKinds()) {
     });
   });
 }
+
+describe('nextPrefix (the end of a prefix range)', () => {
+  it('is the first text after every text that starts with the prefix', () => {
+    expect(nextPrefix('abc')).toBe('abd');
+    expect(nextPrefix('agent9')).toBe('agent:');
+    expect(nextPrefix('a\u{10FFFF}')).toBe('b');
+    expect(nextPrefix('a\uD7FF')).toBe('a\uE000');
+    expect(nextPrefix('猫')).toBe('猬');
+    expect(nextPrefix('\u{10FFFF}')).toBeUndefined();
+    expect(nextPrefix('')).toBeUndefined();
+  });
+});

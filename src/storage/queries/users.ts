@@ -2,7 +2,7 @@ import { SqliteAdapter, sql } from 'kysely';
 import type { ExpressionBuilder, Kysely, Selectable } from 'kysely';
 import type { Role } from '../../domain/roles.ts';
 import type { User, UserState } from '../records.ts';
-import { SEARCH_ROWS_PER_ACCOUNT } from '../migrations/003-user-search.ts';
+import { SUFFIX_CHARACTERS } from '../migrations/004-name-suffixes.ts';
 import type { Database, UsersTable } from '../schema.ts';
 import { compiledOnce } from '../compiled.ts';
 
@@ -48,7 +48,7 @@ function escapeLike(text: string): string {
 }
 
 /**
- * Below this many matches a search sorts the matches it found through the trigram
+ * Below this many matches a search sorts the matches it found through the suffix
  * index; from it on, it walks the account's users in name order (docs/performance.md).
  */
 const NARROW_AT_MOST = 2000;
@@ -57,15 +57,17 @@ const NARROW_AT_MOST = 2000;
 export function userQueries(db: Kysely<Database>) {
   const sqlite = db.getExecutor().adapter instanceof SqliteAdapter;
 
-  /** SQLite: the ids of the account's users whose names contain the text, from the FTS5 table. */
-  const sqliteMatches = (accountId: string, text: string) => {
-    const range = sql.lit(SEARCH_ROWS_PER_ACCOUNT);
-    return db
-      .selectFrom(sql<{ rowid: number }>`user_search`.as('s'))
-      .innerJoin(sql<{ n: number; user_id: string }>`user_search_rows`.as('r'), (join) => join.onRef('r.n', '=', 's.rowid'))
-      .select('r.user_id')
-      .where(sql<boolean>`user_search match ${`"${text.replaceAll('"', '""')}"`}`)
-      .where(sql<boolean>`s.rowid >= cast(${accountId} as integer) * ${range} and s.rowid < (cast(${accountId} as integer) + 1) * ${range}`);
+  /**
+   * The ids of the account's users with a name suffix starting with the text's
+   * first SUFFIX_CHARACTERS (migration 004): a range of the suffix B-tree. A user
+   * comes once per place the text occurs in the name, so ids may repeat.
+   */
+  const suffixMatches = (accountId: string, text: string) => {
+    const start = [...text].slice(0, SUFFIX_CHARACTERS).join('');
+    const end = nextPrefix(start);
+    let q = db.selectFrom('user_name_suffixes').select('user_id').where('account_id', '=', accountId).where('suffix', '>=', start);
+    if (end !== undefined) q = q.where('suffix', '<', end);
+    return q;
   };
 
   return {
@@ -130,13 +132,13 @@ export function userQueries(db: Kysely<Database>) {
     async list(accountId: string, query: UserListQuery): Promise<{ users: User[]; total: number }> {
       const text = query.search ? query.search.normalize('NFKC').toLowerCase() : '';
       // Two ways to answer. Narrow: find the users whose names contain the text through
-      // the trigram index (migration 003), then sort just those. Walk: go through the
+      // the suffix index (migration 004), then sort just those. Walk: go through the
       // account's users in name order, keeping the ones that match. Narrowing is tried
-      // first when the text has a trigram (three characters); when it finds too many,
-      // the walk, which stops after a page when matches are common, answers instead.
-      // The choice is made here: a planner cannot know where in the name order the
-      // matches lie (PostgreSQL's walked 90,000 names to find 25 that sort late).
-      const narrowing = [...text].length >= 3;
+      // first; when it finds too many, the walk, which stops after a page when matches
+      // are common, answers instead. The choice is made here: a planner cannot know
+      // where in the name order the matches lie (PostgreSQL's walked 90,000 names to
+      // find 25 that sort late).
+      const narrowing = text !== '';
       /** The account's users that match; on SQLite, "+" can keep the planner off the account's index. */
       const matching = (accountIndex: boolean) => {
         const account = accountIndex || !sqlite ? sql.ref<string>('users.account_id') : sql<string>`+users.account_id`;
@@ -172,29 +174,15 @@ export function userQueries(db: Kysely<Database>) {
           .offset(query.offset)
           .execute();
       const count = async (q: Matching) => Number((await q.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n);
-      if (narrowing && sqlite) {
-        // The FTS5 table, for the account's range of row ids, stopping at the limit.
-        const found = (await sqliteMatches(accountId, text).limit(NARROW_AT_MOST).execute()).map((r) => r.user_id);
+      if (narrowing) {
+        // The suffix index, stopping at the limit.
+        const found = await suffixMatches(accountId, text).limit(NARROW_AT_MOST).execute();
         if (found.length === 0) return { users: [], total: 0 };
         if (found.length < NARROW_AT_MOST) {
-          const narrowed = matching(false).where('users.id', 'in', found);
+          const narrowed = matching(false).where('users.id', 'in', [...new Set(found.map((r) => r.user_id))]);
           const [rows, total] = await Promise.all([page(narrowed, 'expression'), count(narrowed)]);
           return { users: rows.map(toUser), total };
         }
-      } else if (narrowing) {
-        // One query: at most the limit of matches (PostgreSQL picks the trigram index
-        // for the LIKE by itself), counted and sorted; a page past the end tells no
-        // total, and a full limit means the walk answers instead.
-        const capped = await db
-          .selectFrom(matching(true).selectAll().limit(NARROW_AT_MOST).as('m'))
-          .selectAll()
-          .select(sql<string>`count(*) over ()`.as('total'))
-          .orderBy(sql`username_key || ''`)
-          .limit(query.limit)
-          .offset(query.offset)
-          .execute();
-        const total = capped[0] ? Number(capped[0].total) : query.offset === 0 ? 0 : NARROW_AT_MOST;
-        if (total < NARROW_AT_MOST) return { users: capped.map(toUser), total };
       }
       const all = matching(true);
       const [rows, total] = await Promise.all([page(all, 'name'), count(all)]);
@@ -220,4 +208,15 @@ export function userQueries(db: Kysely<Database>) {
       return Number(row.n);
     },
   };
+}
+
+/** The first text after every text that starts with `prefix`, or undefined when there is none. */
+export function nextPrefix(prefix: string): string | undefined {
+  const points = [...prefix].map((c) => c.codePointAt(0) as number);
+  while (points.length > 0) {
+    let last = (points.pop() as number) + 1;
+    if (last >= 0xd800 && last <= 0xdfff) last = 0xe000; // no surrogates in text
+    if (last <= 0x10ffff) return String.fromCodePoint(...points, last);
+  }
+  return undefined;
 }
