@@ -1,10 +1,11 @@
 import { addressBucket } from '../domain/addresses.ts';
+import { TemporarilyUnavailable } from '../domain/errors.ts';
 import { isAccountNumber, usernameKey } from '../domain/names.ts';
 import type { ThrottleKey } from '../storage/records.ts';
 import { audit } from './audit.ts';
 import type { Deps } from './deps.ts';
 import { createSession } from './sessions.ts';
-import { admitAttempt, checkThrottle, clearThrottle, countFailure } from './throttle.ts';
+import { admitAttempt, checkThrottle, clearThrottle, countFailure, takeBackAttempt } from './throttle.ts';
 
 export interface SignInInput {
   accountId: string;
@@ -35,7 +36,7 @@ export type SignInResult =
  * timing tells nothing either. When no hashing thread can answer, the
  * verification throws TemporarilyUnavailable (503, try again) for known and
  * unknown users alike: no failure is recorded, and the attempt admitted up
- * front stays counted, like any attempt whose outcome was not success.
+ * front is taken back (with the lock it set, if it was the last one allowed).
  */
 export async function signIn(deps: Deps, input: SignInInput): Promise<SignInResult> {
   // IPv6 clients are counted per /64: one host may use any address of it.
@@ -51,9 +52,14 @@ export async function signIn(deps: Deps, input: SignInInput): Promise<SignInResu
 
   const account = isAccountNumber(input.accountId) ? await deps.store.accounts.get(input.accountId) : undefined;
   const found = account ? await deps.store.users.findByUsername(account.id, usernameKey(input.username)) : undefined;
-  const passwordOk = found
-    ? await deps.hasher.verify(found.passwordHash, input.password)
-    : await deps.hasher.verifyDummy(input.password);
+  let passwordOk: boolean;
+  try {
+    passwordOk = found ? await deps.hasher.verify(found.passwordHash, input.password) : await deps.hasher.verifyDummy(input.password);
+  } catch (error) {
+    // Not checked, so not an attempt: a client told to try again must not lock itself out.
+    if (error instanceof TemporarilyUnavailable) await takeBackAttempt(deps, userKey, user, deps.settings.throttle);
+    throw error;
+  }
 
   if (!account || !found || !passwordOk || found.state !== 'active') {
     const cause = !account ? 'unknown account' : !found ? 'unknown user' : !passwordOk ? 'wrong password' : 'user disabled';

@@ -14,7 +14,7 @@ export interface ThrottleRules extends LockoutRules {
 }
 
 export type Admission =
-  | { admitted: true; /** Set when this attempt is the last one allowed: it locked the key. */ lock?: { lockedUntil: number; lockedNow: boolean } }
+  | { admitted: true; /** Set when this attempt is the last one allowed: it locked the key. */ lock?: { lockedUntil: number; lockedNow: boolean; lockNumber: number } }
   | { admitted: false; lockedUntil: number };
 
 export async function checkThrottle(deps: Deps, key: ThrottleKey): Promise<{ locked: false } | { locked: true; lockedUntil: number }> {
@@ -39,12 +39,25 @@ export async function admitAttempt(deps: Deps, key: ThrottleKey, rules: Throttle
   if (state.failures === rules.maxConsecutiveFailures) {
     const lockedUntil = now + lockDuration(lockNumber, rules);
     const lockedNow = await deps.store.throttles.lock(key, rules.maxConsecutiveFailures, lockNumber, lockedUntil, now);
-    if (lockedNow) return { admitted: true, lock: { lockedUntil, lockedNow } };
+    if (lockedNow) return { admitted: true, lock: { lockedUntil, lockedNow, lockNumber } };
   }
   // Past the limit: a request that counted earlier is setting (or has set) the lock.
   const current = await deps.store.throttles.get(key);
   const lockedUntil = current?.lockedUntil != null && current.lockedUntil > now ? current.lockedUntil : now + lockDuration(lockNumber, rules);
   return { admitted: false, lockedUntil };
+}
+
+/**
+ * Takes back an admitted attempt that was never checked (no hashing thread could
+ * answer): its count, and the lock it set if it was the last one allowed. A
+ * count or lock another request has changed since is left as it is.
+ */
+export async function takeBackAttempt(deps: Deps, key: ThrottleKey, admission: Admission & { admitted: true }, rules: ThrottleRules): Promise<void> {
+  if (admission.lock) {
+    await deps.store.throttles.unlock(key, admission.lock.lockNumber, admission.lock.lockedUntil, rules.maxConsecutiveFailures - 1);
+  } else {
+    await deps.store.throttles.takeBackFailure(key);
+  }
 }
 
 /** A success: the key's count, lock and doubling start over. */

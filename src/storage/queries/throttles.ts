@@ -86,6 +86,33 @@ export function throttleQueries(db: Kysely<Database>) {
       return Number(result.numUpdatedRows) === 1;
     },
 
+    /** One failure fewer, if any is counted (an attempt taken back). */
+    async takeBackFailure(key: ThrottleKey): Promise<void> {
+      const k = where(key);
+      await db
+        .updateTable('throttles')
+        .set((eb) => ({ failures: eb('failures', '-', 1) }))
+        .where('scope', '=', k.scope)
+        .where('account_id', '=', k.account_id)
+        .where('subject', '=', k.subject)
+        .where('failures', '>', 0)
+        .execute();
+    },
+
+    /** Lifts the lock `lockNumber` set until `lockedUntil`, back to `failures` counted; any other lock stays. */
+    async unlock(key: ThrottleKey, lockNumber: number, lockedUntil: number, failures: number): Promise<void> {
+      const k = where(key);
+      await db
+        .updateTable('throttles')
+        .set({ failures, lock_count: lockNumber - 1, locked_until: null })
+        .where('scope', '=', k.scope)
+        .where('account_id', '=', k.account_id)
+        .where('subject', '=', k.subject)
+        .where('lock_count', '=', lockNumber)
+        .where('locked_until', '=', lockedUntil)
+        .execute();
+    },
+
     /** Lock ends of the subjects (of one scope and account) locked at `now`. */
     async lockedUntil(scope: ThrottleKey['scope'], accountId: string, subjects: string[], now: number): Promise<Map<string, number>> {
       if (subjects.length === 0) return new Map();
