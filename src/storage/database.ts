@@ -81,9 +81,10 @@ function withStatementCache(sqlite: SqliteDatabase.Database): SqliteDatabaseLike
  * — runs unnamed.
  *
  * A `select *` prepared before another instance's migration added a column
- * fails with "cached plan must not change result type" (0A000). That statement
- * then runs unnamed on that connection: at once, out of a transaction; inside
- * one (which the error has aborted) from the next try on.
+ * fails with "cached plan must not change result type" (0A000). From then on
+ * that statement runs unnamed on every connection of the pool: at once, out of
+ * a transaction; inside one (which the error has aborted) the error is marked
+ * as a stale statement, and `Store.transaction` runs the transaction again.
  */
 function withNamedStatements(pool: pg.Pool): PostgresPool {
   const names = new Map<string, string>();
@@ -95,9 +96,10 @@ function withNamedStatements(pool: pg.Pool): PostgresPool {
     }
     return name;
   };
+  // Shared by the pool: a retried transaction may get another connection.
+  const stale = new Set<string>();
   const clients = new WeakMap<pg.PoolClient, PostgresPoolClient>();
   const wrap = (client: pg.PoolClient): PostgresPoolClient => {
-    const stale = new Set<string>();
     let inTransaction = false;
     const query = async (text: string, values: unknown[]) => {
       if (/^(begin|start transaction)\b/i.test(text)) inTransaction = true;
@@ -109,7 +111,7 @@ function withNamedStatements(pool: pg.Pool): PostgresPool {
       } catch (error) {
         if ((error as { code?: string }).code !== '0A000') throw error;
         stale.add(name);
-        if (inTransaction) throw error;
+        if (inTransaction) throw Object.assign(error as Error, { staleStatement: true });
         return client.query({ text, values });
       }
     };

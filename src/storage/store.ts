@@ -30,10 +30,11 @@ export interface Store {
   /**
    * Runs fn in one transaction: all of its writes land, or none. On PostgreSQL
    * a transaction that meets a prepared `select *` made stale by another
-   * instance's migration (0A000, database.ts) runs again: the failed try
-   * changed nothing, and that statement now goes unnamed, so each try gets
-   * further. fn may therefore run more than once and must keep its effects in
-   * the transaction.
+   * instance's migration (0A000, marked by database.ts) runs again: the failed
+   * try changed nothing, and that statement now goes unnamed on every
+   * connection, so each try gets further. fn may therefore run more than once
+   * and must keep its effects in the transaction (metrics that audit() counts
+   * inside one may count a failed try too: a rolling upgrade's rare case).
    */
   transaction<T>(fn: (store: Store) => Promise<T>): Promise<T>;
 }
@@ -60,7 +61,7 @@ export function createStore(db: Kysely<Database>, dialect: Dialect): Store {
         try {
           return await db.transaction().execute((trx) => fn(createStore(trx, dialect)));
         } catch (error) {
-          if (dialect !== 'postgres' || attempt >= STALE_PLAN_TRIES || (error as { code?: string }).code !== '0A000') throw error;
+          if (attempt >= STALE_PLAN_TRIES || (error as { staleStatement?: boolean }).staleStatement !== true) throw error;
         }
       }
     },

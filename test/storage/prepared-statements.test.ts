@@ -49,6 +49,33 @@ describe.runIf(kinds.includes('postgres'))('named prepared statements (postgres)
     });
   });
 
+  it('runs a statement found stale on one connection unnamed on the others too (a retry may get another connection)', async () => {
+    const lookUp = (conn: Kysely<Database>, counter: { runs: number }) =>
+      createStore(conn, 'postgres').transaction(async (trx) => {
+        counter.runs++;
+        await trx.sessions.addCodeFailure('no-such-session');
+        return trx.accounts.get('12345678');
+      });
+    await t.database.db.connection().execute(async (first) => {
+      await t.database.db.connection().execute(async (second) => {
+        const a = { runs: 0 };
+        const b = { runs: 0 };
+        try {
+          // Both connections have the statement prepared.
+          await lookUp(first, a);
+          await lookUp(second, b);
+          await sql`alter table accounts add column later_column text`.execute(first);
+          await lookUp(first, a);
+          expect(a.runs).toBe(3); // one try met the stale statement
+          await lookUp(second, b);
+          expect(b.runs).toBe(2); // none did
+        } finally {
+          await sql`alter table accounts drop column if exists later_column`.execute(first);
+        }
+      });
+    });
+  });
+
   it("keeps answering after another instance's migration changes a table under a prepared `select *`", async () => {
     await t.database.db.connection().execute(async (conn) => {
       const store = createStore(conn, 'postgres');
@@ -91,10 +118,18 @@ describe.runIf(kinds.includes('postgres'))('named prepared statements (postgres)
         let failing = 0;
         const broken = store.transaction(async () => {
           failing++;
-          throw Object.assign(new Error('cached plan must not change result type'), { code: '0A000' });
+          throw Object.assign(new Error('cached plan must not change result type'), { code: '0A000', staleStatement: true });
         });
         await expect(broken).rejects.toMatchObject({ code: '0A000' });
         expect(failing).toBe(STALE_PLAN_TRIES);
+        // Only a stale statement the wrapper found is retried: any other error once.
+        failing = 0;
+        const other = store.transaction(async () => {
+          failing++;
+          throw Object.assign(new Error('feature not supported'), { code: '0A000' });
+        });
+        await expect(other).rejects.toMatchObject({ code: '0A000' });
+        expect(failing).toBe(1);
       } finally {
         await sql`alter table accounts drop column if exists later_column`.execute(conn);
         await sql`alter table users drop column if exists later_column`.execute(conn);
