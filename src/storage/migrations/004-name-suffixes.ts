@@ -33,8 +33,10 @@ async function upPostgres(db: Kysely<unknown>): Promise<void> {
     primary key (account_id, suffix, user_id)
   )`.execute(db);
   await sql`create index user_name_suffixes_user on user_name_suffixes (user_id)`.execute(db);
-  // Unqualified names resolve through the session's search_path, as the application's do.
-  await sql`create function portcullis_user_name_suffixes() returns trigger language plpgsql as $$
+  // The table is found through the search_path of this migration, whatever the
+  // search_path of the session that changes a user (psql, a maintenance job).
+  await sql`create function portcullis_user_name_suffixes() returns trigger language plpgsql
+  set search_path from current as $$
     begin
       if tg_op = 'UPDATE' then
         delete from user_name_suffixes where user_id = old.id;
