@@ -174,11 +174,13 @@ export async function submitCode(deps: Deps, view: SessionView, input: string, i
   if (reused) {
     // ASVS 4.0.3 2.8.5: a time-based code used again is logged (audited above),
     // refused, and its holder told. Someone who sent it after the user had used
-    // it knows the password and saw the code (over a shoulder, through a phishing page).
-    await notice(
+    // it knows the password and saw the code (over a shoulder, through a phishing
+    // page). Not awaited: the refusal must take no longer than any other, or its
+    // timing would tell the sender the code was once right.
+    void notice(
       `A used sign-in code was entered again for ${account.name}`,
       `A code from your authenticator app that had already been used was entered again for your sign-in "${user.username}" to ${account.name} (account ${account.id}) at ${at} from ${ip}, after the correct password. It was refused. If you did not just enter the same code twice, someone knows your password and has seen one of your codes: tell your administrator at once.`,
-    );
+    ).catch((error: unknown) => deps.logger.error({ err: error, accountId: account.id, userId: user.id }, 'could not send the reused-code notice'));
   }
   return result as CodeResult;
 }
