@@ -6,7 +6,7 @@ import type { Deps } from './deps.ts';
 export type AuditInput = Omit<AuditEvent, 'id' | 'at' | 'detail' | 'actorUserId' | 'targetUserId' | 'target' | 'ip'> &
   Partial<Pick<AuditEvent, 'detail' | 'actorUserId' | 'targetUserId' | 'target' | 'ip'>>;
 
-/** Writes one audit event; pass a transaction's store to make it part of that transaction. */
+/** Writes one audit event; pass a transaction's store to make it part of that transaction (and its metric of the commit). */
 export async function audit(deps: Pick<Deps, 'clock' | 'random'> & Partial<Pick<Deps, 'metrics'>>, store: Store, input: AuditInput): Promise<void> {
   await store.audit.record({
     id: randomId(deps.random),
@@ -18,5 +18,7 @@ export async function audit(deps: Pick<Deps, 'clock' | 'random'> & Partial<Pick<
     detail: null,
     ...input,
   });
-  deps.metrics?.observe({ action: input.action, result: input.result, detail: input.detail ?? null });
+  // Counted once the event is committed: not for a transaction that rolls back.
+  const metrics = deps.metrics;
+  if (metrics) store.afterCommit(() => metrics.observe({ action: input.action, result: input.result, detail: input.detail ?? null }));
 }

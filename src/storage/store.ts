@@ -37,12 +37,19 @@ export interface Store {
    * inside one may count a failed try too: a rolling upgrade's rare case).
    */
   transaction<T>(fn: (store: Store) => Promise<T>): Promise<T>;
+  /**
+   * Runs fn once what this store wrote is committed: at once outside a
+   * transaction; inside one, after it commits, and never if it rolls back (or
+   * for a try that is run again). For effects outside the database, such as metrics.
+   */
+  afterCommit(fn: () => void): void;
 }
 
 /** Tries of a transaction that keeps meeting stale prepared statements (one more is unnamed each time). */
 export const STALE_PLAN_TRIES = 8;
 
-export function createStore(db: Kysely<Database>, dialect: Dialect): Store {
+/** committed: the callbacks of the transaction this store belongs to, or undefined outside one. */
+export function createStore(db: Kysely<Database>, dialect: Dialect, committed?: Array<() => void>): Store {
   return {
     dialect,
     accounts: accountQueries(db),
@@ -56,10 +63,17 @@ export function createStore(db: Kysely<Database>, dialect: Dialect): Store {
     ping: async () => {
       await sql`select 1`.execute(db);
     },
+    afterCommit(fn) {
+      if (committed) committed.push(fn);
+      else fn();
+    },
     async transaction(fn) {
       for (let attempt = 1; ; attempt++) {
         try {
-          return await db.transaction().execute((trx) => fn(createStore(trx, dialect)));
+          const committed: Array<() => void> = [];
+          const result = await db.transaction().execute((trx) => fn(createStore(trx, dialect, committed)));
+          for (const callback of committed) callback();
+          return result;
         } catch (error) {
           if (attempt >= STALE_PLAN_TRIES || (error as { staleStatement?: boolean }).staleStatement !== true) throw error;
         }
