@@ -2,7 +2,7 @@
 // Starts real `portcullis serve` processes with the production argon2id
 // parameters, onboards a pool of users through the CLI and the API, then drives
 // concurrent virtual users through password + code for a fixed time.
-// Options (environment): BENCH_SECONDS (default 20), BENCH_VUS (16), BENCH_USERS (3000),
+// Options (environment): BENCH_SECONDS (default 20), BENCH_VUS (16), BENCH_USERS (5000),
 // BENCH_STORES (sqlite,postgres), BENCH_CPU_PROFILE (a folder for the server's CPU profile).
 //
 // Codes are computed with our own src/domain/totp.ts here: the benchmark
@@ -23,7 +23,7 @@ const ROOT = resolve(import.meta.dirname, '..');
 const BIN = join(ROOT, 'bin/portcullis.js');
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 20);
 const VUS = Number(process.env.BENCH_VUS ?? 16);
-const USERS = Number(process.env.BENCH_USERS ?? 3000);
+const USERS = Number(process.env.BENCH_USERS ?? 5000);
 /** Users kept back from the sign-in run for the code step alone. */
 const CODE_ONLY_USERS = Math.min(600, Math.floor(USERS / 3));
 const STORES = (process.env.BENCH_STORES ?? 'sqlite,postgres').split(',');
