@@ -12,6 +12,7 @@ import { apiRoutes } from './http/routes/api.ts';
 import { metaRoutes } from './http/routes/meta.ts';
 import { auditPages } from './http/routes/audit-pages.tsx';
 import { consolePages } from './http/routes/console-pages.tsx';
+import { sessionPages } from './http/routes/session-pages.tsx';
 import { mfaPages } from './http/routes/mfa-pages.tsx';
 import { userPages } from './http/routes/user-pages.tsx';
 import { signInPages } from './http/routes/sign-in-pages.tsx';
@@ -66,6 +67,7 @@ export async function buildApp({ deps, keys, trustProxy = false }: AppOptions): 
   await app.register(consolePages, routeOptions);
   await app.register(userPages, routeOptions);
   await app.register(auditPages, routeOptions);
+  await app.register(sessionPages, routeOptions);
   await app.register(apiRoutes, routeOptions);
   return app;
 }

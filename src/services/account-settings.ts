@@ -32,6 +32,7 @@ export async function setAccountMfa(deps: Deps, admin: SessionView, enabled: boo
     await audit(deps, store, { ...base, action: 'account.mfa_enabled', detail: { sessionsEnded: ended } });
     return ended;
   });
-  const pending = ownNeedsFactor ? await createSession(deps, { accountId: account.id, id: user.id }, 'pending') : undefined;
+  const client = { ip, agent: session.client.agent };
+  const pending = ownNeedsFactor ? await createSession(deps, { accountId: account.id, id: user.id }, 'pending', client) : undefined;
   return { kind: 'enabled', sessionsEnded, pendingToken: pending?.token };
 }

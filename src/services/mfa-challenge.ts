@@ -143,7 +143,8 @@ async function codeStep(deps: Deps, view: SessionView, input: string, ip: string
   const method = proof.ok && proof.factor === 'recovery_code' ? 'recovery_code' : 'totp';
   if (!(await store.sessions.delete(session.id))) throw new StartOver();
   await clearThrottle(deps, key);
-  const fresh = await createSession(deps, { accountId: account.id, id: user.id }, 'full', deps.clock.now());
+  // The same browser as the password step: its User-Agent carries over; the address is this request's.
+  const fresh = await createSession(deps, { accountId: account.id, id: user.id }, 'full', { ip, agent: session.client.agent }, deps.clock.now());
   await audit(deps, store, { ...auditBase, action: 'mfa.verify', result: 'success', detail: { method } });
   if (method === 'recovery_code') {
     return { kind: 'signed_in', token: fresh.token, method, recoveryCodesLeft: await store.recoveryCodes.countUnused(account.id, user.id) };

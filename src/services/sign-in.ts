@@ -4,7 +4,7 @@ import { isAccountNumber, usernameKey } from '../domain/names.ts';
 import type { ThrottleKey } from '../storage/records.ts';
 import { audit } from './audit.ts';
 import type { Deps } from './deps.ts';
-import { createSession } from './sessions.ts';
+import { createSession, describeAgent } from './sessions.ts';
 import { admitAttempt, checkThrottle, clearThrottle, countFailure, takeBackAttempt } from './throttle.ts';
 
 export interface SignInInput {
@@ -12,6 +12,8 @@ export interface SignInInput {
   username: string;
   password: string;
   ip: string;
+  /** The User-Agent header, if any: shown to the user in their list of sessions. */
+  userAgent?: string;
 }
 
 /**
@@ -92,7 +94,7 @@ export async function signIn(deps: Deps, input: SignInInput): Promise<SignInResu
   const state = account.mfaEnabled ? 'pending' : 'full';
   const session = await deps.store.transaction(async (store) => {
     await clearThrottle({ ...deps, store }, userKey);
-    const made = await createSession({ ...deps, store }, found, state);
+    const made = await createSession({ ...deps, store }, found, state, { ip: input.ip, agent: describeAgent(input.userAgent) });
     await audit(deps, store, {
       accountId: account.id,
       actorUserId: found.id,

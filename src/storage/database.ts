@@ -11,6 +11,7 @@ import * as foundation from './migrations/001-foundation.ts';
 import * as mfa from './migrations/002-mfa.ts';
 import * as userSearch from './migrations/003-user-search.ts';
 import * as nameSuffixes from './migrations/004-name-suffixes.ts';
+import * as sessionClient from './migrations/005-session-client.ts';
 import type { Database } from './schema.ts';
 
 // bigint columns hold epoch milliseconds, well inside Number's safe range.
@@ -185,6 +186,7 @@ const migrations: Record<string, Migration> = {
   '002-mfa': mfa,
   '003-user-search': userSearch,
   '004-name-suffixes': nameSuffixes,
+  '005-session-client': sessionClient,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

@@ -43,6 +43,13 @@ export interface Session {
   codeFailures: number;
   /** The candidate TOTP secret of a pending enrolment, sealed; stable across reloads. */
   enrollment: Sealed | null;
+  /** Where it was signed in from: the client's address and a short User-Agent. */
+  client: SessionClient;
+}
+
+export interface SessionClient {
+  ip: string | null;
+  agent: string | null;
 }
 
 /** A ciphertext and the id of the key that sealed it. */

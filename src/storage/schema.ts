@@ -50,6 +50,9 @@ export interface SessionsTable {
   code_failures: Generated<number>;
   enrollment_key_id: Generated<string | null>;
   enrollment_secret: Generated<string | null>;
+  /** The address and short User-Agent of the sign-in (migration 005). */
+  client_ip: Generated<string | null>;
+  client_agent: Generated<string | null>;
 }
 
 export interface AuthenticatorsTable {

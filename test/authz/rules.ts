@@ -177,6 +177,18 @@ export const rules: Rule[] = [
   },
   { method: 'GET', url: '/manage/audit', kind: 'page', expect: adminOnly('ok') },
 
+  // Your sessions: every signed-in user, their own sessions only. The principals
+  // have no other live session each, so ending "the others" ends nothing here.
+  { method: 'GET', url: '/account/sessions', kind: 'page', expect: signedIn('ok') },
+  {
+    method: 'POST',
+    url: '/account/sessions/end',
+    kind: 'page',
+    body: () => ({ session: 'no-such-session-handle' }),
+    expect: signedIn({ redirect: '/account/sessions?ended=gone' }),
+  },
+  { method: 'POST', url: '/account/sessions/end-others', kind: 'page', expect: signedIn({ redirect: '/account/sessions?ended=others' }) },
+
   // JSON API: sign-in.
   {
     method: 'POST',
@@ -207,4 +219,9 @@ export const rules: Rule[] = [
   { method: 'PATCH', url: '/api/v1/users/:id', kind: 'api', body: () => ({ role: 'agent' }), expect: adminOnly('ok', 'not-found') },
   { method: 'POST', url: '/api/v1/users/:id/reset-mfa', kind: 'api', body: () => ({}), expect: adminOnly('ok', 'not-found') },
   { method: 'GET', url: '/api/v1/audit', kind: 'api', expect: adminOnly('ok') },
+
+  // JSON API: your sessions. A user id is no session handle: 404 for everyone signed in.
+  { method: 'GET', url: '/api/v1/sessions', kind: 'api', expect: signedIn('ok') },
+  { method: 'DELETE', url: '/api/v1/sessions/:id', kind: 'api', expect: signedIn('not-found') },
+  { method: 'POST', url: '/api/v1/sessions/end-others', kind: 'api', body: () => ({}), expect: signedIn('ok') },
 ];

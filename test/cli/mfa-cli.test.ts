@@ -116,7 +116,7 @@ async function enrolledAgent(data: DataDir, name: string): Promise<Enrolled> {
     user.userId,
     Array.from({ length: 10 }, (_, i) => ({ id: randomId(deps.random), hash: hashRecoveryCode(user.userId, `code${i}`) })),
   );
-  await createSession(deps, { accountId: account.accountId, id: user.userId }, 'full', now);
+  await createSession(deps, { accountId: account.accountId, id: user.userId }, 'full', { ip: '192.0.2.9', agent: null }, now);
   return { accountId: account.accountId, userId: user.userId, secret };
 }
 

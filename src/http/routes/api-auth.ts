@@ -38,7 +38,7 @@ export async function apiAuthRoutes(app: FastifyInstance, { deps, cookie }: Rout
     },
     async (request, reply) => {
       const { accountId, username, password } = request.body;
-      const result = await signIn(deps, { accountId: accountId.trim(), username: username.trim(), password, ip: request.ip });
+      const result = await signIn(deps, { accountId: accountId.trim(), username: username.trim(), password, ip: request.ip, userAgent: request.headers['user-agent'] });
       if (result.kind === 'invalid') throw new AppError('invalid_credentials');
       if (result.kind === 'locked') {
         throw new AppError('too_many_attempts', undefined, { retryAfter: retryAfterSeconds(result.lockedUntil, deps.clock.now()) });

@@ -4,6 +4,7 @@ import { AppError } from '../../domain/errors.ts';
 import { apiAdminRoutes } from './api-admin.ts';
 import { apiAuthRoutes } from './api-auth.ts';
 import { apiMfaRoutes } from './api-mfa.ts';
+import { apiSessionRoutes } from './api-sessions.ts';
 import type { RouteOptions } from './sign-in-pages.tsx';
 
 /**
@@ -22,4 +23,5 @@ export async function apiRoutes(app: FastifyInstance, options: RouteOptions) {
   await app.register(apiAuthRoutes, options);
   await app.register(apiMfaRoutes, options);
   await app.register(apiAdminRoutes, options);
+  await app.register(apiSessionRoutes, options);
 }

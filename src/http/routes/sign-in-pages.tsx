@@ -45,7 +45,7 @@ export async function signInPages(app: FastifyInstance, { deps, cookie }: RouteO
     const accountId = formField(request.body, 'accountId').trim();
     const username = formField(request.body, 'username').trim();
     const password = formField(request.body, 'password');
-    const result = await signIn(deps, { accountId, username, password, ip: request.ip });
+    const result = await signIn(deps, { accountId, username, password, ip: request.ip, userAgent: request.headers['user-agent'] });
     if (result.kind === 'signed_in') {
       // A new session id on every sign-in: whatever session the browser had ends here.
       const previous = sessionToken(request, cookie);

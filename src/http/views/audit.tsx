@@ -13,6 +13,7 @@ export const auditActions: Array<[string, string]> = [
   ['mfa.locked', 'Code lock'],
   ['mfa.reset', 'Reset MFA'],
   ['mfa.step_up', 'Step-up'],
+  ['session.end', 'Sessions signed out by their user'],
   ['account.mfa_enabled', 'MFA switched on'],
   ['account.mfa_disabled', 'MFA switched off'],
   ['account.create', 'Account created'],

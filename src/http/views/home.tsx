@@ -21,6 +21,9 @@ export function HomePage({ csrf, viewer }: { csrf: string; viewer: Viewer }) {
       ) : (
         <p>You are signed in.</p>
       )}
+      <p>
+        <a href="/account/sessions">Your sessions</a>: where you are signed in, and a way to sign out the others.
+      </p>
     </Layout>
   );
 }

@@ -24,6 +24,7 @@ function toSession(row: Selectable<SessionsTable>): Session {
     codeFailures: row.code_failures,
     enrollment:
       row.enrollment_key_id && row.enrollment_secret ? { keyId: row.enrollment_key_id, ciphertext: row.enrollment_secret } : null,
+    client: { ip: row.client_ip ?? null, agent: row.client_agent ?? null },
   };
 }
 
@@ -40,6 +41,8 @@ const insertSession = compiledOnce<Insertable<SessionsTable>, never>((db, p) =>
     code_failures: p('code_failures'),
     enrollment_key_id: p('enrollment_key_id'),
     enrollment_secret: p('enrollment_secret'),
+    client_ip: p('client_ip'),
+    client_agent: p('client_agent'),
   }),
 );
 
@@ -80,6 +83,8 @@ export function sessionQueries(db: Kysely<Database>) {
         code_failures: session.codeFailures,
         enrollment_key_id: session.enrollment?.keyId ?? null,
         enrollment_secret: session.enrollment?.ciphertext ?? null,
+        client_ip: session.client.ip,
+        client_agent: session.client.agent,
       });
     },
 
@@ -135,6 +140,37 @@ export function sessionQueries(db: Kysely<Database>) {
     /** Ends one session; answers whether it was still there. */
     async delete(id: string): Promise<boolean> {
       return changed(await deleteSession(db, { id })) === 1;
+    },
+
+    /**
+     * A user's full sessions still live at `now` (before their absolute end, and
+     * seen since `seenSince`), the most recently used first.
+     */
+    async listFull(accountId: string, userId: string, now: number, seenSince: number): Promise<Session[]> {
+      const rows = await db
+        .selectFrom('sessions')
+        .selectAll()
+        .where('account_id', '=', accountId)
+        .where('user_id', '=', userId)
+        .where('state', '=', 'full')
+        .where('expires_at', '>', now)
+        .where('last_seen_at', '>', seenSince)
+        .orderBy('last_seen_at', 'desc')
+        .orderBy('id')
+        .execute();
+      return rows.map(toSession);
+    },
+
+    /** Ends the user's sessions of these ids; answers how many. */
+    async deleteSomeForUser(accountId: string, userId: string, ids: string[]): Promise<number> {
+      if (ids.length === 0) return 0;
+      const result = await db
+        .deleteFrom('sessions')
+        .where('account_id', '=', accountId)
+        .where('user_id', '=', userId)
+        .where('id', 'in', ids)
+        .executeTakeFirst();
+      return Number(result.numDeletedRows);
     },
 
     /** Ends every session of a user; answers how many. */
