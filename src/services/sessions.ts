@@ -88,7 +88,7 @@ export function describeAgent(header: string | undefined): string | null {
     [/\bEdg(e|A|iOS)?\//, 'Edge'],
     [/\bOPR\/|\bOpera\b/, 'Opera'],
     [/\bFirefox\/|\bFxiOS\//, 'Firefox'],
-    [/\bChrom(e|ium)\/|\bCriOS\//, 'Chrome'],
+    [/\b(Headless)?Chrom(e|ium)\/|\bCriOS\//, 'Chrome'],
     [/\bVersion\/[\d.]+.*\bSafari\//, 'Safari'],
     [/^curl\//, 'curl'],
     [/^node\b|\bundici\b|^node-fetch/, 'Node.js'],

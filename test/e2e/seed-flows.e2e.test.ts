@@ -23,6 +23,7 @@ describe('the seed flows in Chromium', () => {
   let admin: Page;
   let bobSession: BrowserContext;
   let bobSecret = '';
+  let aliceSecret = '';
   let recoveryCodes: string[] = [];
   const contexts: BrowserContext[] = [];
 
@@ -91,7 +92,8 @@ describe('the seed flows in Chromium', () => {
     await admin.getByRole('button', { name: 'Save' }).click();
     await expect.poll(() => admin.url()).toBe(`${service.base}/login/mfa`);
     const uri = await scanQrOnScreen(admin);
-    await enterCode(admin, phoneCode(secretOf(uri)));
+    aliceSecret = secretOf(uri);
+    await enterCode(admin, phoneCode(aliceSecret));
     await expect.poll(() => admin.getByRole('heading', { name: 'Save your recovery codes' }).isVisible()).toBe(true);
     await admin.getByRole('link', { name: 'Continue' }).click();
     await expect.poll(() => admin.url()).toBe(`${service.base}/`);
@@ -258,5 +260,30 @@ describe('the seed flows in Chromium', () => {
     expect(await focusedText()).toBe('Delete');
     await admin.keyboard.press('Enter');
     await expect.poll(() => admin.getByRole('status').textContent()).toContain('MFA was reset for mia');
+  });
+
+  it('the admin sees where they are signed in and signs out the other browser', async () => {
+    const other = await newPage();
+    await signInWithPassword(other, service.base, accountId, 'alice');
+    // The enrolment used an earlier step; the phone's next code is new and accepted.
+    await enterCode(other, phoneCode(aliceSecret, 1));
+    await expect.poll(() => other.url()).toBe(`${service.base}/`);
+
+    await admin.goto(`${service.base}/`);
+    await admin.getByRole('link', { name: 'Your sessions' }).click();
+    await expect.poll(() => admin.getByRole('heading', { name: 'Your sessions' }).isVisible()).toBe(true);
+    expect(await admin.getByRole('cell', { name: 'This session' }).count()).toBe(1);
+    expect(await admin.getByRole('cell', { name: 'Chrome on Linux' }).count()).toBeGreaterThanOrEqual(2);
+    await snap(admin, 'your-sessions');
+    await expectAccessible(admin);
+    await admin.getByRole('button', { name: 'Sign out of all other sessions' }).click();
+    await expect.poll(() => admin.getByRole('status').textContent()).toContain('Every other session is signed out.');
+    expect(await admin.getByRole('cell', { name: 'This session' }).count()).toBe(1);
+    expect(await admin.getByRole('button', { name: /^Sign out the session of/ }).count()).toBe(0);
+
+    await other.goto(`${service.base}/`);
+    await expect.poll(() => other.url()).toBe(`${service.base}/login`);
+    await admin.goto(`${service.base}/`);
+    await expect.poll(() => admin.url()).toBe(`${service.base}/`);
   });
 });

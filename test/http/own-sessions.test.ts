@@ -183,6 +183,7 @@ describe('describeAgent (the device name in the list)', () => {
     expect(describeAgent('Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36 Edg/131.0.0.0')).toBe('Edge on Windows');
     expect(describeAgent('Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.1 Mobile/15E148 Safari/604.1')).toBe('Safari on iOS');
     expect(describeAgent('curl/8.5.0')).toBe('curl');
+    expect(describeAgent('Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) HeadlessChrome/156.0.0.0 Safari/537.36')).toBe('Chrome on Linux');
     expect(describeAgent(undefined)).toBeNull();
     expect(describeAgent('   ')).toBeNull();
     expect(describeAgent(`x${'y'.repeat(500)}`)).toHaveLength(60);
