@@ -21,10 +21,19 @@ function handleOf(sessionId: string): string {
   return createHash('sha256').update(`portcullis session handle\u0000${sessionId}`).digest('base64url').slice(0, 22);
 }
 
+/** The user's live full sessions, as resolveSession judges them (sessions.ts). */
+function liveSessions(deps: Deps, auth: SessionView) {
+  const now = deps.clock.now();
+  return deps.store.sessions.listFull(auth.account.id, auth.user.id, {
+    now,
+    seenSince: now - deps.settings.session.idleTimeoutMs,
+    factorRequired: auth.account.mfaEnabled,
+  });
+}
+
 /** The user's live full sessions, the most recently used first. */
 export async function listOwnSessions(deps: Deps, auth: SessionView): Promise<OwnSession[]> {
-  const now = deps.clock.now();
-  const sessions = await deps.store.sessions.listFull(auth.account.id, auth.user.id, now, now - deps.settings.session.idleTimeoutMs);
+  const sessions = await liveSessions(deps, auth);
   return sessions.map((s) => ({
     handle: handleOf(s.id),
     current: s.id === auth.session.id,
@@ -36,18 +45,23 @@ export async function listOwnSessions(deps: Deps, auth: SessionView): Promise<Ow
 }
 
 /**
- * Ends one of the user's other sessions (by handle) or all of them; never the
- * current one (that is Sign out). Answers how many ended, or undefined when the
- * handle names no other live session of this user.
+ * Ends one of the user's other sessions (by handle), or every other one —
+ * pending sign-ins and sessions begun a moment ago included, in one statement.
+ * Never the current one (that is Sign out). Answers how many ended, or
+ * undefined when the handle names no other live session of this user.
  */
 export async function endOwnSessions(deps: Deps, auth: SessionView, which: { handle: string } | 'others', ip: string): Promise<number | undefined> {
-  const now = deps.clock.now();
-  const sessions = await deps.store.sessions.listFull(auth.account.id, auth.user.id, now, now - deps.settings.session.idleTimeoutMs);
-  const others = sessions.filter((s) => s.id !== auth.session.id);
-  const chosen = which === 'others' ? others : others.filter((s) => handleOf(s.id) === which.handle);
-  if (which !== 'others' && chosen.length === 0) return undefined;
+  let chosen: string[] = [];
+  if (which !== 'others') {
+    const match = (await liveSessions(deps, auth)).find((s) => s.id !== auth.session.id && handleOf(s.id) === which.handle);
+    if (!match) return undefined;
+    chosen = [match.id];
+  }
   return deps.store.transaction(async (store) => {
-    const ended = await store.sessions.deleteSomeForUser(auth.account.id, auth.user.id, chosen.map((s) => s.id));
+    const ended =
+      which === 'others'
+        ? await store.sessions.deleteForUserExcept(auth.account.id, auth.user.id, auth.session.id)
+        : await store.sessions.deleteSomeForUser(auth.account.id, auth.user.id, chosen);
     await audit(deps, store, {
       accountId: auth.account.id,
       actorUserId: auth.user.id,

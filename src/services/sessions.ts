@@ -82,7 +82,8 @@ export async function endSession(deps: Deps, token: string): Promise<void> {
  */
 export function describeAgent(header: string | undefined): string | null {
   if (!header) return null;
-  const ua = header.replace(/[\u0000-\u001f\u007f]/g, ' ').trim();
+  // Cut first: the patterns below are not linear on hostile input of any length.
+  const ua = header.slice(0, 512).replace(/[\u0000-\u001f\u007f]/g, ' ').trim();
   if (ua === '') return null;
   const browser = [
     [/\bEdg(e|A|iOS)?\//, 'Edge'],

@@ -32,9 +32,9 @@ for (const kind of await storeKinds()) {
     });
 
     /** A full session of `username` (MFA off) signed in through the API from that address and browser. */
-    async function signedIn(username: string, ip: string, agent: string): Promise<TestBrowser> {
+    async function signedIn(username: string, ip: string, agent: string, accountId = tenant.accountId): Promise<TestBrowser> {
       const browser = new TestBrowser(t.app, '127.0.0.1:3000', ip);
-      const res = await browser.json('POST', '/api/v1/login', { accountId: tenant.accountId, username, password: PASSWORD }, { 'user-agent': agent });
+      const res = await browser.json('POST', '/api/v1/login', { accountId, username, password: PASSWORD }, { 'user-agent': agent });
       expect(res.statusCode).toBe(200);
       return browser;
     }
@@ -130,13 +130,54 @@ for (const kind of await storeKinds()) {
       expect(await isSignedIn(here)).toBe(true);
     });
 
-    it('refuses a form without its CSRF token and ends nothing', async () => {
+    it('refuses the forms without their CSRF token and ends nothing', async () => {
       const here = await signedIn('mia', '203.0.113.70', FIREFOX_WINDOWS);
       const other = await signedIn('mia', '203.0.113.71', CHROME_ANDROID);
       await here.get('/account/sessions');
-      const res = await here.post('/account/sessions/end-others', {}, { csrf: null });
-      expect(res.statusCode).toBe(403);
+      const handle = (await list(here)).find((s) => !s.current)!.id;
+      expect((await here.post('/account/sessions/end-others', {}, { csrf: null })).statusCode).toBe(403);
+      expect((await here.post('/account/sessions/end', { session: handle }, { csrf: null })).statusCode).toBe(403);
       expect(await isSignedIn(other)).toBe(true);
+    });
+
+    it("cannot end a session of another account's user with a real handle of it", async () => {
+      const elsewhere = await seedTenant(t.deps, 'Elsewhere Ltd');
+      const theirs = await signedIn('alice', '192.0.2.90', SAFARI_MAC, elsewhere.accountId);
+      const theirHandle = (await list(theirs)).find((s) => s.current)!.id;
+      const ours = await signedIn('alice', '203.0.113.91', FIREFOX_WINDOWS);
+      await ours.get('/account/sessions');
+      expect((await ours.post('/account/sessions/end', { session: theirHandle })).headers.location).toBe('/account/sessions?ended=gone');
+      await ours.post('/account/sessions/end-others', {});
+      expect(await isSignedIn(theirs)).toBe(true);
+    });
+
+    it('shows a hostile User-Agent as text, cut short', async () => {
+      const hostile = `"><script>alert(1)</script><img src=x onerror=alert(2)>${'A'.repeat(100)}`;
+      const planted = await signedIn('bob', '192.0.2.95', hostile);
+      const page = await planted.get('/account/sessions');
+      expect(page.body).not.toContain('<script>alert(1)');
+      expect(page.body).not.toContain('<img src=x');
+      expect(page.body).toContain('&lt;script>alert(1)&lt;/script>');
+      expect((await list(planted)).find((s) => s.current)!.device).toHaveLength(60);
+    });
+
+    it('does not list a session past its absolute end, even if used a moment ago', async () => {
+      const here = await signedIn('mia', '203.0.113.96', FIREFOX_WINDOWS);
+      const now = t.clock.now();
+      await t.deps.store.sessions.create({
+        id: 'f'.repeat(64),
+        accountId: tenant.accountId,
+        userId: tenant.managerId,
+        state: 'full',
+        createdAt: now - 13 * 3_600_000,
+        lastSeenAt: now,
+        expiresAt: now - 1,
+        mfaVerifiedAt: null,
+        codeFailures: 0,
+        enrollment: null,
+        client: { ip: '203.0.113.97', agent: 'Old' },
+      });
+      expect((await list(here)).map((s) => s.ip)).not.toContain('203.0.113.97');
     });
 
     it('does not list sessions past their idle limit', async () => {
@@ -171,6 +212,39 @@ for (const kind of await storeKinds()) {
       expect(seen.find((s) => s.current)).toMatchObject({ device: 'Safari on macOS', ip: '198.51.100.90' });
       // The pending sign-in is not a session to list.
       expect(seen.filter((s) => s.ip === '198.51.100.90')).toHaveLength(1);
+    });
+
+    it('lists no session without a verified factor, and "all others" also ends pending sign-ins', async () => {
+      const { secret } = await enrolByApi(t, tenant, 'mia');
+      t.clock.advance(STEP);
+      const here = new TestBrowser(t.app, '127.0.0.1:3000', '198.51.100.100');
+      await here.json('POST', '/api/v1/login', { accountId: tenant.accountId, username: 'mia', password: PASSWORD });
+      expect((await here.json('POST', '/api/v1/login/mfa', { code: codeNow(t, secret) })).statusCode).toBe(200);
+      // A full session that never had its second factor (a sign-in racing MFA being switched on).
+      const now = t.clock.now();
+      await t.deps.store.sessions.create({
+        id: 'e'.repeat(64),
+        accountId: tenant.accountId,
+        userId: tenant.managerId,
+        state: 'full',
+        createdAt: now,
+        lastSeenAt: now,
+        expiresAt: now + 3_600_000,
+        mfaVerifiedAt: null,
+        codeFailures: 0,
+        enrollment: null,
+        client: { ip: '198.51.100.101', agent: null },
+      });
+      // Listed: this one and the enrolment's; not the one without a factor.
+      expect(((await here.json('GET', '/api/v1/sessions')).json() as { sessions: Listed[] }).sessions.map((s) => s.ip)).toEqual(['198.51.100.100', '127.0.0.1']);
+      // Someone with mia's password, part-way through signing in.
+      const intruder = new TestBrowser(t.app, '127.0.0.1:3000', '192.0.2.102');
+      expect((await intruder.json('POST', '/api/v1/login', { accountId: tenant.accountId, username: 'mia', password: PASSWORD })).json()).toEqual({ state: 'mfa_required' });
+      // The enrolment's session, the one without a factor, and the pending sign-in.
+      expect((await here.json('POST', '/api/v1/sessions/end-others', {})).json()).toEqual({ ended: 3 });
+      const late = await intruder.json('POST', '/api/v1/login/mfa', { code: codeNow(t, secret, 1) });
+      expect(late.statusCode).toBe(401);
+      expect((await here.json('GET', '/api/v1/session')).statusCode).toBe(200);
     });
   });
 }

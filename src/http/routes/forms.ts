@@ -20,3 +20,8 @@ export function formFields(body: unknown, name: string): string[] {
   if (typeof value === 'string') return [value];
   return Array.isArray(value) ? value.filter((v): v is string => typeof v === 'string').slice(0, 500) : [];
 }
+
+/** The message a `?notice=` key names, if it names one (not `constructor` or another inherited key). */
+export function noticeFor(notices: Record<string, string>, key: unknown): string | undefined {
+  return typeof key === 'string' && Object.hasOwn(notices, key) ? notices[key] : undefined;
+}

@@ -4,7 +4,7 @@ import { endOwnSessions, listOwnSessions } from '../../services/own-sessions.ts'
 import { requireFull, viewerOf } from '../guards.ts';
 import { renderPage } from '../views/layout.tsx';
 import { SessionsPage } from '../views/sessions.tsx';
-import { csrfToken, formField } from './forms.ts';
+import { csrfToken, formField, noticeFor } from './forms.ts';
 import type { RouteOptions } from './sign-in-pages.tsx';
 
 const notices: Record<string, string> = {
@@ -17,7 +17,7 @@ const notices: Record<string, string> = {
 export async function sessionPages(app: FastifyInstance, { deps }: RouteOptions) {
   app.get('/account/sessions', async (request, reply) => {
     const auth = requireFull(request);
-    const notice = notices[String((request.query as Record<string, unknown>).ended)];
+    const notice = noticeFor(notices, (request.query as Record<string, unknown>).ended);
     const sessions = await listOwnSessions(deps, auth);
     return reply
       .type('text/html; charset=utf-8')

@@ -11,7 +11,7 @@ import { HomePage } from '../views/home.tsx';
 import { renderPage } from '../views/layout.tsx';
 import { LoginPage } from '../views/login.tsx';
 import type { LoginPageProps } from '../views/login.tsx';
-import { csrfToken, formField } from './forms.ts';
+import { csrfToken, formField, noticeFor } from './forms.ts';
 
 export interface RouteOptions {
   deps: Deps;
@@ -37,7 +37,7 @@ export async function signInPages(app: FastifyInstance, { deps, cookie }: RouteO
 
   app.get('/login', async (request, reply) => {
     if (request.auth?.session.state === 'full') return reply.redirect('/', 303);
-    const notice = notices[String((request.query as Record<string, unknown>).notice)];
+    const notice = noticeFor(notices, (request.query as Record<string, unknown>).notice);
     return sendLogin(reply, 200, { csrf: csrfToken(request, reply), notice });
   });
 

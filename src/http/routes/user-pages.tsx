@@ -14,7 +14,7 @@ import { renderPage } from '../views/layout.tsx';
 import { MessagePage } from '../views/message.tsx';
 import { StepUpPage } from '../views/mfa.tsx';
 import { EditUserPage, ResetConfirmPage, UsersPage } from '../views/users.tsx';
-import { csrfToken, formField, formFields } from './forms.ts';
+import { csrfToken, formField, formFields, noticeFor } from './forms.ts';
 import { codeErrorMessage, lockedMessage } from './mfa-pages.tsx';
 import type { RouteOptions } from './sign-in-pages.tsx';
 
@@ -61,7 +61,7 @@ export async function userPages(app: FastifyInstance, { deps }: RouteOptions) {
       saved: 'Saved.',
       created: `User ${user.username} was created.`,
     };
-    const notice = notices[String((request.query as Record<string, unknown>).notice)];
+    const notice = noticeFor(notices, (request.query as Record<string, unknown>).notice);
     const skills = await deps.store.skills.list(auth.account.id);
     return html(
       reply,

@@ -143,21 +143,21 @@ export function sessionQueries(db: Kysely<Database>) {
     },
 
     /**
-     * A user's full sessions still live at `now` (before their absolute end, and
-     * seen since `seenSince`), the most recently used first.
+     * A user's full sessions still live at `now`, as resolveSession judges them:
+     * before their absolute end, seen since `seenSince`, and with a verified
+     * second factor when the account requires one. The most recently used first.
      */
-    async listFull(accountId: string, userId: string, now: number, seenSince: number): Promise<Session[]> {
-      const rows = await db
+    async listFull(accountId: string, userId: string, live: { now: number; seenSince: number; factorRequired: boolean }): Promise<Session[]> {
+      let q = db
         .selectFrom('sessions')
         .selectAll()
         .where('account_id', '=', accountId)
         .where('user_id', '=', userId)
         .where('state', '=', 'full')
-        .where('expires_at', '>', now)
-        .where('last_seen_at', '>', seenSince)
-        .orderBy('last_seen_at', 'desc')
-        .orderBy('id')
-        .execute();
+        .where('expires_at', '>', live.now)
+        .where('last_seen_at', '>', live.seenSince);
+      if (live.factorRequired) q = q.where('mfa_verified_at', 'is not', null);
+      const rows = await q.orderBy('last_seen_at', 'desc').orderBy('id').execute();
       return rows.map(toSession);
     },
 
@@ -169,6 +169,17 @@ export function sessionQueries(db: Kysely<Database>) {
         .where('account_id', '=', accountId)
         .where('user_id', '=', userId)
         .where('id', 'in', ids)
+        .executeTakeFirst();
+      return Number(result.numDeletedRows);
+    },
+
+    /** Ends every session of a user, pending sign-ins included, but the one kept; answers how many. */
+    async deleteForUserExcept(accountId: string, userId: string, keepId: string): Promise<number> {
+      const result = await db
+        .deleteFrom('sessions')
+        .where('account_id', '=', accountId)
+        .where('user_id', '=', userId)
+        .where('id', '!=', keepId)
         .executeTakeFirst();
       return Number(result.numDeletedRows);
     },
