@@ -51,17 +51,14 @@ export async function listOwnSessions(deps: Deps, auth: SessionView): Promise<Ow
  * undefined when the handle names no other live session of this user.
  */
 export async function endOwnSessions(deps: Deps, auth: SessionView, which: { handle: string } | 'others', ip: string): Promise<number | undefined> {
-  let chosen: string[] = [];
+  let chosen: { only: string } | { except: string } = { except: auth.session.id };
   if (which !== 'others') {
     const match = (await liveSessions(deps, auth)).find((s) => s.id !== auth.session.id && handleOf(s.id) === which.handle);
     if (!match) return undefined;
-    chosen = [match.id];
+    chosen = { only: match.id };
   }
   return deps.store.transaction(async (store) => {
-    const ended =
-      which === 'others'
-        ? await store.sessions.deleteForUserExcept(auth.account.id, auth.user.id, auth.session.id)
-        : await store.sessions.deleteSomeForUser(auth.account.id, auth.user.id, chosen);
+    const ended = await store.sessions.deleteForUser(auth.account.id, auth.user.id, chosen);
     await audit(deps, store, {
       accountId: auth.account.id,
       actorUserId: auth.user.id,

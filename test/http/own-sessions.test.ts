@@ -1,4 +1,6 @@
+import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Session } from '../../src/storage/records.ts';
 import { describeAgent } from '../../src/services/sessions.ts';
 import { buildTestApp } from '../helpers/app.ts';
 import type { TestApp } from '../helpers/app.ts';
@@ -15,6 +17,25 @@ const CHROME_ANDROID = 'Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537
 const SAFARI_MAC = 'Mozilla/5.0 (Macintosh; Intel Mac OS X 14_6) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.1 Safari/605.1.15';
 
 const cookieOf = (browser: TestBrowser) => [...browser.cookies].map(([k, v]) => `${k}=${v}`).join('; ');
+
+/** A full session of the tenant's agent manager written straight to the store: states no request makes. */
+async function plantSession(t: TestApp, tenant: Tenant, overrides: Partial<Session>): Promise<void> {
+  const now = t.clock.now();
+  await t.deps.store.sessions.create({
+    id: randomBytes(32).toString('hex'),
+    accountId: tenant.accountId,
+    userId: tenant.managerId,
+    state: 'full',
+    createdAt: now,
+    lastSeenAt: now,
+    expiresAt: now + 3_600_000,
+    mfaVerifiedAt: null,
+    codeFailures: 0,
+    enrollment: null,
+    client: { ip: null, agent: null },
+    ...overrides,
+  });
+}
 
 type Listed = { id: string; current: boolean; createdAt: string; lastSeenAt: string; ip: string | null; device: string | null };
 
@@ -164,19 +185,7 @@ for (const kind of await storeKinds()) {
     it('does not list a session past its absolute end, even if used a moment ago', async () => {
       const here = await signedIn('mia', '203.0.113.96', FIREFOX_WINDOWS);
       const now = t.clock.now();
-      await t.deps.store.sessions.create({
-        id: 'f'.repeat(64),
-        accountId: tenant.accountId,
-        userId: tenant.managerId,
-        state: 'full',
-        createdAt: now - 13 * 3_600_000,
-        lastSeenAt: now,
-        expiresAt: now - 1,
-        mfaVerifiedAt: null,
-        codeFailures: 0,
-        enrollment: null,
-        client: { ip: '203.0.113.97', agent: 'Old' },
-      });
+      await plantSession(t, tenant, { createdAt: now - 13 * 3_600_000, expiresAt: now - 1, client: { ip: '203.0.113.97', agent: 'Old' } });
       expect((await list(here)).map((s) => s.ip)).not.toContain('203.0.113.97');
     });
 
@@ -221,20 +230,7 @@ for (const kind of await storeKinds()) {
       await here.json('POST', '/api/v1/login', { accountId: tenant.accountId, username: 'mia', password: PASSWORD });
       expect((await here.json('POST', '/api/v1/login/mfa', { code: codeNow(t, secret) })).statusCode).toBe(200);
       // A full session that never had its second factor (a sign-in racing MFA being switched on).
-      const now = t.clock.now();
-      await t.deps.store.sessions.create({
-        id: 'e'.repeat(64),
-        accountId: tenant.accountId,
-        userId: tenant.managerId,
-        state: 'full',
-        createdAt: now,
-        lastSeenAt: now,
-        expiresAt: now + 3_600_000,
-        mfaVerifiedAt: null,
-        codeFailures: 0,
-        enrollment: null,
-        client: { ip: '198.51.100.101', agent: null },
-      });
+      await plantSession(t, tenant, { client: { ip: '198.51.100.101', agent: null } });
       // Listed: this one and the enrolment's; not the one without a factor.
       expect(((await here.json('GET', '/api/v1/sessions')).json() as { sessions: Listed[] }).sessions.map((s) => s.ip)).toEqual(['198.51.100.100', '127.0.0.1']);
       // Someone with mia's password, part-way through signing in.

@@ -161,36 +161,14 @@ export function sessionQueries(db: Kysely<Database>) {
       return rows.map(toSession);
     },
 
-    /** Ends the user's sessions of these ids; answers how many. */
-    async deleteSomeForUser(accountId: string, userId: string, ids: string[]): Promise<number> {
-      if (ids.length === 0) return 0;
-      const result = await db
-        .deleteFrom('sessions')
-        .where('account_id', '=', accountId)
-        .where('user_id', '=', userId)
-        .where('id', 'in', ids)
-        .executeTakeFirst();
-      return Number(result.numDeletedRows);
-    },
-
-    /** Ends every session of a user, pending sign-ins included, but the one kept; answers how many. */
-    async deleteForUserExcept(accountId: string, userId: string, keepId: string): Promise<number> {
-      const result = await db
-        .deleteFrom('sessions')
-        .where('account_id', '=', accountId)
-        .where('user_id', '=', userId)
-        .where('id', '!=', keepId)
-        .executeTakeFirst();
-      return Number(result.numDeletedRows);
-    },
-
-    /** Ends every session of a user; answers how many. */
-    async deleteForUser(accountId: string, userId: string): Promise<number> {
-      const result = await db
-        .deleteFrom('sessions')
-        .where('account_id', '=', accountId)
-        .where('user_id', '=', userId)
-        .executeTakeFirst();
+    /**
+     * Ends a user's sessions, pending sign-ins included: all of them, only the
+     * one of this id, or all but the one of this id. Answers how many.
+     */
+    async deleteForUser(accountId: string, userId: string, which: 'all' | { only: string } | { except: string } = 'all'): Promise<number> {
+      let q = db.deleteFrom('sessions').where('account_id', '=', accountId).where('user_id', '=', userId);
+      if (which !== 'all') q = 'only' in which ? q.where('id', '=', which.only) : q.where('id', '!=', which.except);
+      const result = await q.executeTakeFirst();
       return Number(result.numDeletedRows);
     },
 
