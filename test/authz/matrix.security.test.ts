@@ -81,6 +81,9 @@ function mismatch(res: LightMyRequestResponse, outcome: Outcome, rule: Rule, met
       return !api || !hasBody || jsonError(res) === 'not_found' ? undefined : fail('not the catalogued not_found');
     case 'conflict':
       return res.statusCode === 409 ? undefined : fail('');
+    case 'invalid':
+      if (res.statusCode !== 400) return fail('');
+      return !api || !hasBody || jsonError(res) === 'invalid_request' ? undefined : fail('not the catalogued invalid_request');
   }
 }
 

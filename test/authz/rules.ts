@@ -28,9 +28,10 @@ export type Principal = (typeof principals)[number];
  *   page POST or HEAD: 401 "Sign in to continue."; API: 401 JSON unauthenticated/session_expired;
  * - 'forbidden': 403 for the role (not a CSRF or Origin refusal);
  * - 'not-found': 404, what another account's ids answer;
- * - 'conflict': 409, allowed but the state says no.
+ * - 'conflict': 409, allowed but the state says no;
+ * - 'invalid': 400, allowed but the input is refused (a wrong current password).
  */
-export type Outcome = 'ok' | { redirect: string | RegExp } | 'login' | 'forbidden' | 'not-found' | 'conflict';
+export type Outcome = 'ok' | { redirect: string | RegExp } | 'login' | 'forbidden' | 'not-found' | 'conflict' | 'invalid';
 
 export type Expectations = Record<Principal, Outcome>;
 
@@ -92,6 +93,9 @@ export function adminOnly(outcome: Outcome, otherAccount: Outcome = outcome): Ex
     'other-admin': otherAccount,
   });
 }
+
+/** A password change that fails on the current password: harmless, and the same for everyone. */
+const wrongPasswordChange = { currentPassword: 'not anyone’s password at all', newPassword: 'a new password nobody gets', confirmation: 'a new password nobody gets' };
 
 /** A user's current values, so saving them changes nothing. */
 const unchangedTarget = { role: 'agent', state: 'active', email: '' };
@@ -188,6 +192,9 @@ export const rules: Rule[] = [
     expect: signedIn({ redirect: '/account/sessions?ended=gone' }),
   },
   { method: 'POST', url: '/account/sessions/end-others', kind: 'page', expect: signedIn({ redirect: '/account/sessions?ended=others' }) },
+  // Change password: with a wrong current password, so nobody's password changes (one failure counted each run).
+  { method: 'GET', url: '/account/password', kind: 'page', expect: signedIn('ok') },
+  { method: 'POST', url: '/account/password', kind: 'page', body: () => wrongPasswordChange, expect: signedIn('invalid') },
 
   // JSON API: sign-in.
   {
@@ -224,4 +231,11 @@ export const rules: Rule[] = [
   { method: 'GET', url: '/api/v1/sessions', kind: 'api', expect: signedIn('ok') },
   { method: 'DELETE', url: '/api/v1/sessions/:id', kind: 'api', expect: signedIn('not-found') },
   { method: 'POST', url: '/api/v1/sessions/end-others', kind: 'api', body: () => ({}), expect: signedIn('ok') },
+  {
+    method: 'POST',
+    url: '/api/v1/password',
+    kind: 'api',
+    body: () => ({ currentPassword: wrongPasswordChange.currentPassword, newPassword: wrongPasswordChange.newPassword }),
+    expect: signedIn('invalid'),
+  },
 ];

@@ -2,9 +2,11 @@ import type { FastifyInstance } from 'fastify';
 import { Type } from '@fastify/type-provider-typebox';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { AppError } from '../../domain/errors.ts';
+import { retryAfterSeconds } from '../../domain/lockout-policy.ts';
 import { endOwnSessions, listOwnSessions } from '../../services/own-sessions.ts';
+import { changePassword } from '../../services/password-change.ts';
 import { requireFull } from '../guards.ts';
-import { ErrorBody } from './api-schemas.ts';
+import { ErrorBody, TooMany, Unavailable } from './api-schemas.ts';
 import type { RouteOptions } from './sign-in-pages.tsx';
 
 const OwnSession = Type.Object({
@@ -16,7 +18,7 @@ const OwnSession = Type.Object({
   device: Type.Union([Type.String(), Type.Null()], { description: 'A short name for the browser and system, from the User-Agent' }),
 });
 
-/** The signed-in user's own sessions (OWASP ASVS 4.0.3 3.3.4), mirroring "Your sessions". */
+/** The signed-in user's own sessions (OWASP ASVS 4.0.3 3.3.4) and password, mirroring "Your sessions" and "Change password". */
 export async function apiSessionRoutes(app: FastifyInstance, { deps }: RouteOptions) {
   const api = app.withTypeProvider<TypeBoxTypeProvider>();
   const iso = (ms: number) => new Date(ms).toISOString();
@@ -66,5 +68,34 @@ export async function apiSessionRoutes(app: FastifyInstance, { deps }: RouteOpti
       },
     },
     async (request) => ({ ended: (await endOwnSessions(deps, requireFull(request), 'others', request.ip)) ?? 0 }),
+  );
+
+  api.post(
+    '/api/v1/password',
+    {
+      onRequest: async (request) => void requireFull(request),
+      schema: {
+        tags: ['sessions'],
+        summary: 'Change your password: the current one and the new one; your other sessions end',
+        body: Type.Object(
+          { currentPassword: Type.String({ minLength: 1, maxLength: 1024 }), newPassword: Type.String({ minLength: 1, maxLength: 1024 }) },
+          { additionalProperties: false },
+        ),
+        response: { 200: Type.Object({ sessionsEnded: Type.Integer() }), 400: ErrorBody, 401: ErrorBody, 429: TooMany, 503: Unavailable },
+      },
+    },
+    async (request) => {
+      const result = await changePassword(deps, requireFull(request), request.body, request.ip);
+      switch (result.kind) {
+        case 'changed':
+          return { sessionsEnded: result.sessionsEnded };
+        case 'invalid':
+          throw new AppError('invalid_request', result.reason);
+        case 'wrong_password':
+          throw new AppError('invalid_request', 'The current password is not correct.');
+        case 'locked':
+          throw new AppError('too_many_attempts', undefined, { retryAfter: retryAfterSeconds(result.lockedUntil, deps.clock.now()) });
+      }
+    },
   );
 }

@@ -19,6 +19,7 @@ export const auditActions: Array<[string, string]> = [
   ['account.create', 'Account created'],
   ['user.create', 'User created'],
   ['user.update', 'User changed'],
+  ['user.password_change', 'Password changed by its user'],
   ['user.import', 'Users imported'],
   ['skill.create', 'Skill created'],
 ];

@@ -21,9 +21,14 @@ export function HomePage({ csrf, viewer }: { csrf: string; viewer: Viewer }) {
       ) : (
         <p>You are signed in.</p>
       )}
-      <p>
-        <a href="/account/sessions">Your sessions</a>: where you are signed in, and a way to sign out the others.
-      </p>
+      <ul>
+        <li>
+          <a href="/account/sessions">Your sessions</a>: where you are signed in, and a way to sign out the others.
+        </li>
+        <li>
+          <a href="/account/password">Change password</a>
+        </li>
+      </ul>
     </Layout>
   );
 }

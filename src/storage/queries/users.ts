@@ -189,6 +189,17 @@ export function userQueries(db: Kysely<Database>) {
       return { users: rows.map(toUser), total };
     },
 
+    /** Replaces the user's password hash; answers whether the user was there. */
+    async setPassword(accountId: string, userId: string, passwordHash: string, now: number): Promise<boolean> {
+      const result = await db
+        .updateTable('users')
+        .set({ password_hash: passwordHash, updated_at: now })
+        .where('account_id', '=', accountId)
+        .where('id', '=', userId)
+        .executeTakeFirst();
+      return Number(result.numUpdatedRows) === 1;
+    },
+
     async update(accountId: string, userId: string, changes: { role: Role; state: UserState; email: string | null }, now: number): Promise<boolean> {
       const result = await db
         .updateTable('users')

@@ -1,0 +1,55 @@
+/** @jsxRuntime automatic @jsxImportSource preact */
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { minutesLeft } from '../../domain/lockout-policy.ts';
+import { changePassword } from '../../services/password-change.ts';
+import { requireFull, viewerOf } from '../guards.ts';
+import { renderPage } from '../views/layout.tsx';
+import { PasswordPage } from '../views/password.tsx';
+import { csrfToken, formField } from './forms.ts';
+import type { RouteOptions } from './sign-in-pages.tsx';
+
+/** Change password, for every signed-in user (OWASP ASVS 4.0.3 2.1.5, 2.1.6, 3.3.3). */
+export async function passwordPages(app: FastifyInstance, { deps }: RouteOptions) {
+  const { minLength, maxLength } = deps.settings.password;
+  const send = (request: FastifyRequest, reply: FastifyReply, status: number, text: { error?: string; notice?: string } = {}) =>
+    reply
+      .code(status)
+      .type('text/html; charset=utf-8')
+      .send(
+        renderPage(
+          <PasswordPage csrf={csrfToken(request, reply)} viewer={viewerOf(requireFull(request))} minLength={minLength} maxLength={maxLength} {...text} />,
+        ),
+      );
+
+  app.get('/account/password', async (request, reply) => {
+    requireFull(request);
+    const changed = (request.query as Record<string, unknown>).changed === '1';
+    return send(request, reply, 200, changed ? { notice: 'Your password is changed. Your other sessions are signed out.' } : {});
+  });
+
+  app.post('/account/password', { preHandler: app.csrfProtection }, async (request, reply) => {
+    const auth = requireFull(request);
+    const result = await changePassword(
+      deps,
+      auth,
+      {
+        currentPassword: formField(request.body, 'currentPassword'),
+        newPassword: formField(request.body, 'newPassword'),
+        confirmation: formField(request.body, 'confirmation'),
+      },
+      request.ip,
+    );
+    switch (result.kind) {
+      case 'changed':
+        return reply.redirect('/account/password?changed=1', 303);
+      case 'invalid':
+        return send(request, reply, 400, { error: result.reason });
+      case 'wrong_password':
+        return send(request, reply, 400, { error: 'The current password is not correct.' });
+      case 'locked': {
+        const minutes = minutesLeft(result.lockedUntil, deps.clock.now());
+        return send(request, reply, 429, { error: `Too many failed attempts. Try again in ${minutes} minute${minutes === 1 ? '' : 's'}.` });
+      }
+    }
+  });
+}

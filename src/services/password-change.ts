@@ -1,0 +1,73 @@
+import { TemporarilyUnavailable } from '../domain/errors.ts';
+import { usernameKey } from '../domain/names.ts';
+import { checkNewPassword } from '../domain/password-policy.ts';
+import type { ThrottleKey } from '../storage/records.ts';
+import type { SessionView } from '../storage/queries/sessions.ts';
+import { audit } from './audit.ts';
+import type { Deps } from './deps.ts';
+import { admitAttempt, clearThrottle, takeBackAttempt } from './throttle.ts';
+
+// A signed-in user changes their own password (OWASP ASVS 4.0.3 2.1.5, 2.1.6:
+// the current password and a new one). The current password is checked like a
+// sign-in's — counted first against the same (account, username) key, so a
+// stolen session gets no more guesses here than at /login. On success every
+// other session of the user ends (3.3.3) and the user is told (2.2.3).
+
+export interface PasswordChangeInput {
+  currentPassword: string;
+  newPassword: string;
+  /** The new password typed again, where a form asks for it. */
+  confirmation?: string;
+}
+
+export type PasswordChangeResult =
+  | { kind: 'changed'; sessionsEnded: number }
+  /** The new password is refused (policy, confirmation): nothing was checked or counted. */
+  | { kind: 'invalid'; reason: string }
+  | { kind: 'wrong_password' }
+  | { kind: 'locked'; lockedUntil: number };
+
+export async function changePassword(deps: Deps, auth: SessionView, input: PasswordChangeInput, ip: string): Promise<PasswordChangeResult> {
+  const { account, user, session } = auth;
+  const checked = checkNewPassword(input.newPassword, deps.settings.password);
+  if (!checked.ok) return { kind: 'invalid', reason: checked.reason };
+  if (input.confirmation !== undefined && input.confirmation !== input.newPassword) {
+    return { kind: 'invalid', reason: 'The new password and its confirmation differ.' };
+  }
+  const key: ThrottleKey = { scope: 'password', accountId: account.id, subject: usernameKey(user.username) };
+  const admission = await admitAttempt(deps, key, deps.settings.throttle);
+  if (!admission.admitted) return { kind: 'locked', lockedUntil: admission.lockedUntil };
+  const base = { accountId: account.id, actorUserId: user.id, actor: user.username, targetUserId: user.id, target: user.username, ip };
+
+  const found = await deps.store.users.get(account.id, user.id);
+  let passwordHash: string | undefined;
+  try {
+    if (found && (await deps.hasher.verify(found.passwordHash, input.currentPassword))) passwordHash = await deps.hasher.hash(input.newPassword);
+  } catch (error) {
+    // No hashing thread answered: nothing was decided, so the attempt does not count.
+    if (error instanceof TemporarilyUnavailable) await takeBackAttempt(deps, key, admission, deps.settings.throttle);
+    throw error;
+  }
+  if (!passwordHash) {
+    await audit(deps, deps.store, { ...base, action: 'user.password_change', result: 'failure', detail: { cause: 'wrong password' } });
+    if (admission.lock?.lockedNow) {
+      await audit(deps, deps.store, { ...base, action: 'sign_in.locked', result: 'failure', detail: { scope: 'password', lockedUntil: admission.lock.lockedUntil } });
+    }
+    return admission.lock ? { kind: 'locked', lockedUntil: admission.lock.lockedUntil } : { kind: 'wrong_password' };
+  }
+
+  const now = deps.clock.now();
+  const sessionsEnded = await deps.store.transaction(async (store) => {
+    await store.users.setPassword(account.id, user.id, passwordHash, now);
+    await clearThrottle({ ...deps, store }, key);
+    const ended = await store.sessions.deleteForUser(account.id, user.id, { except: session.id });
+    await audit(deps, store, { ...base, action: 'user.password_change', result: 'success', detail: { sessionsEnded: ended } });
+    return ended;
+  });
+  await deps.notifier.notify({
+    to: { username: user.username, email: found?.email ?? null },
+    subject: `Your password for ${account.name} was changed`,
+    text: `The password of your sign-in "${user.username}" to ${account.name} (account ${account.id}) was changed at ${new Date(now).toISOString()} from ${ip}; your other sessions were signed out. If this was not you, tell your administrator at once.`,
+  });
+  return { kind: 'changed', sessionsEnded };
+}
