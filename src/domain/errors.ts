@@ -7,6 +7,7 @@ export const errorCatalogue = {
   invalid_credentials: { status: 401, message: 'Incorrect account number, username or password' },
   unauthenticated: { status: 401, message: 'Sign in to continue.' },
   invalid_code: { status: 401, message: 'The code is not valid.' },
+  wrong_password: { status: 400, message: 'The current password is not correct.' },
   session_expired: { status: 401, message: 'The sign-in has expired or used up its attempts. Sign in with your password again.' },
   step_up_required: { status: 403, message: 'Enter a current code from your authenticator app to do this.' },
   csrf_failed: { status: 403, message: 'This form has expired or did not come from this site. Reload the page and try again.' },

@@ -1,17 +1,19 @@
 import { TemporarilyUnavailable } from '../domain/errors.ts';
 import { usernameKey } from '../domain/names.ts';
-import { checkNewPassword } from '../domain/password-policy.ts';
+import { checkNewPassword, normalizePassword } from '../domain/password-policy.ts';
 import type { ThrottleKey } from '../storage/records.ts';
 import type { SessionView } from '../storage/queries/sessions.ts';
 import { audit } from './audit.ts';
 import type { Deps } from './deps.ts';
+import { createSession } from './sessions.ts';
 import { admitAttempt, clearThrottle, takeBackAttempt } from './throttle.ts';
 
 // A signed-in user changes their own password (OWASP ASVS 4.0.3 2.1.5, 2.1.6:
 // the current password and a new one). The current password is checked like a
 // sign-in's — counted first against the same (account, username) key, so a
 // stolen session gets no more guesses here than at /login. On success every
-// other session of the user ends (3.3.3) and the user is told (2.2.3).
+// other session of the user ends (3.3.3), the current one gets a new token (a
+// thief holding its cookie is out too), and the user is told (2.2.3).
 
 export interface PasswordChangeInput {
   currentPassword: string;
@@ -21,17 +23,23 @@ export interface PasswordChangeInput {
 }
 
 export type PasswordChangeResult =
-  | { kind: 'changed'; sessionsEnded: number }
+  /** token: the current session's new token, for the cookie. */
+  | { kind: 'changed'; sessionsEnded: number; token: string }
+  /** The password changed between reading and writing (another request): nothing was written. */
+  | { kind: 'conflict' }
   /** The new password is refused (policy, confirmation): nothing was checked or counted. */
   | { kind: 'invalid'; reason: string }
   | { kind: 'wrong_password' }
   | { kind: 'locked'; lockedUntil: number };
 
+/** Thrown inside the transaction to roll it back: the password or the session changed under this request. */
+class Conflict extends Error {}
+
 export async function changePassword(deps: Deps, auth: SessionView, input: PasswordChangeInput, ip: string): Promise<PasswordChangeResult> {
   const { account, user, session } = auth;
   const checked = checkNewPassword(input.newPassword, deps.settings.password);
   if (!checked.ok) return { kind: 'invalid', reason: checked.reason };
-  if (input.confirmation !== undefined && input.confirmation !== input.newPassword) {
+  if (input.confirmation !== undefined && normalizePassword(input.confirmation) !== checked.normalized) {
     return { kind: 'invalid', reason: 'The new password and its confirmation differ.' };
   }
   const key: ThrottleKey = { scope: 'password', accountId: account.id, subject: usernameKey(user.username) };
@@ -42,7 +50,7 @@ export async function changePassword(deps: Deps, auth: SessionView, input: Passw
   const found = await deps.store.users.get(account.id, user.id);
   let passwordHash: string | undefined;
   try {
-    if (found && (await deps.hasher.verify(found.passwordHash, input.currentPassword))) passwordHash = await deps.hasher.hash(input.newPassword);
+    if (found?.state === 'active' && (await deps.hasher.verify(found.passwordHash, input.currentPassword))) passwordHash = await deps.hasher.hash(input.newPassword);
   } catch (error) {
     // No hashing thread answered: nothing was decided, so the attempt does not count.
     if (error instanceof TemporarilyUnavailable) await takeBackAttempt(deps, key, admission, deps.settings.throttle);
@@ -57,17 +65,27 @@ export async function changePassword(deps: Deps, auth: SessionView, input: Passw
   }
 
   const now = deps.clock.now();
-  const sessionsEnded = await deps.store.transaction(async (store) => {
-    await store.users.setPassword(account.id, user.id, passwordHash, now);
-    await clearThrottle({ ...deps, store }, key);
-    const ended = await store.sessions.deleteForUser(account.id, user.id, { except: session.id });
-    await audit(deps, store, { ...base, action: 'user.password_change', result: 'success', detail: { sessionsEnded: ended } });
-    return ended;
-  });
+  let changed: { sessionsEnded: number; token: string };
+  try {
+    changed = await deps.store.transaction(async (store) => {
+      // Conditional on the hash just verified: of two changes racing, one writes.
+      if (!(await store.users.setPassword(account.id, user.id, passwordHash, now, found!.passwordHash))) throw new Conflict();
+      await clearThrottle({ ...deps, store }, key);
+      const ended = await store.sessions.deleteForUser(account.id, user.id, { except: session.id });
+      // This session comes back under a new token; if it ended meanwhile, nothing is written.
+      if (!(await store.sessions.delete(session.id))) throw new Conflict();
+      const fresh = await createSession({ ...deps, store }, { accountId: account.id, id: user.id }, 'full', { ip, agent: session.client.agent }, session.mfaVerifiedAt);
+      await audit(deps, store, { ...base, action: 'user.password_change', result: 'success', detail: { sessionsEnded: ended } });
+      return { sessionsEnded: ended, token: fresh.token };
+    });
+  } catch (error) {
+    if (error instanceof Conflict) return { kind: 'conflict' };
+    throw error;
+  }
   await deps.notifier.notify({
     to: { username: user.username, email: found?.email ?? null },
     subject: `Your password for ${account.name} was changed`,
     text: `The password of your sign-in "${user.username}" to ${account.name} (account ${account.id}) was changed at ${new Date(now).toISOString()} from ${ip}; your other sessions were signed out. If this was not you, tell your administrator at once.`,
   });
-  return { kind: 'changed', sessionsEnded };
+  return { kind: 'changed', ...changed };
 }

@@ -81,9 +81,11 @@ function mismatch(res: LightMyRequestResponse, outcome: Outcome, rule: Rule, met
       return !api || !hasBody || jsonError(res) === 'not_found' ? undefined : fail('not the catalogued not_found');
     case 'conflict':
       return res.statusCode === 409 ? undefined : fail('');
-    case 'invalid':
+    case 'wrong-password':
+      // The handler ran and checked the password: not a schema or policy refusal.
       if (res.statusCode !== 400) return fail('');
-      return !api || !hasBody || jsonError(res) === 'invalid_request' ? undefined : fail('not the catalogued invalid_request');
+      if (!hasBody) return undefined;
+      return (api ? jsonError(res) === 'wrong_password' : res.body.includes('The current password is not correct.')) ? undefined : fail('not the wrong-password refusal');
   }
 }
 

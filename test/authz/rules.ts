@@ -29,9 +29,9 @@ export type Principal = (typeof principals)[number];
  * - 'forbidden': 403 for the role (not a CSRF or Origin refusal);
  * - 'not-found': 404, what another account's ids answer;
  * - 'conflict': 409, allowed but the state says no;
- * - 'invalid': 400, allowed but the input is refused (a wrong current password).
+ * - 'wrong-password': 400, allowed, and the current password given was checked and refused.
  */
-export type Outcome = 'ok' | { redirect: string | RegExp } | 'login' | 'forbidden' | 'not-found' | 'conflict' | 'invalid';
+export type Outcome = 'ok' | { redirect: string | RegExp } | 'login' | 'forbidden' | 'not-found' | 'conflict' | 'wrong-password';
 
 export type Expectations = Record<Principal, Outcome>;
 
@@ -194,7 +194,7 @@ export const rules: Rule[] = [
   { method: 'POST', url: '/account/sessions/end-others', kind: 'page', expect: signedIn({ redirect: '/account/sessions?ended=others' }) },
   // Change password: with a wrong current password, so nobody's password changes (one failure counted each run).
   { method: 'GET', url: '/account/password', kind: 'page', expect: signedIn('ok') },
-  { method: 'POST', url: '/account/password', kind: 'page', body: () => wrongPasswordChange, expect: signedIn('invalid') },
+  { method: 'POST', url: '/account/password', kind: 'page', body: () => wrongPasswordChange, expect: signedIn('wrong-password') },
 
   // JSON API: sign-in.
   {
@@ -236,6 +236,6 @@ export const rules: Rule[] = [
     url: '/api/v1/password',
     kind: 'api',
     body: () => ({ currentPassword: wrongPasswordChange.currentPassword, newPassword: wrongPasswordChange.newPassword }),
-    expect: signedIn('invalid'),
+    expect: signedIn('wrong-password'),
   },
 ];

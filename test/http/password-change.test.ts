@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TemporarilyUnavailable } from '../../src/domain/errors.ts';
 import { createPasswordHasher } from '../../src/services/passwords.ts';
 import { buildTestApp } from '../helpers/app.ts';
 import type { TestApp } from '../helpers/app.ts';
@@ -51,9 +52,14 @@ for (const kind of await storeKinds()) {
       for (const label of ['Current password', 'New password', 'Confirm new password']) expect(page.body).toContain(`>${label}</label>`);
       const noticesBefore = t.notices.length;
 
+      const oldCookie = new Map(here.cookies);
       const res = await change(here, PASSWORD);
       expect(res.statusCode).toBe(303);
       expect(res.headers.location).toBe('/account/password?changed=1');
+      // This session goes on under a new token; the old cookie is dead (a thief holding it is out).
+      const stale = new TestBrowser(t.app, '127.0.0.1:3000', here.ip);
+      stale.cookies = oldCookie;
+      expect(await isSignedIn(stale)).toBe(false);
       expect((await here.get('/account/password?changed=1')).body).toContain('Your password is changed.');
       expect(await isSignedIn(here)).toBe(true);
       expect(await isSignedIn(elsewhere)).toBe(false);
@@ -131,15 +137,58 @@ for (const kind of await storeKinds()) {
       expect(await canSignIn('mia', PASSWORD)).toBe(true);
     });
 
-    it('works through the API: 200 with the sessions ended, 400 for a wrong password, nothing for the unauthenticated', async () => {
+    it('answers 503 and writes nothing when the new hash cannot be made after the current password checked out', async () => {
+      const here = await signedIn('alice');
+      const before = await failures('alice');
+      const working = t.deps.hasher;
+      t.deps.hasher = { ...working, hash: async () => Promise.reject(new TemporarilyUnavailable('hashing thread exited')) };
+      try {
+        expect((await change(here, PASSWORD)).statusCode).toBe(503);
+      } finally {
+        t.deps.hasher = working;
+      }
+      expect(await failures('alice')).toBe(before);
+      expect(await canSignIn('alice', PASSWORD)).toBe(true);
+      expect(await isSignedIn(here)).toBe(true);
+    });
+
+    it('takes the new password as NFKC, like sign-in: composed and decomposed forms are one password', async () => {
+      const here = await signedIn('alice');
+      const decomposed = 'cafe\u0301 au lait, s\u0327il vous plai\u0302t';
+      const res = await change(here, PASSWORD, decomposed, decomposed.normalize('NFC'));
+      expect(res.statusCode).toBe(303);
+      expect(await canSignIn('alice', decomposed.normalize('NFC'))).toBe(true);
+      expect(await canSignIn('alice', decomposed)).toBe(true);
+    });
+
+    it('lets one of two changes sent at once through; the other changes nothing', async () => {
+      const here = await signedIn('bob', NEW_PASSWORD);
+      const results = await Promise.all([change(here, NEW_PASSWORD, 'first racing passphrase'), change(here, NEW_PASSWORD, 'second racing passphrase')]);
+      expect(results.map((r) => r.statusCode).filter((s) => s === 303)).toHaveLength(1);
+      // The other: 409 (it lost the write), 400 (it checked against the new hash), or
+      // 401/403 (it arrived after this session's token was replaced).
+      expect(results.map((r) => r.statusCode).filter((s) => s !== 303).every((s) => [400, 401, 403, 409].includes(s))).toBe(true);
+      const signsIn = [await canSignIn('bob', 'first racing passphrase'), await canSignIn('bob', 'second racing passphrase')];
+      expect(signsIn.filter(Boolean)).toHaveLength(1);
+    });
+
+    it('works through the API: 200 with the sessions ended (a pending sign-in too), 400 for a wrong password, nothing for the unauthenticated', async () => {
       const client = new TestBrowser(t.app, '127.0.0.1:3000', nextIp());
       expect((await client.json('POST', '/api/v1/login', { accountId: tenant.accountId, username: 'mia', password: PASSWORD })).statusCode).toBe(200);
+      const other = await signedIn('mia');
       const wrong = await client.json('POST', '/api/v1/password', { currentPassword: 'nope nope nope', newPassword: NEW_PASSWORD });
       expect(wrong.statusCode).toBe(400);
-      expect(wrong.json()).toMatchObject({ error: 'invalid_request', message: 'The current password is not correct.' });
+      expect(wrong.json()).toEqual({ error: 'wrong_password', message: 'The current password is not correct.' });
+      const tooShort = await client.json('POST', '/api/v1/password', { currentPassword: PASSWORD, newPassword: 'short' });
+      expect(tooShort.json()).toMatchObject({ error: 'invalid_request', message: expect.stringContaining('at least 12') });
+      const sessionsBefore = (await t.db.database.db.selectFrom('sessions').select('id').where('user_id', '=', tenant.managerId).execute()).length;
       const done = await client.json('POST', '/api/v1/password', { currentPassword: PASSWORD, newPassword: NEW_PASSWORD });
       expect(done.statusCode).toBe(200);
-      expect(done.json()).toEqual({ sessionsEnded: expect.any(Number) });
+      expect(done.json()).toEqual({ sessionsEnded: sessionsBefore - 1 });
+      expect(await isSignedIn(other)).toBe(false);
+      expect((await client.json('GET', '/api/v1/session')).statusCode).toBe(200);
+      const after = await t.db.database.db.selectFrom('sessions').select('id').where('user_id', '=', tenant.managerId).execute();
+      expect(after).toHaveLength(1);
       expect(await canSignIn('mia', NEW_PASSWORD)).toBe(true);
       const stranger = new TestBrowser(t.app, '127.0.0.1:3000', nextIp());
       expect((await stranger.json('POST', '/api/v1/password', { currentPassword: 'x', newPassword: 'y' })).statusCode).toBe(401);

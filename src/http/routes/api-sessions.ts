@@ -6,6 +6,7 @@ import { retryAfterSeconds } from '../../domain/lockout-policy.ts';
 import { endOwnSessions, listOwnSessions } from '../../services/own-sessions.ts';
 import { changePassword } from '../../services/password-change.ts';
 import { requireFull } from '../guards.ts';
+import { setSessionCookie } from '../plugins/session.ts';
 import { ErrorBody, TooMany, Unavailable } from './api-schemas.ts';
 import type { RouteOptions } from './sign-in-pages.tsx';
 
@@ -19,7 +20,7 @@ const OwnSession = Type.Object({
 });
 
 /** The signed-in user's own sessions (OWASP ASVS 4.0.3 3.3.4) and password, mirroring "Your sessions" and "Change password". */
-export async function apiSessionRoutes(app: FastifyInstance, { deps }: RouteOptions) {
+export async function apiSessionRoutes(app: FastifyInstance, { deps, cookie }: RouteOptions) {
   const api = app.withTypeProvider<TypeBoxTypeProvider>();
   const iso = (ms: number) => new Date(ms).toISOString();
 
@@ -81,18 +82,22 @@ export async function apiSessionRoutes(app: FastifyInstance, { deps }: RouteOpti
           { currentPassword: Type.String({ minLength: 1, maxLength: 1024 }), newPassword: Type.String({ minLength: 1, maxLength: 1024 }) },
           { additionalProperties: false },
         ),
-        response: { 200: Type.Object({ sessionsEnded: Type.Integer() }), 400: ErrorBody, 401: ErrorBody, 429: TooMany, 503: Unavailable },
+        description: 'This session continues under a new cookie; every other session of yours ends.',
+        response: { 200: Type.Object({ sessionsEnded: Type.Integer() }), 400: ErrorBody, 401: ErrorBody, 409: ErrorBody, 429: TooMany, 503: Unavailable },
       },
     },
-    async (request) => {
+    async (request, reply) => {
       const result = await changePassword(deps, requireFull(request), request.body, request.ip);
       switch (result.kind) {
         case 'changed':
+          setSessionCookie(reply, cookie, result.token);
           return { sessionsEnded: result.sessionsEnded };
+        case 'conflict':
+          throw new AppError('conflict', 'Your password or session changed while this was sent.');
         case 'invalid':
           throw new AppError('invalid_request', result.reason);
         case 'wrong_password':
-          throw new AppError('invalid_request', 'The current password is not correct.');
+          throw new AppError('wrong_password');
         case 'locked':
           throw new AppError('too_many_attempts', undefined, { retryAfter: retryAfterSeconds(result.lockedUntil, deps.clock.now()) });
       }

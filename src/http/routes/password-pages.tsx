@@ -1,15 +1,16 @@
 /** @jsxRuntime automatic @jsxImportSource preact */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { minutesLeft } from '../../domain/lockout-policy.ts';
+import { minutesLeft, retryAfterSeconds } from '../../domain/lockout-policy.ts';
 import { changePassword } from '../../services/password-change.ts';
 import { requireFull, viewerOf } from '../guards.ts';
+import { setSessionCookie } from '../plugins/session.ts';
 import { renderPage } from '../views/layout.tsx';
 import { PasswordPage } from '../views/password.tsx';
 import { csrfToken, formField } from './forms.ts';
 import type { RouteOptions } from './sign-in-pages.tsx';
 
 /** Change password, for every signed-in user (OWASP ASVS 4.0.3 2.1.5, 2.1.6, 3.3.3). */
-export async function passwordPages(app: FastifyInstance, { deps }: RouteOptions) {
+export async function passwordPages(app: FastifyInstance, { deps, cookie }: RouteOptions) {
   const { minLength, maxLength } = deps.settings.password;
   const send = (request: FastifyRequest, reply: FastifyReply, status: number, text: { error?: string; notice?: string } = {}) =>
     reply
@@ -41,13 +42,17 @@ export async function passwordPages(app: FastifyInstance, { deps }: RouteOptions
     );
     switch (result.kind) {
       case 'changed':
+        setSessionCookie(reply, cookie, result.token);
         return reply.redirect('/account/password?changed=1', 303);
+      case 'conflict':
+        return send(request, reply, 409, { error: 'Your password or session changed while this was sent. Sign in again if you are signed out.' });
       case 'invalid':
         return send(request, reply, 400, { error: result.reason });
       case 'wrong_password':
         return send(request, reply, 400, { error: 'The current password is not correct.' });
       case 'locked': {
         const minutes = minutesLeft(result.lockedUntil, deps.clock.now());
+        reply.header('retry-after', String(retryAfterSeconds(result.lockedUntil, deps.clock.now())));
         return send(request, reply, 429, { error: `Too many failed attempts. Try again in ${minutes} minute${minutes === 1 ? '' : 's'}.` });
       }
     }

@@ -39,14 +39,13 @@ export function PasswordPage({ csrf, viewer, error, notice, minLength, maxLength
             autoComplete="new-password"
             required
             minLength={minLength}
-            maxLength={maxLength}
             aria-describedby="password-rules"
           />
           <p class="help" id="password-rules">
             {minLength} to {maxLength} characters; spaces and any characters are welcome. Very common passwords are refused.
           </p>
           <label for="confirmation">Confirm new password</label>
-          <input id="confirmation" name="confirmation" type="password" autoComplete="new-password" required maxLength={maxLength} />
+          <input id="confirmation" name="confirmation" type="password" autoComplete="new-password" required />
           <p class="help">Your other sessions are signed out when the password changes.</p>
           <button type="submit">Change password</button>
         </form>

@@ -189,13 +189,14 @@ export function userQueries(db: Kysely<Database>) {
       return { users: rows.map(toUser), total };
     },
 
-    /** Replaces the user's password hash; answers whether the user was there. */
-    async setPassword(accountId: string, userId: string, passwordHash: string, now: number): Promise<boolean> {
+    /** Replaces the user's password hash if it is still `expected`; answers whether it did. */
+    async setPassword(accountId: string, userId: string, passwordHash: string, now: number, expected: string): Promise<boolean> {
       const result = await db
         .updateTable('users')
         .set({ password_hash: passwordHash, updated_at: now })
         .where('account_id', '=', accountId)
         .where('id', '=', userId)
+        .where('password_hash', '=', expected)
         .executeTakeFirst();
       return Number(result.numUpdatedRows) === 1;
     },
