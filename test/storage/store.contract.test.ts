@@ -472,6 +472,21 @@ for (const kind of await storeKinds()) {
         expect(await store.throttles.get(k)).toEqual({ failures: 0, lockCount: 1, lockedUntil: NOW + 15 * MINUTE });
       });
 
+      it('counts and writes nothing while locked, and answers the lock', async () => {
+        const k = key('flooded');
+        for (let i = 0; i < 3; i++) await store.throttles.addFailure(k, NOW);
+        expect(await store.throttles.lock(k, 3, 1, NOW + 15 * MINUTE, NOW)).toBe(true);
+        const row = () => t.database.db.selectFrom('throttles').selectAll().where('subject', '=', 'flooded').executeTakeFirstOrThrow();
+        const locked = await row();
+        for (let i = 1; i <= 5; i++) {
+          expect(await store.throttles.addFailure(k, NOW + i * MINUTE)).toEqual({ failures: 0, lockCount: 1, lockedUntil: NOW + 15 * MINUTE });
+          expect(await store.throttles.addFailure(k, NOW + i * MINUTE, NOW)).toEqual({ failures: 0, lockCount: 1, lockedUntil: NOW + 15 * MINUTE });
+        }
+        expect(await row()).toEqual(locked); // updated_at too: no write
+        // Once the lock is over, counting starts again.
+        expect(await store.throttles.addFailure(k, NOW + 15 * MINUTE)).toEqual({ failures: 1, lockCount: 1, lockedUntil: NOW + 15 * MINUTE });
+      });
+
       it('lets exactly one of two racing lock calls lock', async () => {
         const k = key('race');
         for (let i = 0; i < 10; i++) await store.throttles.addFailure(k, NOW);

@@ -25,17 +25,18 @@ function countFailure(windowed: boolean) {
       .insertInto('throttles')
       .values({ scope: p('scope'), account_id: p('account_id'), subject: p('subject'), failures: 1, lock_count: 0, locked_until: null, updated_at: p('now') })
       .onConflict((oc) =>
-        oc.columns(['scope', 'account_id', 'subject']).doUpdateSet((eb) => {
-          const next = windowed
-            ? eb.case().when('throttles.updated_at', '<', p('forgetBefore')).then(1).else(eb('throttles.failures', '+', 1)).end()
-            : eb('throttles.failures', '+', 1);
-          // While locked nothing counts: a request that raced past the lock check
-          // sees the lock in what this statement returns, and is refused.
-          return {
-            failures: eb.case().when('throttles.locked_until', '>', p('now')).then(eb.ref('throttles.failures')).else(next).end(),
+        oc
+          .columns(['scope', 'account_id', 'subject'])
+          .doUpdateSet((eb) => ({
+            failures: windowed
+              ? eb.case().when('throttles.updated_at', '<', p('forgetBefore')).then(1).else(eb('throttles.failures', '+', 1)).end()
+              : eb('throttles.failures', '+', 1),
             updated_at: p('now'),
-          };
-        }),
+          }))
+          // While locked nothing counts and nothing is written: a flood against a
+          // locked key costs no writes. The statement then returns no row, and
+          // addFailure reads the lock instead.
+          .where((eb) => eb.or([eb('throttles.locked_until', 'is', null), eb('throttles.locked_until', '<=', p('now'))])),
       )
       .returning(['failures', 'lock_count', 'locked_until']),
   );
@@ -62,8 +63,8 @@ export function throttleQueries(db: Kysely<Database>) {
      */
     async addFailure(key: ThrottleKey, now: number, forgetBefore?: number): Promise<ThrottleState> {
       const query = forgetBefore === undefined ? countFailureEver : countFailureInWindow;
-      const row = (await query(db, { ...where(key), now, forgetBefore: forgetBefore ?? 0 })).rows[0];
-      if (!row) throw new Error('the throttle upsert returned no row');
+      const row = (await query(db, { ...where(key), now, forgetBefore: forgetBefore ?? 0 })).rows[0] ?? (await selectState(db, where(key))).rows[0];
+      if (!row) throw new Error('the throttle upsert returned no row, and there is none');
       return { failures: row.failures, lockCount: row.lock_count, lockedUntil: row.locked_until };
     },
 
