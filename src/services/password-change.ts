@@ -1,4 +1,3 @@
-import { TemporarilyUnavailable } from '../domain/errors.ts';
 import { usernameKey } from '../domain/names.ts';
 import { checkNewPassword, normalizePassword } from '../domain/password-policy.ts';
 import type { ThrottleKey } from '../storage/records.ts';
@@ -6,7 +5,7 @@ import type { SessionView } from '../storage/queries/sessions.ts';
 import { audit } from './audit.ts';
 import type { Deps } from './deps.ts';
 import { createSession } from './sessions.ts';
-import { admitAttempt, clearThrottle, takeBackAttempt } from './throttle.ts';
+import { admitAttempt, checkAdmitted, clearThrottle } from './throttle.ts';
 
 // A signed-in user changes their own password (OWASP ASVS 4.0.3 2.1.5, 2.1.6:
 // the current password and a new one). The current password is checked like a
@@ -48,14 +47,9 @@ export async function changePassword(deps: Deps, auth: SessionView, input: Passw
   const base = { accountId: account.id, actorUserId: user.id, actor: user.username, targetUserId: user.id, target: user.username, ip };
 
   const found = await deps.store.users.get(account.id, user.id);
-  let passwordHash: string | undefined;
-  try {
-    if (found?.state === 'active' && (await deps.hasher.verify(found.passwordHash, input.currentPassword))) passwordHash = await deps.hasher.hash(input.newPassword);
-  } catch (error) {
-    // No hashing thread answered: nothing was decided, so the attempt does not count.
-    if (error instanceof TemporarilyUnavailable) await takeBackAttempt(deps, key, admission, deps.settings.throttle);
-    throw error;
-  }
+  const passwordHash = await checkAdmitted(deps, key, admission, deps.settings.throttle, async () =>
+    found?.state === 'active' && (await deps.hasher.verify(found.passwordHash, input.currentPassword)) ? deps.hasher.hash(input.newPassword) : undefined,
+  );
   if (!passwordHash) {
     await audit(deps, deps.store, { ...base, action: 'user.password_change', result: 'failure', detail: { cause: 'wrong password' } });
     if (admission.lock?.lockedNow) {

@@ -1,11 +1,10 @@
 import { addressBucket } from '../domain/addresses.ts';
-import { TemporarilyUnavailable } from '../domain/errors.ts';
 import { isAccountNumber, usernameKey } from '../domain/names.ts';
 import type { ThrottleKey } from '../storage/records.ts';
 import { audit } from './audit.ts';
 import type { Deps } from './deps.ts';
 import { createSession, describeAgent } from './sessions.ts';
-import { admitAttempt, checkThrottle, clearThrottle, countFailure, takeBackAttempt } from './throttle.ts';
+import { admitAttempt, checkAdmitted, checkThrottle, clearThrottle, countFailure } from './throttle.ts';
 
 export interface SignInInput {
   accountId: string;
@@ -54,14 +53,9 @@ export async function signIn(deps: Deps, input: SignInInput): Promise<SignInResu
 
   const account = isAccountNumber(input.accountId) ? await deps.store.accounts.get(input.accountId) : undefined;
   const found = account ? await deps.store.users.findByUsername(account.id, usernameKey(input.username)) : undefined;
-  let passwordOk: boolean;
-  try {
-    passwordOk = found ? await deps.hasher.verify(found.passwordHash, input.password) : await deps.hasher.verifyDummy(input.password);
-  } catch (error) {
-    // Not checked, so not an attempt: a client told to try again must not lock itself out.
-    if (error instanceof TemporarilyUnavailable) await takeBackAttempt(deps, userKey, user, deps.settings.throttle);
-    throw error;
-  }
+  const passwordOk = await checkAdmitted(deps, userKey, user, deps.settings.throttle, () =>
+    found ? deps.hasher.verify(found.passwordHash, input.password) : deps.hasher.verifyDummy(input.password),
+  );
 
   if (!account || !found || !passwordOk || found.state !== 'active') {
     const cause = !account ? 'unknown account' : !found ? 'unknown user' : !passwordOk ? 'wrong password' : 'user disabled';

@@ -1,4 +1,5 @@
 import type { LockoutRules } from '../domain/lockout-policy.ts';
+import { TemporarilyUnavailable } from '../domain/errors.ts';
 import { lockDuration } from '../domain/lockout-policy.ts';
 import type { ThrottleKey } from '../storage/records.ts';
 import type { Deps } from './deps.ts';
@@ -48,15 +49,21 @@ export async function admitAttempt(deps: Deps, key: ThrottleKey, rules: Throttle
 }
 
 /**
- * Takes back an admitted attempt that was never checked (no hashing thread could
- * answer): its count, and the lock it set if it was the last one allowed. A
- * count or lock another request has changed since is left as it is.
+ * Runs the check of an admitted attempt. When no hashing thread could answer
+ * (TemporarilyUnavailable), nothing was decided, so the attempt is taken back —
+ * its count, and the lock it set if it was the last one allowed (a count or lock
+ * another request changed since stays) — and the error goes on: a client told
+ * to try again must not lock itself out.
  */
-export async function takeBackAttempt(deps: Deps, key: ThrottleKey, admission: Admission & { admitted: true }, rules: ThrottleRules): Promise<void> {
-  if (admission.lock) {
-    await deps.store.throttles.unlock(key, admission.lock.lockNumber, admission.lock.lockedUntil, rules.maxConsecutiveFailures - 1);
-  } else {
-    await deps.store.throttles.takeBackFailure(key);
+export async function checkAdmitted<T>(deps: Deps, key: ThrottleKey, admission: Admission & { admitted: true }, rules: ThrottleRules, check: () => Promise<T>): Promise<T> {
+  try {
+    return await check();
+  } catch (error) {
+    if (error instanceof TemporarilyUnavailable) {
+      if (admission.lock) await deps.store.throttles.unlock(key, admission.lock.lockNumber, admission.lock.lockedUntil, rules.maxConsecutiveFailures - 1);
+      else await deps.store.throttles.takeBackFailure(key);
+    }
+    throw error;
   }
 }
 

@@ -6,6 +6,7 @@ import type { Settings } from '../../src/config/settings.ts';
 import { parseKeyRing } from '../../src/config/secret-key.ts';
 import type { Deps } from '../../src/services/deps.ts';
 import { createPasswordHasher } from '../../src/services/passwords.ts';
+import type { PasswordHasher } from '../../src/services/passwords.ts';
 import type { Notice } from '../../src/services/notifier.ts';
 import { createSecretBox } from '../../src/services/secret-box.ts';
 import { createMetrics } from '../../src/services/metrics.ts';
@@ -80,4 +81,24 @@ export async function buildTestApp(
       await db.close();
     },
   };
+}
+
+/**
+ * Runs fn with the app's password hasher swapped (by default for one whose
+ * threads are gone, as after a lost hashing thread), then puts the real one back.
+ */
+export async function withHasher<T>(t: TestApp, fn: () => Promise<T>, swap?: (working: PasswordHasher) => PasswordHasher): Promise<T> {
+  const working = t.deps.hasher;
+  let replacement: PasswordHasher;
+  if (swap) replacement = swap(working);
+  else {
+    replacement = createPasswordHasher(t.settings.password);
+    await replacement.close();
+  }
+  t.deps.hasher = replacement;
+  try {
+    return await fn();
+  } finally {
+    t.deps.hasher = working;
+  }
 }

@@ -1,6 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createPasswordHasher } from '../../src/services/passwords.ts';
-import { buildTestApp } from '../helpers/app.ts';
+import { buildTestApp, withHasher } from '../helpers/app.ts';
 import type { TestApp } from '../helpers/app.ts';
 import { PASSWORD, seedTenant, TestBrowser } from '../helpers/client.ts';
 import type { Tenant } from '../helpers/client.ts';
@@ -30,12 +29,8 @@ for (const kind of await storeKinds()) {
       t.db.database.db.selectFrom('audit_events').select('id').where('action', '=', 'sign_in.password').where('result', '=', 'failure').execute();
 
     it('answers 503 with Retry-After to a known and an unknown user alike, and records no failed password', async () => {
-      const working = t.deps.hasher;
-      const lost = createPasswordHasher(t.settings.password);
-      await lost.close();
-      t.deps.hasher = lost;
       const sessionsBefore = await sessionCount(t);
-      try {
+      await withHasher(t, async () => {
         const ip = nextIp();
         for (const username of ['alice', 'nobody-by-this-name']) {
           const res = await apiPost(t.app, '/api/v1/login', { accountId: tenant.accountId, username, password: PASSWORD }, { ip });
@@ -51,9 +46,7 @@ for (const kind of await storeKinds()) {
         expect(page.statusCode).toBe(503);
         expect(page.body).toContain('Try again in a moment');
         expect(page.body).not.toContain('Incorrect account number');
-      } finally {
-        t.deps.hasher = working;
-      }
+      });
       expect(await sessionCount(t)).toBe(sessionsBefore);
       expect(await failures()).toEqual([]);
       // Once hashing is back, the same user signs in at once: the lost attempts did not lock them.
@@ -67,32 +60,20 @@ for (const kind of await storeKinds()) {
       t.db.database.db.selectFrom('throttles').select(['failures', 'locked_until']).where('scope', '=', 'password').where('subject', '=', subject).executeTakeFirst();
 
     it('takes back the attempts it could not check: a client retrying through an outage is never locked out', async () => {
-      const working = t.deps.hasher;
-      const lost = createPasswordHasher(t.settings.password);
-      await lost.close();
-      t.deps.hasher = lost;
-      try {
+      await withHasher(t, async () => {
         // More tries than the lock allows (10).
         for (let i = 0; i < 15; i++) expect((await login('bob', PASSWORD)).statusCode).toBe(503);
-      } finally {
-        t.deps.hasher = working;
-      }
+      });
       expect(await throttleOf('bob')).toMatchObject({ failures: 0, locked_until: null });
       expect((await login('bob', PASSWORD)).statusCode).toBe(200);
     });
 
     it('lifts the lock set by the attempt it takes back, and keeps the real failures before it', async () => {
       for (let i = 0; i < 9; i++) expect((await login('mia', 'a wrong password here')).statusCode).toBe(401);
-      const working = t.deps.hasher;
-      const lost = createPasswordHasher(t.settings.password);
-      await lost.close();
-      t.deps.hasher = lost;
-      try {
+      await withHasher(t, async () => {
         // The tenth attempt would lock; it is not checked, so it is taken back, lock and all.
         expect((await login('mia', PASSWORD)).statusCode).toBe(503);
-      } finally {
-        t.deps.hasher = working;
-      }
+      });
       expect(await throttleOf('mia')).toMatchObject({ failures: 9, locked_until: null });
       // The nine wrong passwords still count: the next wrong one locks.
       expect((await login('mia', 'a wrong password here')).statusCode).toBe(429);

@@ -1,7 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TemporarilyUnavailable } from '../../src/domain/errors.ts';
-import { createPasswordHasher } from '../../src/services/passwords.ts';
-import { buildTestApp } from '../helpers/app.ts';
+import { buildTestApp, withHasher } from '../helpers/app.ts';
 import type { TestApp } from '../helpers/app.ts';
 import { PASSWORD, seedTenant, TestBrowser } from '../helpers/client.ts';
 import type { Tenant } from '../helpers/client.ts';
@@ -124,15 +123,7 @@ for (const kind of await storeKinds()) {
     it('answers 503 and counts nothing when no hashing thread answers', async () => {
       const here = await signedIn('mia');
       const before = await failures('mia');
-      const working = t.deps.hasher;
-      const lost = createPasswordHasher(t.settings.password);
-      await lost.close();
-      t.deps.hasher = lost;
-      try {
-        expect((await change(here, PASSWORD)).statusCode).toBe(503);
-      } finally {
-        t.deps.hasher = working;
-      }
+      await withHasher(t, async () => expect((await change(here, PASSWORD)).statusCode).toBe(503));
       expect(await failures('mia')).toBe(before);
       expect(await canSignIn('mia', PASSWORD)).toBe(true);
     });
@@ -140,13 +131,11 @@ for (const kind of await storeKinds()) {
     it('answers 503 and writes nothing when the new hash cannot be made after the current password checked out', async () => {
       const here = await signedIn('alice');
       const before = await failures('alice');
-      const working = t.deps.hasher;
-      t.deps.hasher = { ...working, hash: async () => Promise.reject(new TemporarilyUnavailable('hashing thread exited')) };
-      try {
-        expect((await change(here, PASSWORD)).statusCode).toBe(503);
-      } finally {
-        t.deps.hasher = working;
-      }
+      await withHasher(
+        t,
+        async () => expect((await change(here, PASSWORD)).statusCode).toBe(503),
+        (working) => ({ ...working, hash: async () => Promise.reject(new TemporarilyUnavailable('hashing thread exited')) }),
+      );
       expect(await failures('alice')).toBe(before);
       expect(await canSignIn('alice', PASSWORD)).toBe(true);
       expect(await isSignedIn(here)).toBe(true);
