@@ -108,7 +108,7 @@ async function benchStore(store: string) {
   try {
     await waitHealthy(base);
     const cli = (args: string[], input?: string) => execFileSync(process.execPath, [BIN, ...args], { cwd: dir, env, input, encoding: 'utf8', stdio: ['pipe', 'pipe', 'ignore'] });
-    const accountId = JSON.parse(cli(['account', 'create', '--name', 'Bench', '--admin', 'admin'], `${PASSWORD}\n`)).accountId as string;
+    const accountId = (JSON.parse(cli(['account', 'create', '--name', 'Bench', '--admin', 'admin'], `${PASSWORD}\n`)) as { accountId: string }).accountId;
     const csv = ['username,role,password', ...Array.from({ length: USERS }, (_, i) => `agent${i},agent,${PASSWORD}`)].join('\n');
     writeFileSync(join(dir, 'users.csv'), csv);
     let t0 = performance.now();
@@ -119,7 +119,7 @@ async function benchStore(store: string) {
     const admin = new Client();
     await admin.call(base, 'POST', '/api/v1/login', { accountId, username: 'admin', password: PASSWORD });
     await admin.call(base, 'PUT', '/api/v1/account/settings', { mfaEnabled: true });
-    const secrets: Uint8Array[] = new Array(USERS);
+    const secrets = new Array<Uint8Array>(USERS);
     t0 = performance.now();
     await pool([...Array(USERS).keys()], 8, async (i) => {
       const c = new Client();

@@ -27,13 +27,17 @@ export interface AppOptions {
 
 /** Builds the service, wired by hand. Tests call this and use inject(); main.ts calls listen(). */
 export async function buildApp({ deps, keys, trustProxy = false }: AppOptions): Promise<FastifyInstance> {
+  // Widened, not asserted: with pino's type the instance would not be the FastifyInstance that plugins take.
+  const loggerInstance: FastifyBaseLogger = deps.logger;
   const app = Fastify({
-    loggerInstance: deps.logger as FastifyBaseLogger,
+    loggerInstance,
     trustProxy,
     bodyLimit: 1_048_576,
     return503OnClosing: true,
     // Router errors (a malformed or over-long URL) go through the same catalogue as the rest.
-    frameworkErrors: (error, request, reply) => sendError(request, reply, toAppError(error)),
+    frameworkErrors: (error, request, reply) => {
+      void sendError(request, reply, toAppError(error)); // Fastify ignores what this returns; the reply is sent
+    },
   });
   const publicUrl = deps.settings.publicUrl;
   const secure = publicUrl?.protocol === 'https:';

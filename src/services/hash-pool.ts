@@ -66,7 +66,7 @@ export function createHashPool(size = availableParallelism()): HashPool {
   const argon2 = createRequire(import.meta.url).resolve('@node-rs/argon2');
   // Only Linux lowers one thread's priority; elsewhere setpriority(0) would lower the whole process.
   const nice = process.platform === 'linux' ? HASH_THREAD_NICE : 0;
-  const slots: Array<Slot | undefined> = new Array(size).fill(undefined);
+  const slots = new Array<Slot | undefined>(size).fill(undefined);
   let nextId = 1;
   let closed = false;
 

@@ -183,5 +183,5 @@ export async function submitCode(deps: Deps, view: SessionView, input: string, i
       `A code from your authenticator app that had already been used was entered again for your sign-in "${user.username}" to ${account.name} (account ${account.id}) at ${at} from ${ip}, after the correct password. It was refused. If you did not just enter the same code twice, someone knows your password and has seen one of your codes: tell your administrator at once.`,
     ).catch((error: unknown) => deps.logger.error({ err: error, accountId: account.id, userId: user.id }, 'could not send the reused-code notice'));
   }
-  return result as CodeResult;
+  return result;
 }

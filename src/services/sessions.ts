@@ -83,6 +83,7 @@ export async function endSession(deps: Deps, token: string): Promise<void> {
 export function describeAgent(header: string | undefined): string | null {
   if (!header) return null;
   // Cut first: the patterns below are not linear on hostile input of any length.
+  // eslint-disable-next-line no-control-regex -- control characters are what this takes out
   const ua = header.slice(0, 512).replace(/[\u0000-\u001f\u007f]/g, ' ').trim();
   if (ua === '') return null;
   const browser = [

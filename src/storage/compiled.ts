@@ -43,7 +43,7 @@ export function compiledOnce<P extends Record<string, unknown>, O>(
       plan = {
         sql: compiled.sql,
         slots: compiled.parameters.map((value) =>
-          typeof value === 'string' && value.startsWith(MARK) ? { name: value.slice(MARK.length) as keyof P & string } : { constant: value },
+          typeof value === 'string' && value.startsWith(MARK) ? { name: value.slice(MARK.length) } : { constant: value },
         ),
       };
       plans.set(dialect, plan);

@@ -143,7 +143,7 @@ export async function postForm(t: TestApp, browser: TestBrowser, url: string, en
 export function expectJsonError(res: LightMyRequestResponse, status: number, code?: string): void {
   expect(res.statusCode, res.body).toBe(status);
   expect(res.headers['content-type']).toMatch(/^application\/json/);
-  const body = res.json() as Record<string, unknown>;
+  const body = res.json<Record<string, unknown>>();
   expect(body.error).toEqual(code ?? expect.any(String));
   expect(body.message).toEqual(expect.any(String));
 }

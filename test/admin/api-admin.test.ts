@@ -67,7 +67,7 @@ for (const kind of await storeKinds()) {
     const list = async (qs = '') => {
       const res = await api(t, admin, 'GET', `/api/v1/users${qs}`);
       expect(res.statusCode, res.body).toBe(200);
-      return res.json() as UserList;
+      return res.json<UserList>();
     };
 
     it('GET /api/v1/account answers the account and its MFA setting', async () => {
@@ -109,8 +109,8 @@ for (const kind of await storeKinds()) {
       const paging = await seedTenant(t.deps, 'Paging Co');
       for (let i = 1; i <= 27; i++) await addUser(t, paging.accountId, `user-${String(i).padStart(2, '0')}`);
       const pager = await signedIn(t, paging.accountId, 'alice');
-      const first = (await api(t, pager, 'GET', '/api/v1/users')).json() as UserList;
-      const second = (await api(t, pager, 'GET', '/api/v1/users?page=2')).json() as UserList;
+      const first = (await api(t, pager, 'GET', '/api/v1/users')).json<UserList>();
+      const second = (await api(t, pager, 'GET', '/api/v1/users?page=2')).json<UserList>();
       expect(first).toMatchObject({ total: 30, page: 1, pages: 2 });
       expect(first.users).toHaveLength(25);
       expect(second).toMatchObject({ total: 30, page: 2, pages: 2 });
@@ -134,9 +134,9 @@ for (const kind of await storeKinds()) {
         skills: ['Billing', 'Night Shift'],
       });
       expect(res.statusCode, res.body).toBe(201);
-      const { userId } = res.json() as { userId: string };
+      const { userId } = res.json<{ userId: string }>();
       expect(userId).toMatch(/^[0-9a-f]{32}$/);
-      const got = (await api(t, admin, 'GET', `/api/v1/users/${userId}`)).json() as UserJson;
+      const got = (await api(t, admin, 'GET', `/api/v1/users/${userId}`)).json<UserJson>();
       expect(got).toMatchObject({ id: userId, username: 'frank', role: 'agent-manager', state: 'active', email: 'frank@example.com', skills: ['Billing', 'Night Shift'] });
       const login = await api(t, null, 'POST', '/api/v1/login', { accountId: tenant.accountId, username: 'frank', password: NEW_PASSWORD });
       expect(login.json()).toEqual({ state: 'authenticated' });
@@ -163,7 +163,7 @@ for (const kind of await storeKinds()) {
       for (const [body, message] of bad) {
         const res = await api(t, admin, 'POST', '/api/v1/users', body);
         expectJsonError(res, 400, 'invalid_request');
-        if (message) expect((res.json() as { message: string }).message, JSON.stringify(body)).toMatch(message);
+        if (message) expect((res.json<{ message: string }>()).message, JSON.stringify(body)).toMatch(message);
       }
       expectJsonError(await api(t, admin, 'POST', '/api/v1/users', '{"username": "gina",', { raw: true }), 400, 'invalid_request');
       expectJsonError(
@@ -231,7 +231,7 @@ for (const kind of await storeKinds()) {
       }
       const email = await api(t, admin, 'PATCH', target, { email: 'not an email' });
       expectJsonError(email, 400, 'invalid_request');
-      expect((email.json() as { message: string }).message).toMatch(/valid email/);
+      expect((email.json<{ message: string }>()).message).toMatch(/valid email/);
       expectJsonError(
         await api(t, admin, 'PATCH', target, 'role=admin', { raw: true, headers: { 'content-type': 'application/x-www-form-urlencoded' } }),
         415,
@@ -241,7 +241,7 @@ for (const kind of await storeKinds()) {
       for (const body of [{ role: 'agent' }, { state: 'disabled' }]) {
         const self = await api(t, admin, 'PATCH', `/api/v1/users/${tenant.adminId}`, body);
         expectJsonError(self, 400, 'invalid_request');
-        expect((self.json() as { message: string }).message).toMatch(/cannot change your own role or disable yourself/);
+        expect((self.json<{ message: string }>()).message).toMatch(/cannot change your own role or disable yourself/);
       }
       expect(await snapshot(t, tenant.accountId)).toEqual(before);
     });
@@ -273,7 +273,7 @@ for (const kind of await storeKinds()) {
     });
 
     it('GET /api/v1/audit answers events newest first, filtered by user and action', async () => {
-      const all = (await api(t, admin, 'GET', '/api/v1/audit')).json() as { events: Array<Record<string, unknown>>; page: number };
+      const all = (await api(t, admin, 'GET', '/api/v1/audit')).json<{ events: Array<Record<string, unknown>>; page: number }>();
       expect(all.page).toBe(1);
       expect(all.events.length).toBeGreaterThan(10);
       expect(all.events[0]).toEqual({
@@ -285,16 +285,16 @@ for (const kind of await storeKinds()) {
         result: expect.stringMatching(/^(success|failure)$/),
         detail: expect.anything(),
       });
-      const resets = (await api(t, admin, 'GET', '/api/v1/audit?action=mfa.reset')).json() as { events: Array<{ action: string; target: string }> };
+      const resets = (await api(t, admin, 'GET', '/api/v1/audit?action=mfa.reset')).json<{ events: Array<{ action: string; target: string }> }>();
       const stored = await t.deps.store.audit.list(tenant.accountId, { action: 'mfa.reset', limit: 100, offset: 0 });
       expect(resets.events.length).toBe(stored.length);
       expect(resets.events.length).toBeGreaterThan(0);
       expect(resets.events.every((e) => e.action === 'mfa.reset' && e.target === 'carol')).toBe(true);
-      const erin = (await api(t, admin, 'GET', `/api/v1/audit?userId=${ids.erin}`)).json() as { events: Array<{ actor: string; target: string | null; action: string }> };
+      const erin = (await api(t, admin, 'GET', `/api/v1/audit?userId=${ids.erin}`)).json<{ events: Array<{ actor: string; target: string | null; action: string }> }>();
       expect(erin.events.length).toBeGreaterThan(0);
       expect(erin.events.every((e) => e.actor === 'erin' || e.target === 'erin')).toBe(true);
       expect(erin.events.map((e) => e.action)).toContain('mfa.locked');
-      const locked = (await api(t, admin, 'GET', `/api/v1/audit?userId=${ids.erin}&action=mfa.locked`)).json() as { events: unknown[] };
+      const locked = (await api(t, admin, 'GET', `/api/v1/audit?userId=${ids.erin}&action=mfa.locked`)).json<{ events: unknown[] }>();
       expect(locked.events).toHaveLength(1);
       for (const qs of ['?userId=nope', '?page=0', '?page=x', `?action=${'a'.repeat(65)}`]) {
         expectJsonError(await api(t, admin, 'GET', `/api/v1/audit${qs}`), 400, 'invalid_request');
@@ -302,9 +302,9 @@ for (const kind of await storeKinds()) {
     });
 
     it('POST /api/v1/users/:id/reset-mfa also lifts a code lock', async () => {
-      expect(((await api(t, admin, 'GET', `/api/v1/users/${ids.erin}`)).json() as UserJson).mfa.state).toBe('locked');
+      expect(((await api(t, admin, 'GET', `/api/v1/users/${ids.erin}`)).json<UserJson>()).mfa.state).toBe('locked');
       expect((await api(t, admin, 'POST', `/api/v1/users/${ids.erin}/reset-mfa`, {})).statusCode).toBe(200);
-      expect(((await api(t, admin, 'GET', `/api/v1/users/${ids.erin}`)).json() as UserJson).mfa).toEqual({ state: 'not_enrolled', enrolledAt: null, lockedUntil: null });
+      expect(((await api(t, admin, 'GET', `/api/v1/users/${ids.erin}`)).json<UserJson>()).mfa).toEqual({ state: 'not_enrolled', enrolledAt: null, lockedUntil: null });
       expect((await list('?mfa=locked')).users).toEqual([]);
     });
 
@@ -331,7 +331,7 @@ for (const kind of await storeKinds()) {
       const agent = await signedIn(t, tenant.accountId, 'mia');
       const res = await api(t, admin, 'PUT', '/api/v1/account/settings', { mfaEnabled: true });
       expect(res.statusCode, res.body).toBe(200);
-      const body = res.json() as { mfaEnabled: boolean; state: string; sessionsEnded: number };
+      const body = res.json<{ mfaEnabled: boolean; state: string; sessionsEnded: number }>();
       expect(body).toMatchObject({ mfaEnabled: true, state: 'mfa_enrollment_required' });
       expect(body.sessionsEnded).toBeGreaterThanOrEqual(2); // the admin's own and mia's, at least
       expect((await t.deps.store.accounts.get(tenant.accountId))?.mfaEnabled).toBe(true);
@@ -347,7 +347,7 @@ for (const kind of await storeKinds()) {
       const next = browserWithCookieOf(t, res);
       expect((await api(t, next, 'GET', '/api/v1/session')).json()).toMatchObject({ state: 'pending', username: 'alice' });
       expectJsonError(await api(t, next, 'GET', '/api/v1/account'), 401);
-      const offer = (await api(t, next, 'GET', '/api/v1/login/mfa/enrollment')).json() as { otpauthUri: string };
+      const offer = (await api(t, next, 'GET', '/api/v1/login/mfa/enrollment')).json<{ otpauthUri: string }>();
       const secret = secretOf(offer.otpauthUri);
       const done = await api(t, next, 'POST', '/api/v1/login/mfa', { code: oathCode(secret, t.clock.now()) });
       expect(done.statusCode, done.body).toBe(200);
@@ -359,7 +359,7 @@ for (const kind of await storeKinds()) {
     it('lists every admin endpoint in /api/openapi.json', async () => {
       const res = await t.app.inject({ method: 'GET', url: '/api/openapi.json' });
       expect(res.statusCode).toBe(200);
-      const doc = res.json() as { paths: Record<string, Record<string, { tags?: string[]; security?: unknown[] }>> };
+      const doc = res.json<{ paths: Record<string, Record<string, { tags?: string[]; security?: unknown[] }>> }>();
       const expected: Array<[string, string]> = [
         ['/api/v1/account', 'get'],
         ['/api/v1/account/settings', 'put'],

@@ -229,10 +229,10 @@ for (const kind of await storeKinds()) {
         const search = await adminB.get('/manage/users?q=zed');
         expect(listedUsernames(search.body)).toEqual([]);
 
-        const listed = (await api(t, adminB, 'GET', '/api/v1/users')).json() as { users: Array<{ id: string }>; total: number };
+        const listed = (await api(t, adminB, 'GET', '/api/v1/users')).json<{ users: Array<{ id: string }>; total: number }>();
         expect(listed.total).toBe(3);
         expect(listed.users.map((u) => u.id).sort()).toEqual([b.adminId, b.agentId, b.managerId].sort());
-        expect(((await api(t, adminB, 'GET', '/api/v1/users?search=zed')).json() as { total: number }).total).toBe(0);
+        expect(((await api(t, adminB, 'GET', '/api/v1/users?search=zed')).json<{ total: number }>()).total).toBe(0);
         // B's skills: A's "Escalations" is not offered.
         expect(page.body).not.toContain('Escalations');
       });
@@ -247,10 +247,10 @@ for (const kind of await storeKinds()) {
         const filtered = await adminB.get(`/manage/audit?user=${zedId}`);
         expect(tableRows(filtered.body)).toEqual([['No events match.']]);
 
-        const events = (await api(t, adminB, 'GET', '/api/v1/audit')).json() as { events: Array<{ actor: string; target: string | null; action: string }> };
+        const events = (await api(t, adminB, 'GET', '/api/v1/audit')).json<{ events: Array<{ actor: string; target: string | null; action: string }> }>();
         expect(events.events.length).toBeGreaterThan(0);
         expect(events.events.some((e) => e.target === 'zed-from-acme' || e.action === 'mfa.enroll')).toBe(false);
-        const byA = (await api(t, adminB, 'GET', `/api/v1/audit?userId=${zedId}`)).json() as { events: unknown[] };
+        const byA = (await api(t, adminB, 'GET', `/api/v1/audit?userId=${zedId}`)).json<{ events: unknown[] }>();
         expect(byA.events).toEqual([]);
       });
 
@@ -260,7 +260,7 @@ for (const kind of await storeKinds()) {
         expect(escalations).toBeDefined();
         const res = await api(t, adminB, 'PATCH', `/api/v1/users/${b.agentId}`, { skillIds: [escalations?.id ?? ''] });
         expect(res.statusCode).toBe(200);
-        expect((res.json() as { skills: string[] }).skills).toEqual([]);
+        expect((res.json<{ skills: string[] }>()).skills).toEqual([]);
         const links = await t.db.database.db.selectFrom('user_skills').selectAll().where('user_id', '=', b.agentId).execute();
         expect(links).toEqual([]);
       });

@@ -33,7 +33,7 @@ function ruledRoutes(): string[] {
 
 function jsonError(res: LightMyRequestResponse): string | undefined {
   if (!String(res.headers['content-type']).startsWith('application/json') || res.body === '') return undefined;
-  const body = res.json() as { error?: unknown };
+  const body = res.json<{ error?: unknown }>();
   return typeof body.error === 'string' ? body.error : undefined;
 }
 

@@ -1,4 +1,5 @@
 import type { FastifyInstance, RouteOptions } from 'fastify';
+import type * as fastify from 'fastify';
 
 // The route table of the real app, as Fastify itself announces it. buildApp
 // creates its Fastify instance and registers every route inside, so there is
@@ -13,7 +14,7 @@ export interface RouteKey {
   url: string;
 }
 
-type FastifyModule = typeof import('fastify');
+type FastifyModule = typeof fastify;
 
 const tables = new WeakMap<object, RouteKey[]>();
 

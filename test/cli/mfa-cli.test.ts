@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, it } from 'vitest';
 import { childEnv, portcullis } from '../helpers/cli.ts';
 import type { Run } from '../helpers/cli.ts';
 import { formatKey, parseKeyRing } from '../../src/config/secret-key.ts';

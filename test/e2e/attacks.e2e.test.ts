@@ -47,8 +47,8 @@ describe('attacks in Chromium', () => {
 
   beforeAll(async () => {
     service = await startService();
-    accountId = JSON.parse(await service.cli(['account', 'create', '--name', 'Acme Support', '--admin', 'alice'], `${PASSWORD}\n`)).accountId;
-    otherAccountId = JSON.parse(await service.cli(['account', 'create', '--name', 'Globex Care', '--admin', 'zed'], `${PASSWORD}\n`)).accountId;
+    accountId = (JSON.parse(await service.cli(['account', 'create', '--name', 'Acme Support', '--admin', 'alice'], `${PASSWORD}\n`)) as { accountId: string }).accountId;
+    otherAccountId = (JSON.parse(await service.cli(['account', 'create', '--name', 'Globex Care', '--admin', 'zed'], `${PASSWORD}\n`)) as { accountId: string }).accountId;
     const rows = ['username,role,password,skills', ...['bob', 'carol', 'dave', 'erin'].map((u) => `${u},agent,${PASSWORD},`), `mia,agent-manager,${PASSWORD},`];
     await service.cli(['user', 'import', '--account', accountId, writeCsv(service.dir, 'users.csv', rows)]);
     browser = await launchBrowser();

@@ -213,7 +213,7 @@ export function expectApiRefusal(res: LightMyRequestResponse, label: string, all
   expect(res.statusCode, where(res, label)).toBeGreaterThanOrEqual(400);
   if (allowed) expect(allowed, where(res, label)).toContain(res.statusCode);
   expect(res.headers['content-type'], where(res, label)).toMatch(/^application\/json/);
-  const body = res.json() as Record<string, unknown>;
+  const body = res.json<Record<string, unknown>>();
   expect(typeof body.error, where(res, label)).toBe('string');
   expect(typeof body.message === 'string' && body.message.length > 0, where(res, label)).toBe(true);
   for (const key of Object.keys(body)) expect(ERROR_KEYS.has(key), `${where(res, label)} (key ${key})`).toBe(true);

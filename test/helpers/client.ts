@@ -26,7 +26,7 @@ export class TestBrowser {
 
   private remember(res: LightMyRequestResponse) {
     for (const c of res.cookies) {
-      const expired = c.expires !== undefined && (c.expires as Date).getTime() < Date.now();
+      const expired = c.expires !== undefined && c.expires.getTime() < Date.now();
       if (c.value === '' || expired || c.maxAge === 0) this.cookies.delete(c.name);
       else this.cookies.set(c.name, c.value);
     }

@@ -16,7 +16,7 @@ function expectJsonError(res: LightMyRequestResponse, status: number | 'any4xx',
     expect(res.statusCode).toBe(status);
   }
   expect(res.headers['content-type']).toMatch(/^application\/json/);
-  const body = res.json() as Record<string, unknown>;
+  const body = res.json<Record<string, unknown>>();
   expect(typeof body.error).toBe('string');
   expect(typeof body.message).toBe('string');
   if (code) expect(body.error).toBe(code);
@@ -196,7 +196,7 @@ describe('API login input handling (sqlite)', () => {
     const res = await apiGet(t.app, '/api/openapi.json');
     expect(res.statusCode).toBe(200);
     expect(res.headers['content-type']).toMatch(/^application\/json/);
-    const doc = res.json() as { openapi: string; info: { title: string }; paths: Record<string, Record<string, unknown>> };
+    const doc = res.json<{ openapi: string; info: { title: string }; paths: Record<string, Record<string, unknown>> }>();
     expect(doc.openapi).toMatch(/^3\.\d+\.\d+$/);
     expect(doc.info.title).toBeTruthy();
     expect(doc.paths['/api/v1/login']?.post).toBeDefined();

@@ -62,7 +62,7 @@ for (const kind of await storeKinds()) {
     const list = async (browser: TestBrowser) => {
       const res = await browser.json('GET', '/api/v1/sessions');
       expect(res.statusCode).toBe(200);
-      return (res.json() as { sessions: Listed[] }).sessions;
+      return (res.json<{ sessions: Listed[] }>()).sessions;
     };
     const isSignedIn = async (browser: TestBrowser) => (await browser.json('GET', '/api/v1/session')).statusCode === 200;
 
@@ -217,7 +217,7 @@ for (const kind of await storeKinds()) {
         state: 'mfa_required',
       });
       expect((await client.json('POST', '/api/v1/login/mfa', { code: codeNow(t, secret) })).statusCode).toBe(200);
-      const seen = ((await client.json('GET', '/api/v1/sessions')).json() as { sessions: Listed[] }).sessions;
+      const seen = ((await client.json('GET', '/api/v1/sessions')).json<{ sessions: Listed[] }>()).sessions;
       expect(seen.find((s) => s.current)).toMatchObject({ device: 'Safari on macOS', ip: '198.51.100.90' });
       // The pending sign-in is not a session to list.
       expect(seen.filter((s) => s.ip === '198.51.100.90')).toHaveLength(1);
@@ -232,7 +232,7 @@ for (const kind of await storeKinds()) {
       // A full session that never had its second factor (a sign-in racing MFA being switched on).
       await plantSession(t, tenant, { client: { ip: '198.51.100.101', agent: null } });
       // Listed: this one and the enrolment's; not the one without a factor.
-      expect(((await here.json('GET', '/api/v1/sessions')).json() as { sessions: Listed[] }).sessions.map((s) => s.ip)).toEqual(['198.51.100.100', '127.0.0.1']);
+      expect(((await here.json('GET', '/api/v1/sessions')).json<{ sessions: Listed[] }>()).sessions.map((s) => s.ip)).toEqual(['198.51.100.100', '127.0.0.1']);
       // Someone with mia's password, part-way through signing in.
       const intruder = new TestBrowser(t.app, '127.0.0.1:3000', '192.0.2.102');
       expect((await intruder.json('POST', '/api/v1/login', { accountId: tenant.accountId, username: 'mia', password: PASSWORD })).json()).toEqual({ state: 'mfa_required' });

@@ -58,7 +58,7 @@ for (const kind of await storeKinds()) {
       expect(secretOf(scanQr((await two.browser.get('/login/mfa')).body))).toBe(other);
       // The API's enrolment offer of a pending sign-in is stable too.
       const api = await apiPending(t, tenant, 'ella');
-      const uri = (api.res.json() as { otpauthUri: string }).otpauthUri;
+      const uri = (api.res.json<{ otpauthUri: string }>()).otpauthUri;
       expect((await api.client.json('GET', '/api/v1/login/mfa/enrollment')).json()).toMatchObject({ otpauthUri: uri });
       expect([first, other]).not.toContain(secretOf(uri));
 

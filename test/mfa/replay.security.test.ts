@@ -182,7 +182,7 @@ for (const kind of await storeKinds()) {
           const refused = answers.filter((r) => r.statusCode !== 200);
           expect(refused).toHaveLength(n - 1);
           for (const r of refused) expect(r.json()).toMatchObject({ error: 'invalid_code' });
-          const states = await Promise.all(clients.map(async (c) => (await c.json('GET', '/api/v1/session')).json() as { state?: string }));
+          const states = await Promise.all(clients.map(async (c) => (await c.json('GET', '/api/v1/session')).json<{ state?: string }>()));
           expect(states.filter((s) => s.state === 'authenticated')).toHaveLength(1);
           const fullAfter = (await sessionsOf(t, userId)).filter((s) => s.state === 'full').length;
           expect(fullAfter - fullBefore).toBe(1);

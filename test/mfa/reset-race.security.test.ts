@@ -132,7 +132,7 @@ for (const kind of await storeKinds()) {
     it('a reset while a user who is setting up is signed in ends that session too (no authenticator row to lock yet)', async () => {
       const userId = await addUser(t, tenant, 'setting-up');
       const { client, res } = await apiPending(t, tenant, 'setting-up');
-      const secret = secretOf((res.json() as { otpauthUri: string }).otpauthUri);
+      const secret = secretOf((res.json<{ otpauthUri: string }>()).otpauthUri);
       const view = await t.deps.store.sessions.view(hashToken(client.cookies.get('portcullis') as string));
       if (!view) throw new Error('no pending session');
       const race = resetRace(userId);

@@ -154,12 +154,12 @@ export async function signInByApi(t: TestApp, tenant: Tenant, username: string, 
 /** First sign-in through the API: the key URI from the login answer, then the code. */
 export async function enrolByApi(t: TestApp, tenant: Tenant, username: string): Promise<{ secret: string; recoveryCodes: string[]; client: TestBrowser }> {
   const { client, res } = await apiPending(t, tenant, username);
-  const body = res.json() as { state: string; otpauthUri: string };
+  const body = res.json<{ state: string; otpauthUri: string }>();
   expect(body.state).toBe('mfa_enrollment_required');
   const secret = secretOf(body.otpauthUri);
   const done = await apiCode(client, codeNow(t, secret));
   expect(done.statusCode).toBe(200);
-  const recoveryCodes = (done.json() as { recoveryCodes: string[] }).recoveryCodes;
+  const recoveryCodes = (done.json<{ recoveryCodes: string[] }>()).recoveryCodes;
   expect(recoveryCodes).toHaveLength(10);
   return { secret, recoveryCodes, client };
 }

@@ -93,7 +93,7 @@ describe.runIf(await hasPostgres())('two instances on one PostgreSQL', () => {
     };
     a = await start();
     b = await start();
-    accountId = JSON.parse(cli(['account', 'create', '--name', 'Acme Support', '--admin', 'alice'], `${PASSWORD}\n`)).accountId;
+    accountId = (JSON.parse(cli(['account', 'create', '--name', 'Acme Support', '--admin', 'alice'], `${PASSWORD}\n`)) as { accountId: string }).accountId;
     for (const name of ['bob', 'carol']) cli(['user', 'create', '--account', accountId, '--username', name, '--role', 'agent'], `${PASSWORD}\n`);
   }, 60_000);
 

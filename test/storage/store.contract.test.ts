@@ -1,17 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import pg from 'pg';
-import { migrateToLatest, openDatabase } from '../../src/storage/database.ts';
-import type { OpenDatabase } from '../../src/storage/database.ts';
+import { migrateToLatest } from '../../src/storage/database.ts';
 import { createStore } from '../../src/storage/store.ts';
 import type { Account, AuditEvent, Authenticator, Session, ThrottleKey } from '../../src/storage/records.ts';
 import type { Store } from '../../src/storage/store.ts';
 import type { NewUser } from '../../src/storage/queries/users.ts';
-import { openTestDatabase, openUnmigrated, POSTGRES_URL, storeKinds } from '../helpers/stores.ts';
+import { openTestDatabase, openUnmigrated, storeKinds } from '../helpers/stores.ts';
 import type { TestDatabase } from '../helpers/stores.ts';
 
 // One contract, every backend: the same tests run against a SQLite file and a
