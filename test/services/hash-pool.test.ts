@@ -108,7 +108,7 @@ describe('a hashing thread lost under a job', () => {
     const idle = hashingThreadTicks();
     const inFlight = pool.verify(hash, 'slow password 1234');
     let settled = false;
-    inFlight.then(
+    void inFlight.then(
       () => (settled = true),
       () => (settled = true),
     );

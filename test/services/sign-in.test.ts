@@ -76,8 +76,14 @@ for (const kind of await storeKinds()) {
       const calls = { verify: 0, dummy: 0 };
       const result = await withHasher(t, fn, (working) => ({
         ...working,
-        verify: (hash, password) => (calls.verify++, working.verify(hash, password)),
-        verifyDummy: (password) => (calls.dummy++, working.verifyDummy(password)),
+        verify: (hash, password) => {
+          calls.verify++;
+          return working.verify(hash, password);
+        },
+        verifyDummy: (password) => {
+          calls.dummy++;
+          return working.verifyDummy(password);
+        },
       }));
       return { result, ...calls };
     }
