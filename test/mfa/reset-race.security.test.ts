@@ -15,9 +15,18 @@ import { STEP, addUser, apiPending, codeNow, enrolByApi, mfaTenant, sessionsOf }
 
 // Reset MFA landing while a sign-in's code is being checked. Whatever the
 // interleaving, no full session may outlive the reset. The interleavings are
-// forced by hooks inside one transaction that start the other; on PostgreSQL
-// the two really run at once on two connections, and the tests check that the
-// second one had to wait for a lock.
+// forced by hooks inside one transaction that start the other, and each test
+// checks that the second one had to wait for the first:
+// - PostgreSQL: the two really run at once on two connections, and the second
+//   is seen waiting for a lock (pg_stat_activity, in this test's schema).
+// - SQLite: one process, one connection, which Kysely's driver lends to one
+//   transaction at a time (a mutex, kysely/dist/esm/dialect/sqlite/sqlite-driver.js).
+//   Waiting there means: the second one's first call to the store has been
+//   made, and is still unanswered once every pending promise callback has run
+//   (a setImmediate comes after them all). better-sqlite3 answers synchronously,
+//   so a statement that is not queued behind the open transaction has been
+//   answered by then. A transaction that is not one (statements straight on
+//   the connection) lets it through, and `waited` is false.
 
 for (const kind of await storeKinds()) {
   describe(`Reset MFA racing a sign-in (${kind})`, () => {
@@ -41,12 +50,13 @@ for (const kind of await storeKinds()) {
       return { userId, view, code: codeNow(t, secret), secret };
     }
 
-    const reset = (userId: string) => resetMfa(t.deps, tenant.accountId, userId, { userId: tenant.adminId, label: 'alice', ip: null });
-
-    /** Backends of this database waiting for a row lock (PostgreSQL). */
+    /** Backends waiting for a lock while they hold one on a table of this test's schema (PostgreSQL): a row lock waits so. */
     async function lockWaiters(): Promise<number> {
-      const rows = await sql<{ n: number }>`select count(*)::int as n from pg_stat_activity
-        where datname = current_database() and wait_event_type = 'Lock'`.execute(t.db.database.db);
+      const rows = await sql<{ n: number }>`select count(distinct a.pid)::int as n from pg_stat_activity a
+        join pg_locks l on l.pid = a.pid
+        join pg_class c on c.oid = l.relation
+        where a.datname = current_database() and a.wait_event_type = 'Lock'
+          and c.relnamespace = (select oid from pg_namespace where nspname = current_schema())`.execute(t.db.database.db);
       return rows.rows[0]?.n ?? 0;
     }
 
@@ -55,26 +65,77 @@ for (const kind of await storeKinds()) {
       return { ...store, transaction: (fn) => store.transaction((trx) => fn({ ...trx, ...replace(trx) })) };
     }
 
-    /** Lets a transaction started on another connection run until it waits for a lock (PostgreSQL); answers whether it did. */
-    async function untilWaiting(): Promise<boolean> {
+    /** The first call a service makes to its store, seen from outside. */
+    interface FirstCall {
+      /** Settles when the call is made. */
+      issued: Promise<void>;
+      /** Whether the database has answered it (for a transaction: let it begin). */
+      answered: boolean;
+    }
+
+    /** The store, watched for the first call made to it: any query, or a transaction. */
+    function watched(store: Store): { store: Store; first: FirstCall } {
+      let issue = () => {};
+      const first: FirstCall = { issued: new Promise((resolve) => (issue = resolve)), answered: false };
+      let made = false;
+      const observe = <T>(call: () => Promise<T>): Promise<T> => {
+        if (made) return call();
+        made = true;
+        issue();
+        return call().finally(() => (first.answered = true));
+      };
+      const group = (queries: object) =>
+        new Proxy(queries, {
+          get(target, key) {
+            const value: unknown = Reflect.get(target, key);
+            if (typeof value !== 'function') return value;
+            return (...args: unknown[]) => observe(() => (value as (...a: unknown[]) => Promise<unknown>).apply(target, args));
+          },
+        });
+      const groups = Object.fromEntries(
+        Object.entries(store).map(([name, value]) => [name, typeof value === 'object' && value !== null ? group(value) : value]),
+      );
+      const transaction: Store['transaction'] = (fn) => {
+        if (made) return store.transaction(fn);
+        made = true;
+        issue();
+        return store.transaction((trx) => {
+          first.answered = true;
+          return fn(trx);
+        });
+      };
+      return { store: { ...store, ...groups, transaction }, first };
+    }
+
+    /** Lets `other`, started from inside an open transaction, run until it waits for that transaction; answers whether it did. */
+    async function untilWaiting(other: FirstCall, done: Promise<unknown>): Promise<boolean> {
+      let finished = false;
+      void done.then(
+        () => (finished = true),
+        () => (finished = true),
+      );
       if (kind === 'sqlite') {
-        await new Promise((r) => setTimeout(r, 50)); // it waits for this connection; nothing to see
-        return true;
+        await other.issued;
+        await new Promise((r) => setImmediate(r)); // after every promise callback queued so far
+        return !other.answered && !finished;
       }
-      for (let i = 0; i < 100; i++) {
+      // The pauses only pace the polling; the deadline only bounds a broken run.
+      const deadline = Date.now() + 5000;
+      while (!finished && Date.now() < deadline) {
         if ((await lockWaiters()) > 0) return true;
-        await new Promise((r) => setTimeout(r, 20));
+        await new Promise((r) => setTimeout(r, 10));
       }
       return false;
     }
 
-    /** Starts a reset of the user on another connection and lets it run as far as the database lets it. */
+    /** Starts a reset of the user (on another connection on PostgreSQL) and lets it run as far as the database lets it. */
     function resetRace(userId: string) {
       const race = { resetting: undefined as Promise<unknown> | undefined, waited: false };
       return Object.assign(race, {
         async start() {
-          race.resetting = reset(userId);
-          race.waited = await untilWaiting();
+          const { store, first } = watched(t.deps.store);
+          race.resetting = resetMfa({ ...t.deps, store }, tenant.accountId, userId, { userId: tenant.adminId, label: 'alice', ip: null });
+          race.waited = await untilWaiting(first, race.resetting);
         },
       });
     }
@@ -159,8 +220,9 @@ for (const kind of await storeKinds()) {
             ...trx.authenticators,
             delete: async (accountId, id) => {
               const removed = await trx.authenticators.delete(accountId, id);
-              signingIn = submitCode(t.deps, view, code, '127.0.0.1');
-              waited = await untilWaiting();
+              const { store, first } = watched(t.deps.store);
+              signingIn = submitCode({ ...t.deps, store }, view, code, '127.0.0.1');
+              waited = await untilWaiting(first, signingIn);
               return removed;
             },
           },

@@ -12,14 +12,39 @@ import { createPasswordHasher } from '../../src/services/passwords.ts';
 
 const OWASP = { algorithm: 2, memoryCost: passwordDefaults.argon2MemoryKiB, timeCost: passwordDefaults.argon2Iterations, parallelism: 1 };
 
-/** The nice value of each thread of this process (field 19 of /proc/self/task/N/stat). */
-function threadNices(): number[] {
+/** Each thread of this process: its nice value and CPU time in clock ticks (fields 19, 14 and 15 of /proc/self/task/N/stat). */
+function threads(): Array<{ tid: string; nice: number; ticks: number }> {
   return readdirSync('/proc/self/task').map((tid) => {
     const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
     // The command name may hold spaces; fields are counted after its closing parenthesis.
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return Number(fields[16]);
+    return { tid, nice: Number(fields[16]), ticks: Number(fields[11]) + Number(fields[12]) };
   });
+}
+
+/** The nice value of each thread of this process. */
+function threadNices(): number[] {
+  return threads().map((thread) => thread.nice);
+}
+
+/** CPU time (clock ticks) of each hashing thread, told apart by the lower priority it runs at. */
+function hashingThreadTicks(): Map<string, number> {
+  const nice = getPriority() + HASH_THREAD_NICE;
+  return new Map(threads().filter((thread) => thread.nice === nice).map((thread) => [thread.tid, thread.ticks]));
+}
+
+/**
+ * Waits until a hashing thread has spent `ticks` of CPU time since `before`: an
+ * idle thread spends none, so the job sent since is running on it. The pauses
+ * only pace the reads of /proc; the deadline only bounds a broken run.
+ */
+async function untilComputing(before: Map<string, number>, ticks = 2): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    for (const [tid, now] of hashingThreadTicks()) if (now >= (before.get(tid) ?? 0) + ticks) return;
+    if (Date.now() > deadline) throw new Error('no hashing thread started on the job');
+    await new Promise((r) => setTimeout(r, 2));
+  }
 }
 
 describe('the hashing pool', () => {
@@ -75,12 +100,21 @@ describe('the password hasher on the pool', () => {
 });
 
 describe('a hashing thread lost under a job', () => {
-  it('fails the job as unavailable (not as a wrong password), for verify and for the dummy alike', async () => {
+  // Linux: the job is seen running through /proc, as the machines and CI are.
+  it.runIf(process.platform === 'linux')('fails the job as unavailable (not as a wrong password), for verify and for the dummy alike', async () => {
     const slow = { ...OWASP, memoryCost: 65536, timeCost: 8 };
     const pool = createHashPool(1);
     const hash = await pool.hash('slow password 1234', slow);
+    const idle = hashingThreadTicks();
     const inFlight = pool.verify(hash, 'slow password 1234');
-    await new Promise((r) => setTimeout(r, 20));
+    let settled = false;
+    void inFlight.then(
+      () => (settled = true),
+      () => (settled = true),
+    );
+    // The thread is computing this verification (hundreds of milliseconds at 64 MiB, t=8), not idle or done.
+    await untilComputing(idle);
+    expect(settled).toBe(false);
     await pool.close(); // ends the thread under the job
     await expect(inFlight).rejects.toBeInstanceOf(TemporarilyUnavailable);
 
