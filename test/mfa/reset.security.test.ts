@@ -70,7 +70,7 @@ for (const kind of await storeKinds()) {
       expect((await api.json('GET', '/api/v1/session')).statusCode).toBe(401);
       expect((await pending.browser.get('/login/mfa')).headers.location).toBe('/login');
       expect(await recoveryRows(userId)).toBe(0);
-      expect(await t.deps.store.authenticators.get(tenant.accountId, userId)).toBeUndefined();
+      expect(await t.deps.store.factors.forUser(tenant.accountId, userId)).toEqual([]);
       expect((await admin.get(`/manage/users/${userId}`)).body).toContain('Not enrolled');
 
       const audited = (await auditEvents(t, tenant.accountId, 'mfa.reset')).filter((e) => e.targetUserId === userId);
@@ -133,7 +133,7 @@ for (const kind of await storeKinds()) {
       expect((await otherAdmin.browser.post(`/manage/users/${userId}/reset-mfa`, {})).statusCode).toBe(404);
       expect((await otherAdmin.browser.json('POST', `/api/v1/users/${userId}/reset-mfa`, {})).statusCode).toBe(404);
 
-      expect(await t.deps.store.authenticators.get(tenant.accountId, userId)).toBeDefined();
+      expect(await t.deps.store.factors.forUser(tenant.accountId, userId)).toHaveLength(1);
       expect(await recoveryRows(userId)).toBe(10);
       expect((await auditEvents(t, tenant.accountId, 'mfa.reset')).filter((e) => e.targetUserId === userId)).toEqual([]);
     });

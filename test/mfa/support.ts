@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import type { Submission } from '../../src/services/mfa-challenge.ts';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import { expect } from 'vitest';
 import { buildApp } from '../../src/app.ts';
@@ -196,4 +197,9 @@ export function sessionsOf(t: TestApp, userId: string): Promise<Array<{ id: stri
 /** Whether a six-digit code stands alone in a text (not inside a longer number such as a timestamp). */
 export function containsCode(text: string, code: string): boolean {
   return new RegExp(`(?<![\\d.])${code}(?![\\d.])`).test(text);
+}
+
+/** What a client submits at the code step for an authenticator app's code (service-level tests). */
+export function totp(code: string): Submission {
+  return { method: 'totp', code };
 }
