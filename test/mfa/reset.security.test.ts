@@ -18,8 +18,7 @@ import {
   recoveryCodesOn,
   sessionsOf,
   signInByApi,
-  signInByPage,
-} from './support.ts';
+  signInByPage, apiRecoveryCode } from './support.ts';
 import type { Enrolled } from './support.ts';
 
 // Reset MFA: the authenticator and recovery codes are revoked, every session
@@ -85,7 +84,7 @@ for (const kind of await storeKinds()) {
       const secret = secretOf(scanQr(again.page.body));
       expect(secret).not.toBe(first.secret);
       expect((await again.browser.post('/login/mfa', { code: codeNow(t, first.secret) })).statusCode).toBe(401);
-      expect((await again.browser.post('/login/mfa', { code: first.recoveryCodes[0]! })).statusCode).toBe(401);
+      expect((await again.browser.post('/login/mfa', { code: first.recoveryCodes[0]!, method: 'recovery_code' })).statusCode).toBe(401);
       const done = await again.browser.post('/login/mfa', { code: codeNow(t, secret) });
       expect(done.statusCode).toBe(200);
       const fresh = recoveryCodesOn(done.body);
@@ -94,9 +93,9 @@ for (const kind of await storeKinds()) {
 
       t.clock.advance(STEP);
       const oldCode = await apiPending(t, tenant, 'ruby');
-      expect((await apiCode(oldCode.client, first.recoveryCodes[1]!)).statusCode).toBe(401);
+      expect((await apiRecoveryCode(oldCode.client, first.recoveryCodes[1]!)).statusCode).toBe(401);
       expect((await apiCode(oldCode.client, codeNow(t, first.secret))).statusCode).toBe(401);
-      expect((await apiCode(oldCode.client, fresh[0]!)).statusCode).toBe(200);
+      expect((await apiRecoveryCode(oldCode.client, fresh[0]!)).statusCode).toBe(200);
     });
 
     it('ends the sessions on an API reset too', async () => {

@@ -25,8 +25,7 @@ import {
   mfaTenant,
   pendingBrowser,
   spaced,
-  wrongCode,
-} from './support.ts';
+  wrongCode, apiRecoveryCode } from './support.ts';
 
 // TOTP secrets are stored only encrypted under PORTCULLIS_SECRET_KEY, and
 // neither secrets nor codes reach the logs. We look where an attacker with a
@@ -89,9 +88,9 @@ for (const kind of await storeKinds()) {
       const pending = await apiPending(t, tenant, 'sia');
       expect((await apiCode(pending.client, code)).statusCode).toBe(200);
       const viaRecovery = await apiPending(t, tenant, 'sia');
-      expect((await apiCode(viaRecovery.client, sia.recoveryCodes[0]!)).statusCode).toBe(200);
+      expect((await apiRecoveryCode(viaRecovery.client, sia.recoveryCodes[0]!)).statusCode).toBe(200);
       const badRecovery = await apiPending(t, tenant, 'sia');
-      expect((await apiCode(badRecovery.client, sia.recoveryCodes[0]!)).statusCode).toBe(401);
+      expect((await apiRecoveryCode(badRecovery.client, sia.recoveryCodes[0]!)).statusCode).toBe(401);
 
       // syd has the set-up page open: the offered secret waits, sealed, on the pending session.
       const syd = await pendingBrowser(t, tenant, 'syd');

@@ -203,3 +203,8 @@ export function containsCode(text: string, code: string): boolean {
 export function totp(code: string): Submission {
   return { method: 'totp', code };
 }
+
+/** A recovery code at the code step through the API: the client says so (`method`). */
+export function apiRecoveryCode(client: TestBrowser, code: string): Promise<LightMyRequestResponse> {
+  return client.json('POST', '/api/v1/login/mfa', { code, method: 'recovery_code' });
+}

@@ -256,7 +256,7 @@ async function crashRun(target: Target, kills: number): Promise<Counters> {
                 }
                 entry = { agent, kind: 'recovery', code, secret, step: undefined };
               }
-              const res = await client.call('POST', '/api/v1/login/mfa', { code: entry.code });
+              const res = await client.call('POST', '/api/v1/login/mfa', { code: entry.code, method: entry.kind === 'recovery' ? 'recovery_code' : 'totp' });
               if (res.status === 200) {
                 accepted.push(entry);
                 // A reset racing this sign-in may have ended the session already.

@@ -134,7 +134,7 @@ describe.runIf(kinds.includes('postgres'))('named prepared statements (postgres)
         await sql`alter table accounts drop column if exists later_column`.execute(conn);
         await sql`alter table users drop column if exists later_column`.execute(conn);
         await sql`alter table sessions drop column if exists later_column`.execute(conn);
-        await sql`alter table authenticators drop column if exists later_column`.execute(conn);
+        await sql`alter table factors drop column if exists later_column`.execute(conn);
       }
     });
   });
