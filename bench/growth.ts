@@ -62,10 +62,10 @@ async function measure(store: string, users: number, accounts: number, passwordH
         const secret = randomBytes(20);
         if (account === accountId) secrets.set(i, secret);
         const sealed = box.seal(secret, totpContext(account, id));
-        auths.push({ id: randomBytes(16).toString('hex'), account_id: account, user_id: id, secret_key_id: sealed.keyId, secret_ciphertext: sealed.ciphertext, algorithm: 'SHA1', digits: 6, period: 30, last_used_step: step - 10, drift_steps: 0, enrolled_at: now, enrolled_ip: null, last_used_at: null });
+        auths.push({ id: randomBytes(16).toString('hex'), account_id: account, user_id: id, type: 'totp', name: 'Authenticator app', secret_key_id: sealed.keyId, secret_ciphertext: sealed.ciphertext, algorithm: 'SHA1', digits: 6, period: 30, last_used_step: step - 10, drift_steps: 0, created_at: now, created_ip: null, last_used_at: null });
       }
       await database.db.insertInto('users').values(rows).execute();
-      await database.db.insertInto('authenticators').values(auths).execute();
+      await database.db.insertInto('factors').values(auths).execute();
     }
   }
   const fillSeconds = (performance.now() - t0) / 1000;

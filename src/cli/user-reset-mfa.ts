@@ -22,7 +22,7 @@ export async function run(args: string[], env: Record<string, string | undefined
       process.stderr.write(`portcullis: there is no user "${values.username}" in account ${values.account}\n`);
       return 1;
     }
-    printJson({ reset: true, userId: user.id, authenticatorRevoked: result.hadAuthenticator, sessionsEnded: result.sessionsEnded });
+    printJson({ reset: true, userId: user.id, authenticatorRevoked: result.factorsRevoked > 0, factorsRevoked: result.factorsRevoked, sessionsEnded: result.sessionsEnded });
     return 0;
   } finally {
     await runtime.close();

@@ -1,3 +1,4 @@
+import { secondFactorVerifiedAt } from '../domain/auth-methods.ts';
 import type { SessionView } from '../storage/queries/sessions.ts';
 import { audit } from './audit.ts';
 import type { Deps } from './deps.ts';
@@ -25,7 +26,7 @@ export async function setAccountMfa(deps: Deps, admin: SessionView, enabled: boo
     });
     return { kind: 'disabled' };
   }
-  const ownNeedsFactor = session.mfaVerifiedAt === null;
+  const ownNeedsFactor = secondFactorVerifiedAt(session.methods) === null;
   const sessionsEnded = await deps.store.transaction(async (store) => {
     await store.accounts.setMfaEnabled(account.id, true);
     const ended = await store.sessions.deleteWithoutSecondFactor(account.id, ownNeedsFactor ? null : session.id);
@@ -33,6 +34,8 @@ export async function setAccountMfa(deps: Deps, admin: SessionView, enabled: boo
     return ended;
   });
   const client = { ip, agent: session.client.agent };
-  const pending = ownNeedsFactor ? await createSession(deps, { accountId: account.id, id: user.id }, 'pending', client) : undefined;
+  // The admin's password step carries over; the factor is what is still owed.
+  const methods = session.methods.filter((m) => m.kind === 'password');
+  const pending = ownNeedsFactor ? await createSession(deps, { accountId: account.id, id: user.id }, 'pending', client, methods) : undefined;
   return { kind: 'enabled', sessionsEnded, pendingToken: pending?.token };
 }

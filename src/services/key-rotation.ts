@@ -16,7 +16,7 @@ export async function rotateSecrets(deps: Deps, batchSize = 500): Promise<Rotati
   let resealed = 0;
   const unreadable = new Set<string>();
   for (;;) {
-    const batch = (await deps.store.authenticators.sealedWithOtherKey(deps.secrets.activeKeyId, batchSize + unreadable.size)).filter(
+    const batch = (await deps.store.factors.sealedWithOtherKey(deps.secrets.activeKeyId, batchSize + unreadable.size)).filter(
       (a) => !unreadable.has(a.id),
     );
     if (batch.length === 0) break;
@@ -27,7 +27,7 @@ export async function rotateSecrets(deps: Deps, batchSize = 500): Promise<Rotati
         unreadable.add(a.id);
         continue;
       }
-      if (await deps.store.authenticators.reseal(a.id, a.secret, deps.secrets.seal(secret, context))) resealed++;
+      if (await deps.store.factors.reseal(a.id, a.secret, deps.secrets.seal(secret, context))) resealed++;
     }
   }
   return { resealed, unreadable: unreadable.size };

@@ -1,12 +1,12 @@
 import { audit } from './audit.ts';
 import type { Deps } from './deps.ts';
-import { totpThrottleKey } from './mfa-challenge.ts';
+import { secondFactorThrottleKey } from './mfa-challenge.ts';
 import type { Actor } from './users.ts';
 
-export type ResetResult = { ok: true; sessionsEnded: number; hadAuthenticator: boolean } | { ok: false; reason: 'not_found' };
+export type ResetResult = { ok: true; sessionsEnded: number; factorsRevoked: number } | { ok: false; reason: 'not_found' };
 
 /**
- * Reset MFA: revokes the user's authenticator and recovery codes, ends their
+ * Reset MFA: revokes all of the user's factors and recovery codes, ends their
  * sessions and lifts a code lock, in one transaction with its audit event;
  * then tells the user. Their next password sign-in offers set-up again.
  */
@@ -16,10 +16,10 @@ export async function resetMfa(deps: Deps, accountId: string, userId: string, ac
   const outcome = await deps.store.transaction(async (store) => {
     // The user's row first, as the code step takes it: the two take turns (PostgreSQL).
     await store.users.lockForUpdate(accountId, userId);
-    const removed = await store.authenticators.delete(accountId, userId);
+    const removed = await store.factors.deleteForUser(accountId, userId);
     const codes = await store.recoveryCodes.deleteForUser(accountId, userId);
     const sessionsEnded = await store.sessions.deleteForUser(accountId, userId);
-    await store.throttles.clear(totpThrottleKey(accountId, userId));
+    await store.throttles.clear(secondFactorThrottleKey(accountId, userId));
     await audit(deps, store, {
       accountId,
       actorUserId: actor.userId,
@@ -29,9 +29,9 @@ export async function resetMfa(deps: Deps, accountId: string, userId: string, ac
       target: user.username,
       ip: actor.ip,
       result: 'success',
-      detail: { authenticatorRevoked: removed > 0, recoveryCodesRevoked: codes, sessionsEnded },
+      detail: { authenticatorRevoked: removed > 0, factorsRevoked: removed, recoveryCodesRevoked: codes, sessionsEnded },
     });
-    return { sessionsEnded, hadAuthenticator: removed > 0 };
+    return { sessionsEnded, factorsRevoked: removed };
   });
   await deps.notifier.notify({
     to: { username: user.username, email: user.email },

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { amrOf, describeSteps } from '../domain/auth-methods.ts';
 import type { SessionView } from '../storage/queries/sessions.ts';
 import { audit } from './audit.ts';
 import type { Deps } from './deps.ts';
@@ -15,6 +16,10 @@ export interface OwnSession {
   lastSeenAt: number;
   ip: string | null;
   device: string | null;
+  /** How it was signed in, as a person reads it: "password and authenticator app". */
+  signedInWith: string;
+  /** The same as RFC 8176 method values (pwd, otp, mfa). */
+  amr: string[];
 }
 
 function handleOf(sessionId: string): string {
@@ -41,6 +46,8 @@ export async function listOwnSessions(deps: Deps, auth: SessionView): Promise<Ow
     lastSeenAt: s.lastSeenAt,
     ip: s.client.ip,
     device: s.client.agent,
+    signedInWith: describeSteps(s.methods),
+    amr: amrOf(s.methods),
   }));
 }
 

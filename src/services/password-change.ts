@@ -68,7 +68,7 @@ export async function changePassword(deps: Deps, auth: SessionView, input: Passw
       const ended = await store.sessions.deleteForUser(account.id, user.id, { except: session.id });
       // This session comes back under a new token; if it ended meanwhile, nothing is written.
       if (!(await store.sessions.delete(session.id))) throw new Conflict();
-      const fresh = await createSession({ ...deps, store }, { accountId: account.id, id: user.id }, 'full', { ip, agent: session.client.agent }, session.mfaVerifiedAt);
+      const fresh = await createSession({ ...deps, store }, { accountId: account.id, id: user.id }, 'full', { ip, agent: session.client.agent }, session.methods);
       await audit(deps, store, { ...base, action: 'user.password_change', result: 'success', detail: { sessionsEnded: ended } });
       return { sessionsEnded: ended, token: fresh.token };
     });

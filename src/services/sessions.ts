@@ -1,5 +1,7 @@
 import { createHash } from 'node:crypto';
 import { sessionDefaults } from '../config/defaults.ts';
+import { secondFactorVerifiedAt } from '../domain/auth-methods.ts';
+import type { AuthStep } from '../domain/auth-methods.ts';
 import type { SessionClient, SessionState } from '../storage/records.ts';
 import type { SessionView } from '../storage/queries/sessions.ts';
 import type { Deps } from './deps.ts';
@@ -23,9 +25,11 @@ export async function createSession(
   user: { accountId: string; id: string },
   state: SessionState,
   client: SessionClient,
-  mfaVerifiedAt: number | null = null,
+  /** How it was authenticated; a password verified just now unless said otherwise. */
+  methods?: AuthStep[],
 ): Promise<NewSession> {
   const now = deps.clock.now();
+  const steps = methods ?? [{ kind: 'password', at: now }];
   const token = Buffer.from(deps.random.bytes(sessionDefaults.tokenBytes)).toString('base64url');
   const id = hashToken(token);
   const lifetime = state === 'pending' ? deps.settings.session.pendingTimeoutMs : deps.settings.session.absoluteTimeoutMs;
@@ -38,9 +42,9 @@ export async function createSession(
     createdAt: now,
     lastSeenAt: now,
     expiresAt,
-    mfaVerifiedAt,
+    methods: steps,
     codeFailures: 0,
-    enrollment: null,
+    enrolment: null,
     client,
   });
   return { token, id, expiresAt };
@@ -59,7 +63,7 @@ export async function resolveSession(deps: Deps, token: string): Promise<Session
   const { session } = view;
   const idle = session.state === 'full' && now - session.lastSeenAt >= deps.settings.session.idleTimeoutMs;
   // Once MFA is on, no session signed in without a second factor goes further.
-  const missingFactor = session.state === 'full' && view.account.mfaEnabled && session.mfaVerifiedAt === null;
+  const missingFactor = session.state === 'full' && view.account.mfaEnabled && secondFactorVerifiedAt(session.methods) === null;
   if (now >= session.expiresAt || idle || missingFactor || view.user.state !== 'active') {
     await deps.store.sessions.delete(id);
     return undefined;

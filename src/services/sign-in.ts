@@ -2,6 +2,7 @@ import { addressBucket } from '../domain/addresses.ts';
 import { isAccountNumber, usernameKey } from '../domain/names.ts';
 import type { ThrottleKey } from '../storage/records.ts';
 import { audit } from './audit.ts';
+import { hasFactor } from './factors/index.ts';
 import type { Deps } from './deps.ts';
 import { createSession, describeAgent } from './sessions.ts';
 import { admitAttempt, checkAdmitted, checkThrottle, clearThrottle, countFailure } from './throttle.ts';
@@ -102,7 +103,7 @@ export async function signIn(deps: Deps, input: SignInInput): Promise<SignInResu
     });
     return made;
   });
-  const mfaEnrolled = state === 'pending' && (await deps.store.authenticators.get(account.id, found.id)) !== undefined;
+  const mfaEnrolled = state === 'pending' && (await hasFactor(deps, account.id, found.id));
   return { kind: 'signed_in', token: session.token, state, mfaEnrolled };
 }
 

@@ -5,6 +5,7 @@ import type { Role } from '../domain/roles.ts';
 import type { Skill, UserState } from '../storage/records.ts';
 import type { MfaFilter } from '../storage/queries/users.ts';
 import { audit } from './audit.ts';
+import { userFactors } from './factors/index.ts';
 import type { Deps } from './deps.ts';
 import type { Actor } from './users.ts';
 
@@ -43,7 +44,7 @@ export async function listUsers(deps: Deps, accountId: string, q: { search?: str
   const ids = users.map((u) => u.id);
   const [skills, enrolled, locked] = await Promise.all([
     deps.store.skills.forUsers(accountId, ids),
-    deps.store.authenticators.enrolledAt(accountId, ids),
+    deps.store.factors.firstCreatedAt(accountId, ids),
     deps.store.throttles.lockedUntil('totp', accountId, ids, now),
   ]);
   return {
@@ -72,15 +73,16 @@ export async function getUser(deps: Deps, accountId: string, userId: string): Pr
   const user = await deps.store.users.get(accountId, userId);
   if (!user) return undefined;
   const now = deps.clock.now();
-  const [authenticator, locked, skills, all, left] = await Promise.all([
-    deps.store.authenticators.get(accountId, userId),
+  const [factors, locked, skills, all, left] = await Promise.all([
+    userFactors(deps, accountId, userId),
     deps.store.throttles.lockedUntil('totp', accountId, [userId], now),
     deps.store.skills.forUsers(accountId, [userId]),
     deps.store.skills.list(accountId),
     deps.store.recoveryCodes.countUnused(accountId, userId),
   ]);
   const until = locked.get(userId);
-  const since = authenticator?.enrolledAt ?? null;
+  const first = factors[0];
+  const since = first?.createdAt ?? null;
   const names = skills.get(userId) ?? [];
   return {
     id: user.id,
@@ -92,7 +94,7 @@ export async function getUser(deps: Deps, accountId: string, userId: string): Pr
     skillIds: all.filter((s) => names.includes(s.name)).map((s) => s.id),
     mfa: until !== undefined ? { kind: 'locked', until, enrolledSince: since } : since !== null ? { kind: 'enrolled', since } : { kind: 'not_enrolled' },
     createdAt: user.createdAt,
-    enrolledIp: authenticator?.enrolledIp ?? null,
+    enrolledIp: first?.createdIp ?? null,
     recoveryCodesLeft: left,
   };
 }

@@ -12,6 +12,7 @@ import * as mfa from './migrations/002-mfa.ts';
 import * as userSearch from './migrations/003-user-search.ts';
 import * as nameSuffixes from './migrations/004-name-suffixes.ts';
 import * as sessionClient from './migrations/005-session-client.ts';
+import * as factors from './migrations/006-factors.ts';
 import type { Database } from './schema.ts';
 
 // bigint columns hold epoch milliseconds, well inside Number's safe range.
@@ -187,6 +188,7 @@ const migrations: Record<string, Migration> = {
   '003-user-search': userSearch,
   '004-name-suffixes': nameSuffixes,
   '005-session-client': sessionClient,
+  '006-factors': factors,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

@@ -1,3 +1,4 @@
+import type { AuthStep, FactorType } from '../domain/auth-methods.ts';
 import type { Role } from '../domain/roles.ts';
 import type { TotpAlgorithm } from '../domain/totp.ts';
 
@@ -39,10 +40,11 @@ export interface Session {
   createdAt: number;
   lastSeenAt: number;
   expiresAt: number;
-  mfaVerifiedAt: number | null;
+  /** How it was authenticated: each factor verified and when, in order (secondFactorVerifiedAt reads the latest factor's time). */
+  methods: AuthStep[];
   codeFailures: number;
-  /** The candidate TOTP secret of a pending enrolment, sealed; stable across reloads. */
-  enrollment: Sealed | null;
+  /** A pending sign-in's set-up of the user's first factor; stable across reloads. */
+  enrolment: Enrolment | null;
   /** Where it was signed in from: the client's address and a short User-Agent. */
   client: SessionClient;
 }
@@ -58,20 +60,36 @@ export interface Sealed {
   ciphertext: string;
 }
 
-export interface Authenticator {
+/** The factor being set up and its state, sealed (for totp: the candidate secret). */
+export interface Enrolment {
+  type: FactorType;
+  state: Sealed;
+}
+
+interface FactorBase {
   id: string;
   accountId: string;
   userId: string;
+  type: FactorType;
+  /** The name the user gives it ("Authenticator app" until they do). */
+  name: string;
+  createdAt: number;
+  createdIp: string | null;
+  lastUsedAt: number | null;
+}
+
+/** An authenticator app: RFC 6238 parameters, the sealed secret, the replay defence and the observed drift. */
+export interface TotpFactor extends FactorBase {
+  type: 'totp';
   secret: Sealed;
   algorithm: TotpAlgorithm;
   digits: number;
   period: number;
   lastUsedStep: number;
   driftSteps: number;
-  enrolledAt: number;
-  enrolledIp: string | null;
-  lastUsedAt: number | null;
 }
+
+export type Factor = TotpFactor;
 
 export type ThrottleScope = 'password' | 'address' | 'totp';
 

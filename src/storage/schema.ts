@@ -46,29 +46,38 @@ export interface SessionsTable {
   created_at: number;
   last_seen_at: number;
   expires_at: number;
+  /** When a second factor was last verified (derived from auth_steps, kept for the SQL filters). */
   mfa_verified_at: number | null;
   code_failures: Generated<number>;
-  enrollment_key_id: Generated<string | null>;
-  enrollment_secret: Generated<string | null>;
+  /** A pending sign-in's set-up of its first factor: the type and its sealed state (migration 006). */
+  enrolment_type: Generated<string | null>;
+  enrolment_key_id: Generated<string | null>;
+  enrolment_state: Generated<string | null>;
+  /** How it was authenticated: AuthStep[] as JSON (migration 006). */
+  auth_steps: Generated<string | null>;
   /** The address and short User-Agent of the sign-in (migration 005). */
   client_ip: Generated<string | null>;
   client_agent: Generated<string | null>;
 }
 
-export interface AuthenticatorsTable {
+/** A user's factors (migration 006): the columns of one type are null for the others. */
+export interface FactorsTable {
   id: string;
   account_id: string;
   user_id: string;
-  secret_key_id: string;
-  secret_ciphertext: string;
-  algorithm: string;
-  digits: number;
-  period: number;
-  last_used_step: number;
-  drift_steps: number;
-  enrolled_at: number;
-  enrolled_ip: string | null;
+  type: string;
+  name: string;
+  created_at: number;
+  created_ip: string | null;
   last_used_at: number | null;
+  /** totp */
+  secret_key_id: string | null;
+  secret_ciphertext: string | null;
+  algorithm: string | null;
+  digits: number | null;
+  period: number | null;
+  last_used_step: number | null;
+  drift_steps: number | null;
 }
 
 export interface RecoveryCodesTable {
@@ -118,7 +127,7 @@ export interface Database {
   sessions: SessionsTable;
   throttles: ThrottlesTable;
   audit_events: AuditEventsTable;
-  authenticators: AuthenticatorsTable;
+  factors: FactorsTable;
   recovery_codes: RecoveryCodesTable;
   user_name_suffixes: UserNameSuffixesTable;
 }

@@ -2,9 +2,9 @@ import { sql } from 'kysely';
 import type { Kysely } from 'kysely';
 import type { Dialect } from './database.ts';
 import { accountQueries } from './queries/accounts.ts';
-import { authenticatorQueries } from './queries/authenticators.ts';
 import { recoveryCodeQueries } from './queries/recovery-codes.ts';
 import { auditQueries } from './queries/audit.ts';
+import { factorQueries } from './queries/factors.ts';
 import { sessionQueries } from './queries/sessions.ts';
 import { skillQueries } from './queries/skills.ts';
 import { throttleQueries } from './queries/throttles.ts';
@@ -23,7 +23,7 @@ export interface Store {
   readonly sessions: ReturnType<typeof sessionQueries>;
   readonly throttles: ReturnType<typeof throttleQueries>;
   readonly audit: ReturnType<typeof auditQueries>;
-  readonly authenticators: ReturnType<typeof authenticatorQueries>;
+  readonly factors: ReturnType<typeof factorQueries>;
   readonly recoveryCodes: ReturnType<typeof recoveryCodeQueries>;
   /** Answers when the database does; throws when it is unreachable. */
   ping(): Promise<void>;
@@ -58,7 +58,7 @@ export function createStore(db: Kysely<Database>, dialect: Dialect, committed?: 
     sessions: sessionQueries(db),
     throttles: throttleQueries(db),
     audit: auditQueries(db),
-    authenticators: authenticatorQueries(db),
+    factors: factorQueries(db),
     recoveryCodes: recoveryCodeQueries(db),
     ping: async () => {
       await sql`select 1`.execute(db);

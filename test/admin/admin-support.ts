@@ -160,7 +160,7 @@ export async function snapshot(t: TestApp, accountId: string): Promise<unknown> 
     db.selectFrom('users').selectAll().where('account_id', '=', accountId).orderBy('id').execute(),
     db.selectFrom('skills').selectAll().where('account_id', '=', accountId).orderBy('id').execute(),
     db.selectFrom('user_skills').selectAll().where('account_id', '=', accountId).orderBy('user_id').orderBy('skill_id').execute(),
-    db.selectFrom('authenticators').selectAll().where('account_id', '=', accountId).orderBy('id').execute(),
+    db.selectFrom('factors').selectAll().where('account_id', '=', accountId).orderBy('id').execute(),
     db.selectFrom('recovery_codes').selectAll().where('account_id', '=', accountId).orderBy('id').execute(),
   ]);
   return { accounts, users, skills, userSkills, authenticators, recoveryCodes };

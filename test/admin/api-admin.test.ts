@@ -251,7 +251,7 @@ for (const kind of await storeKinds()) {
       const res = await api(t, admin, 'POST', `/api/v1/users/${ids.carol}/reset-mfa`, {});
       expect(res.statusCode, res.body).toBe(200);
       expect(res.json()).toEqual({ reset: true, sessionsEnded: carol.length });
-      expect(await t.deps.store.authenticators.get(tenant.accountId, ids.carol ?? '')).toBeUndefined();
+      expect(await t.deps.store.factors.forUser(tenant.accountId, ids.carol ?? '')).toEqual([]);
       expect(await t.deps.store.recoveryCodes.countUnused(tenant.accountId, ids.carol ?? '')).toBe(0);
       expect(await t.db.database.db.selectFrom('sessions').select('id').where('user_id', '=', ids.carol ?? '').execute()).toEqual([]);
       const [event] = await t.deps.store.audit.list(tenant.accountId, { action: 'mfa.reset', userId: ids.carol ?? '', limit: 1, offset: 0 });
@@ -262,7 +262,7 @@ for (const kind of await storeKinds()) {
       expectJsonError(await api(t, admin, 'POST', `/api/v1/users/${ids.erin}/reset-mfa`, { force: true }), 400, 'invalid_request');
       expectJsonError(await api(t, admin, 'POST', `/api/v1/users/${ids.erin}/reset-mfa`, { code: 123456 }), 400, 'invalid_request');
       expect(await snapshot(t, tenant.accountId)).toEqual(before);
-      expect(await t.deps.store.authenticators.get(tenant.accountId, ids.erin ?? '')).toBeDefined();
+      expect(await t.deps.store.factors.forUser(tenant.accountId, ids.erin ?? '')).toHaveLength(1);
     });
 
     it('POST /api/v1/users/:id/reset-mfa takes a call without a body (the route declares its body optional)', async () => {
@@ -403,10 +403,10 @@ for (const kind of await storeKinds()) {
       t.clock.advance(16 * MINUTE);
       expectJsonError(await api(t, admin, 'POST', `/api/v1/users/${tenant.agentId}/reset-mfa`, {}), 403, 'step_up_required');
       expectJsonError(await api(t, admin, 'POST', `/api/v1/users/${tenant.agentId}/reset-mfa`, { code: wrongCode(secret, t.clock.now()) }), 401, 'invalid_code');
-      expect(await t.deps.store.authenticators.get(tenant.accountId, tenant.agentId)).toBeDefined();
+      expect(await t.deps.store.factors.forUser(tenant.accountId, tenant.agentId)).toHaveLength(1);
       const ok = await api(t, admin, 'POST', `/api/v1/users/${tenant.agentId}/reset-mfa`, { code: oathCode(secret, t.clock.now()) });
       expect(ok.statusCode, ok.body).toBe(200);
-      expect(await t.deps.store.authenticators.get(tenant.accountId, tenant.agentId)).toBeUndefined();
+      expect(await t.deps.store.factors.forUser(tenant.accountId, tenant.agentId)).toEqual([]);
     });
   });
 }

@@ -88,7 +88,7 @@ for (const kind of await storeKinds()) {
         }
         expect(await snapshot(t, a.accountId)).toEqual(before);
         expect((await t.deps.store.accounts.get(a.accountId))?.mfaEnabled).toBe(false);
-        expect(await t.deps.store.authenticators.get(a.accountId, a.adminId)).toBeDefined();
+        expect(await t.deps.store.factors.forUser(a.accountId, a.adminId)).toHaveLength(1);
         expect((await t.deps.store.users.get(a.accountId, self))?.role).toBe(role);
         expect(await t.deps.store.users.findByUsername(a.accountId, 'mallory')).toBeUndefined();
         // Refused, not signed out.
@@ -104,7 +104,7 @@ for (const kind of await storeKinds()) {
           expectJsonError(res, 403, 'forbidden');
         }
         expect(await snapshot(t, a.accountId)).toEqual(before);
-        expect(await t.deps.store.authenticators.get(a.accountId, a.adminId)).toBeDefined();
+        expect(await t.deps.store.factors.forUser(a.accountId, a.adminId)).toHaveLength(1);
         expect((await api(t, browser, 'GET', '/api/v1/session')).json()).toMatchObject({ state: 'authenticated', role });
       });
     }
@@ -196,7 +196,7 @@ for (const kind of await storeKinds()) {
           }
         }
         expect(await snapshot(t, a.accountId)).toEqual(before);
-        expect(await t.deps.store.authenticators.get(a.accountId, a.adminId)).toBeDefined();
+        expect(await t.deps.store.factors.forUser(a.accountId, a.adminId)).toHaveLength(1);
         expect(await bobSessions()).toBe(sessionsBefore);
         expect((await agentA.get('/')).statusCode).toBe(200);
       });
@@ -217,7 +217,7 @@ for (const kind of await storeKinds()) {
           }
         }
         expect(await snapshot(t, a.accountId)).toEqual(before);
-        expect(await t.deps.store.authenticators.get(a.accountId, a.adminId)).toBeDefined();
+        expect(await t.deps.store.factors.forUser(a.accountId, a.adminId)).toHaveLength(1);
       });
 
       it("never lists A's users on B's Users & Skills page or API", async () => {
@@ -300,7 +300,7 @@ for (const kind of await storeKinds()) {
           expectJsonError(res, res.statusCode);
         }
       }
-      expect(await t.deps.store.authenticators.get(a.accountId, a.adminId)).toBeDefined();
+      expect(await t.deps.store.factors.forUser(a.accountId, a.adminId)).toHaveLength(1);
     });
   });
 }

@@ -192,7 +192,7 @@ for (const kind of await storeKinds()) {
         [w.a.accountId, w.a.agentId],
         [w.b.accountId, w.b.adminId],
       ] as const) {
-        expect(await t.deps.store.authenticators.get(accountId, userId)).toBeDefined();
+        expect(await t.deps.store.factors.forUser(accountId, userId)).toHaveLength(1);
       }
       const tess = await t.deps.store.users.get(w.a.accountId, w.targetId);
       expect({ role: tess?.role, state: tess?.state }).toEqual({ role: 'agent', state: 'active' });

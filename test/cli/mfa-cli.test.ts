@@ -96,27 +96,28 @@ async function enrolledAgent(data: DataDir, name: string): Promise<Enrolled> {
   const secret = new Uint8Array(randomBytes(20));
   const { box } = boxOfKeyFile(data.dir);
   const now = Date.now();
-  const created = await deps.store.authenticators.create({
+  await deps.store.factors.createTotp({
     id: randomId(deps.random),
     accountId: account.accountId,
     userId: user.userId,
+    type: 'totp',
+    name: 'Authenticator app',
     secret: box.seal(secret, totpContext(account.accountId, user.userId)),
     algorithm: 'SHA1',
     digits: 6,
     period: 30,
     lastUsedStep: 0,
     driftSteps: 0,
-    enrolledAt: now,
-    enrolledIp: '198.51.100.7',
+    createdAt: now,
+    createdIp: '198.51.100.7',
     lastUsedAt: null,
   });
-  if (!created) throw new Error('authenticator not created');
   await deps.store.recoveryCodes.replace(
     account.accountId,
     user.userId,
     Array.from({ length: 10 }, (_, i) => ({ id: randomId(deps.random), hash: hashRecoveryCode(user.userId, `code${i}`) })),
   );
-  await createSession(deps, { accountId: account.accountId, id: user.userId }, 'full', { ip: '192.0.2.9', agent: null }, now);
+  await createSession(deps, { accountId: account.accountId, id: user.userId }, 'full', { ip: '192.0.2.9', agent: null }, [{ kind: 'password', at: now }, { kind: 'totp', at: now }]);
   return { accountId: account.accountId, userId: user.userId, secret };
 }
 
@@ -134,14 +135,14 @@ describe('portcullis user reset-mfa and keys (sqlite)', { timeout: 60_000 }, () 
     it('removes the authenticator, recovery codes and sessions of an enrolled user, prints {reset:true,…} and audits mfa.reset', async ({ expect }) => {
       const bob = await enrolledAgent(data, 'Reset Co');
       const { store } = data.runtime.deps;
-      expect(await store.authenticators.get(bob.accountId, bob.userId)).toBeDefined();
+      expect(await store.factors.forUser(bob.accountId, bob.userId)).toHaveLength(1);
 
       // The username as typed by a stressed operator: another case.
       const run = await portcullis(['user', 'reset-mfa', '--account', bob.accountId, '--username', 'BOB'], { url: data.url });
       expect(run.code, run.stderr).toBe(0);
-      expect(json(run)).toEqual({ reset: true, userId: bob.userId, authenticatorRevoked: true, sessionsEnded: 1 });
+      expect(json(run)).toEqual({ reset: true, userId: bob.userId, authenticatorRevoked: true, factorsRevoked: 1, sessionsEnded: 1 });
 
-      expect(await store.authenticators.get(bob.accountId, bob.userId)).toBeUndefined();
+      expect(await store.factors.forUser(bob.accountId, bob.userId)).toEqual([]);
       expect(await store.recoveryCodes.countUnused(bob.accountId, bob.userId)).toBe(0);
       expect(await data.runtime.database.db.selectFrom('sessions').select('id').where('user_id', '=', bob.userId).execute()).toEqual([]);
       const events = await store.audit.list(bob.accountId, { action: 'mfa.reset', limit: 10, offset: 0 });
@@ -153,7 +154,7 @@ describe('portcullis user reset-mfa and keys (sqlite)', { timeout: 60_000 }, () 
         targetUserId: bob.userId,
         target: 'bob',
         result: 'success',
-        detail: { authenticatorRevoked: true, recoveryCodesRevoked: 10, sessionsEnded: 1 },
+        detail: { authenticatorRevoked: true, factorsRevoked: 1, recoveryCodesRevoked: 10, sessionsEnded: 1 },
       });
     });
 
@@ -163,7 +164,7 @@ describe('portcullis user reset-mfa and keys (sqlite)', { timeout: 60_000 }, () 
       expect(run.code).toBe(1);
       expect(run.stderr).toMatch(/no user "nobody"/);
       expect(run.stdout).toBe('');
-      expect(await data.runtime.deps.store.authenticators.get(bob.accountId, bob.userId)).toBeDefined();
+      expect(await data.runtime.deps.store.factors.forUser(bob.accountId, bob.userId)).toHaveLength(1);
       expect(await data.runtime.deps.store.audit.list(bob.accountId, { action: 'mfa.reset', limit: 10, offset: 0 })).toEqual([]);
     });
 
@@ -208,7 +209,7 @@ describe('portcullis user reset-mfa and keys (sqlite)', { timeout: 60_000 }, () 
         const [a, b] = [await enrolledAgent(data, 'Rotate One'), await enrolledAgent(data, 'Rotate Two')];
         const before = boxOfKeyFile(data.dir);
         expect(before.ids).toEqual(['k1']);
-        const old = await data.runtime.deps.store.authenticators.get(a.accountId, a.userId);
+        const old = (await data.runtime.deps.store.factors.forUser(a.accountId, a.userId))[0];
         expect(old?.secret.keyId).toBe('k1');
 
         const run = await portcullis(['keys', 'rotate', '--new'], { url: data.url });
@@ -224,7 +225,7 @@ describe('portcullis user reset-mfa and keys (sqlite)', { timeout: 60_000 }, () 
 
         const at = Date.UTC(2026, 10, 28, 9, 0, 0);
         for (const user of [a, b]) {
-          const row = await data.runtime.deps.store.authenticators.get(user.accountId, user.userId);
+          const row = (await data.runtime.deps.store.factors.forUser(user.accountId, user.userId))[0];
           expect(row?.secret.keyId).toBe(after.ids[0]);
           expect(row?.secret.ciphertext).not.toBe(old?.secret.ciphertext);
           const opened = after.box.open(row?.secret ?? { keyId: '', ciphertext: '' }, totpContext(user.accountId, user.userId));
@@ -234,7 +235,7 @@ describe('portcullis user reset-mfa and keys (sqlite)', { timeout: 60_000 }, () 
         }
 
         // Nothing is left under the old key: a later plain rotate has nothing to do.
-        expect(await data.runtime.deps.store.authenticators.sealedWithOtherKey(after.ids[0] ?? '', 10)).toEqual([]);
+        expect(await data.runtime.deps.store.factors.sealedWithOtherKey(after.ids[0] ?? '', 10)).toEqual([]);
       } finally {
         await data.close();
       }
@@ -244,13 +245,13 @@ describe('portcullis user reset-mfa and keys (sqlite)', { timeout: 60_000 }, () 
       const data = await dataDir();
       try {
         const bob = await enrolledAgent(data, 'Lost Key Co');
-        const before = await data.runtime.deps.store.authenticators.get(bob.accountId, bob.userId);
+        const before = (await data.runtime.deps.store.factors.forUser(bob.accountId, bob.userId))[0];
         const other = formatKey('other', randomBytes(32));
         const run = await portcullis(['keys', 'rotate'], { url: data.url, env: { PORTCULLIS_SECRET_KEY: other } });
         expect(run.code).toBe(1);
         expect(json(run)).toEqual({ activeKeyId: 'other', resealed: 0, unreadable: 1 });
         // The row is left as it was: still readable with the key that sealed it.
-        expect(await data.runtime.deps.store.authenticators.get(bob.accountId, bob.userId)).toEqual(before);
+        expect((await data.runtime.deps.store.factors.forUser(bob.accountId, bob.userId))[0]).toEqual(before);
         expect(boxOfKeyFile(data.dir).box.open(before?.secret ?? { keyId: '', ciphertext: '' }, totpContext(bob.accountId, bob.userId))).toEqual(bob.secret);
       } finally {
         await data.close();

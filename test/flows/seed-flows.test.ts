@@ -75,7 +75,7 @@ for (const kind of await storeKinds()) {
       const reload = await agent.get('/login/mfa');
       expect(scanQr(reload.body)).toBe(uri);
       // Nothing is stored on the user until a code proves the app has the secret.
-      expect(await t.deps.store.authenticators.get(tenant.accountId, tenant.agentId)).toBeUndefined();
+      expect(await t.deps.store.factors.forUser(tenant.accountId, tenant.agentId)).toEqual([]);
 
       const code = oathCode(secretOf(uri), t.clock.now());
       const done = await agent.post('/login/mfa', { code: `${code.slice(0, 3)} ${code.slice(3)}` });

@@ -119,7 +119,7 @@ export async function buildWorld(kind: 'sqlite' | 'postgres'): Promise<World> {
         db.selectFrom('users').selectAll().orderBy('id').execute(),
         db.selectFrom('skills').selectAll().orderBy('id').execute(),
         db.selectFrom('user_skills').selectAll().orderBy('user_id').orderBy('skill_id').execute(),
-        db.selectFrom('authenticators').selectAll().orderBy('id').execute(),
+        db.selectFrom('factors').selectAll().orderBy('id').execute(),
         db.selectFrom('recovery_codes').selectAll().orderBy('id').execute(),
       ]);
       return JSON.stringify({ accounts, users, skills, userSkills, authenticators, recoveryCodes }, (_k, v: unknown) => (typeof v === 'bigint' ? String(v) : v));

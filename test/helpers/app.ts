@@ -9,6 +9,8 @@ import { createPasswordHasher } from '../../src/services/passwords.ts';
 import type { PasswordHasher } from '../../src/services/passwords.ts';
 import type { Notice } from '../../src/services/notifier.ts';
 import { createSecretBox } from '../../src/services/secret-box.ts';
+import type { SecretBox } from '../../src/services/secret-box.ts';
+import type { OpenDatabase } from '../../src/storage/database.ts';
 import { createMetrics } from '../../src/services/metrics.ts';
 import { createLogger, systemRandom } from '../../src/runtime.ts';
 import { TestClock } from './clock.ts';
@@ -43,15 +45,21 @@ export interface TestApp {
   close(): Promise<void>;
 }
 
+/** Runs on the database before the migrations to the latest schema: a test that starts from an older schema fills it here. */
+export type BeforeMigrate = (database: OpenDatabase, tools: { secrets: SecretBox; hasher: PasswordHasher }) => Promise<void>;
+
 export async function buildTestApp(
   kind: 'sqlite' | 'postgres' = 'sqlite',
   env: Record<string, string> = {},
+  beforeMigrate?: BeforeMigrate,
 ): Promise<TestApp> {
-  const db = await openTestDatabase(kind);
   const settings = loadSettings({ ...TEST_ENV, ...env });
+  const keys = parseKeyRing(`test:${randomBytes(32).toString('base64')}`);
+  const secrets = createSecretBox(keys, systemRandom);
+  const hasher = createPasswordHasher(settings.password);
+  const db = await openTestDatabase(kind, beforeMigrate && ((database) => beforeMigrate(database, { secrets, hasher })));
   const clock = new TestClock();
   const logs = new LogSink();
-  const keys = parseKeyRing(`test:${randomBytes(32).toString('base64')}`);
   const logger = createLogger(settings, logs);
   const notices: Notice[] = [];
   const deps: Deps = {
@@ -59,9 +67,9 @@ export async function buildTestApp(
     settings,
     clock,
     random: systemRandom,
-    hasher: createPasswordHasher(settings.password),
+    hasher,
     logger,
-    secrets: createSecretBox(keys, systemRandom),
+    secrets,
     notifier: { notify: async (notice) => void notices.push(notice) },
     metrics: createMetrics(),
   };

@@ -89,8 +89,9 @@ export async function storeKinds(): Promise<Array<'sqlite' | 'postgres'>> {
 }
 
 /** A migrated database of its own, with the store over it. */
-export async function openTestDatabase(kind: 'sqlite' | 'postgres'): Promise<TestDatabase> {
+export async function openTestDatabase(kind: 'sqlite' | 'postgres', beforeMigrate?: (database: OpenDatabase) => Promise<void>): Promise<TestDatabase> {
   const opened = await openUnmigrated(kind);
+  if (beforeMigrate) await beforeMigrate(opened.database);
   await migrateToLatest(opened.database.db);
   return { ...opened, store: createStore(opened.database.db, kind) };
 }

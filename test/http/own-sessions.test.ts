@@ -29,9 +29,9 @@ async function plantSession(t: TestApp, tenant: Tenant, overrides: Partial<Sessi
     createdAt: now,
     lastSeenAt: now,
     expiresAt: now + 3_600_000,
-    mfaVerifiedAt: null,
+    methods: [{ kind: 'password', at: now }],
     codeFailures: 0,
-    enrollment: null,
+    enrolment: null,
     client: { ip: null, agent: null },
     ...overrides,
   });

@@ -25,7 +25,7 @@ import type { Enrolled } from './support.ts';
 
 async function storedFor(t: TestApp, userId: string) {
   const db = t.db.database.db;
-  const authenticators = await db.selectFrom('authenticators').selectAll().where('user_id', '=', userId).execute();
+  const authenticators = await db.selectFrom('factors').selectAll().where('user_id', '=', userId).execute();
   const recoveryCodes = await db.selectFrom('recovery_codes').selectAll().where('user_id', '=', userId).execute();
   return { authenticators: authenticators.length, recoveryCodes: recoveryCodes.length };
 }

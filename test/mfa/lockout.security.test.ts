@@ -156,7 +156,7 @@ for (const kind of await storeKinds()) {
       expect((await third.browser.get('/')).statusCode).toBe(303);
       // A recovery code is no way around the lock.
       const fourth = await pendingBrowser(t, tenant, 'lucy');
-      expect((await fourth.browser.post('/login/mfa', { code: recoveryCodes[0]! })).statusCode).toBe(429);
+      expect((await fourth.browser.post('/login/mfa', { code: recoveryCodes[0]!, method: 'recovery_code' })).statusCode).toBe(429);
 
       t.clock.advance(6 * MINUTE);
       const fifth = await pendingBrowser(t, tenant, 'lucy');
@@ -171,7 +171,7 @@ for (const kind of await storeKinds()) {
       // The recovery code tried during the lock was never checked, so it still works.
       t.clock.advance(STEP);
       const last = await pendingBrowser(t, tenant, 'lucy');
-      expect((await last.browser.post('/login/mfa', { code: recoveryCodes[0]! })).headers.location).toBe('/');
+      expect((await last.browser.post('/login/mfa', { code: recoveryCodes[0]!, method: 'recovery_code' })).headers.location).toBe('/');
     });
 
     it('answers a locked user on the API with 429 too_many_attempts and retryAfter', async () => {

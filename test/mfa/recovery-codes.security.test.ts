@@ -13,8 +13,7 @@ import {
   mfaTenant,
   pendingBrowser,
   signInByApi,
-  signInByPage,
-} from './support.ts';
+  signInByPage, apiRecoveryCode } from './support.ts';
 import type { Enrolled } from './support.ts';
 
 // Recovery codes: ten, shown once at enrolment, each signs in once (pages and
@@ -74,48 +73,48 @@ for (const kind of await storeKinds()) {
       const form = await browser.get('/login/mfa?method=recovery');
       expect(form.statusCode).toBe(200);
       expect(form.body).toContain('<label for="code">Recovery code</label>');
-      const res = await browser.post('/login/mfa', { code });
+      const res = await browser.post('/login/mfa', { code, method: 'recovery_code' });
       expect(res.statusCode).toBe(303);
       expect(res.headers.location).toBe('/');
       expect((await browser.get('/')).statusCode).toBe(200);
 
       const again = await pendingBrowser(t, tenant, 'remo');
       await again.browser.get('/login/mfa?method=recovery');
-      const replay = await again.browser.post('/login/mfa', { code });
+      const replay = await again.browser.post('/login/mfa', { code, method: 'recovery_code' });
       expect(replay.statusCode).toBe(401);
       expect((await again.browser.get('/')).headers.location).toBe('/login/mfa');
       // Nor on the API.
       const api = await apiPending(t, tenant, 'remo');
-      expect((await apiCode(api.client, code)).statusCode).toBe(401);
+      expect((await apiRecoveryCode(api.client, code)).statusCode).toBe(401);
     });
 
     it('signs in once with a recovery code through the API, and says how many are left', async () => {
       await addUser(t, tenant, 'rene');
       const { recoveryCodes } = await enrolByApi(t, tenant, 'rene');
       const first = await apiPending(t, tenant, 'rene');
-      const res = await apiCode(first.client, recoveryCodes[1]!);
+      const res = await apiRecoveryCode(first.client, recoveryCodes[1]!);
       expect(res.statusCode).toBe(200);
       expect(res.json()).toEqual({ state: 'authenticated', recoveryCodesLeft: 9 });
       expect((await first.client.json('GET', '/api/v1/session')).json()).toMatchObject({ state: 'authenticated' });
 
       const second = await apiPending(t, tenant, 'rene');
-      const replay = await apiCode(second.client, recoveryCodes[1]!);
+      const replay = await apiRecoveryCode(second.client, recoveryCodes[1]!);
       expect(replay.statusCode).toBe(401);
       expect(replay.json()).toMatchObject({ error: 'invalid_code' });
       // Another unused one still works.
-      expect((await apiCode(second.client, recoveryCodes[2]!)).json()).toEqual({ state: 'authenticated', recoveryCodesLeft: 8 });
+      expect((await apiRecoveryCode(second.client, recoveryCodes[2]!)).json()).toEqual({ state: 'authenticated', recoveryCodesLeft: 8 });
     });
 
     it('accepts a recovery code in lower case and without dashes', async () => {
       await addUser(t, tenant, 'rick');
       const { recoveryCodes } = await enrolByPage(t, tenant, 'rick');
       const { browser } = await pendingBrowser(t, tenant, 'rick');
-      const res = await browser.post('/login/mfa', { code: recoveryCodes[4]!.replaceAll('-', '').toLowerCase() });
+      const res = await browser.post('/login/mfa', { code: recoveryCodes[4]!.replaceAll('-', '').toLowerCase(), method: 'recovery_code' });
       expect(res.statusCode).toBe(303);
       expect(res.headers.location).toBe('/');
       // …and that spelling spent the code.
       const again = await apiPending(t, tenant, 'rick');
-      expect((await apiCode(again.client, recoveryCodes[4]!)).statusCode).toBe(401);
+      expect((await apiRecoveryCode(again.client, recoveryCodes[4]!)).statusCode).toBe(401);
     });
 
     it("does not take one user's recovery code for another user", async () => {
@@ -124,9 +123,9 @@ for (const kind of await storeKinds()) {
       const rhea = await enrolByApi(t, tenant, 'rhea');
       await enrolByApi(t, tenant, 'ravi');
       const ravi = await apiPending(t, tenant, 'ravi');
-      expect((await apiCode(ravi.client, rhea.recoveryCodes[0]!)).statusCode).toBe(401);
+      expect((await apiRecoveryCode(ravi.client, rhea.recoveryCodes[0]!)).statusCode).toBe(401);
       const own = await apiPending(t, tenant, 'rhea');
-      expect((await apiCode(own.client, rhea.recoveryCodes[0]!)).statusCode).toBe(200);
+      expect((await apiRecoveryCode(own.client, rhea.recoveryCodes[0]!)).statusCode).toBe(200);
     });
 
     it('lets one recovery code through once when two pending sign-ins race with it', async () => {
@@ -134,7 +133,7 @@ for (const kind of await storeKinds()) {
       const { recoveryCodes } = await enrolByApi(t, tenant, 'rory');
       const a = await apiPending(t, tenant, 'rory');
       const b = await apiPending(t, tenant, 'rory');
-      const answers = await Promise.all([apiCode(a.client, recoveryCodes[0]!), apiCode(b.client, recoveryCodes[0]!)]);
+      const answers = await Promise.all([apiRecoveryCode(a.client, recoveryCodes[0]!), apiRecoveryCode(b.client, recoveryCodes[0]!)]);
       expect(answers.map((r) => r.statusCode).sort()).toEqual([200, 401]);
     });
 

@@ -11,7 +11,7 @@ import type { TestApp } from '../helpers/app.ts';
 import type { Tenant } from '../helpers/client.ts';
 import { storeKinds } from '../helpers/stores.ts';
 import { secretOf } from '../helpers/phone.ts';
-import { STEP, addUser, apiPending, codeNow, enrolByApi, mfaTenant, sessionsOf } from './support.ts';
+import { STEP, addUser, apiPending, codeNow, enrolByApi, mfaTenant, sessionsOf, totp } from './support.ts';
 
 // Reset MFA landing while a sign-in's code is being checked. Whatever the
 // interleaving, no full session may outlive the reset. The interleavings are
@@ -157,21 +157,21 @@ for (const kind of await storeKinds()) {
       const { userId, view, code } = await pendingSignIn('locked-first');
       const race = resetRace(userId);
       const store = hooked(t.deps.store, (trx) => ({
-        authenticators: {
-          ...trx.authenticators,
-          get: async (accountId, id) => {
-            const found = await trx.authenticators.get(accountId, id);
+        factors: {
+          ...trx.factors,
+          forUser: async (accountId, id) => {
+            const found = await trx.factors.forUser(accountId, id);
             await race.start();
             return found;
           },
         },
       }));
-      const result = await submitCode({ ...t.deps, store }, view, code, '127.0.0.1');
+      const result = await submitCode({ ...t.deps, store }, view, totp(code), '127.0.0.1');
       await race.resetting;
 
       expect(race.waited).toBe(true);
       expect(result.kind).toBe('signed_in');
-      expect(await t.deps.store.authenticators.get(tenant.accountId, userId)).toBeUndefined();
+      expect(await t.deps.store.factors.forUser(tenant.accountId, userId)).toEqual([]);
       expect(await sessionsOf(t, userId)).toEqual([]);
     });
 
@@ -181,12 +181,12 @@ for (const kind of await storeKinds()) {
       // before the new one is written, a reset starts on another connection.
       const race = resetRace(userId);
       const store = resetBeforeNewSession(race);
-      const result: CodeResult = await submitCode({ ...t.deps, store }, view, code, '127.0.0.1');
+      const result: CodeResult = await submitCode({ ...t.deps, store }, view, totp(code), '127.0.0.1');
       await race.resetting;
 
       expect(race.waited).toBe(true);
       expect(result.kind).toBe('signed_in');
-      expect(await t.deps.store.authenticators.get(tenant.accountId, userId)).toBeUndefined();
+      expect(await t.deps.store.factors.forUser(tenant.accountId, userId)).toEqual([]);
       expect(await sessionsOf(t, userId)).toEqual([]);
     });
 
@@ -198,13 +198,13 @@ for (const kind of await storeKinds()) {
       if (!view) throw new Error('no pending session');
       const race = resetRace(userId);
       const store = resetBeforeNewSession(race);
-      const result = await submitCode({ ...t.deps, store }, view, codeNow(t, secret), '127.0.0.1');
+      const result = await submitCode({ ...t.deps, store }, view, totp(codeNow(t, secret)), '127.0.0.1');
       await race.resetting;
 
       expect(race.waited).toBe(true);
       expect(result).toMatchObject({ kind: 'signed_in', recoveryCodes: expect.any(Array) });
       // The reset came second: it revoked the authenticator just saved and ended the new session.
-      expect(await t.deps.store.authenticators.get(tenant.accountId, userId)).toBeUndefined();
+      expect(await t.deps.store.factors.forUser(tenant.accountId, userId)).toEqual([]);
       expect(await sessionsOf(t, userId)).toEqual([]);
     });
 
@@ -216,12 +216,12 @@ for (const kind of await storeKinds()) {
       const deps = {
         ...t.deps,
         store: hooked(t.deps.store, (trx) => ({
-          authenticators: {
-            ...trx.authenticators,
-            delete: async (accountId, id) => {
-              const removed = await trx.authenticators.delete(accountId, id);
+          factors: {
+            ...trx.factors,
+            deleteForUser: async (accountId, id) => {
+              const removed = await trx.factors.deleteForUser(accountId, id);
               const { store, first } = watched(t.deps.store);
-              signingIn = submitCode({ ...t.deps, store }, view, code, '127.0.0.1');
+              signingIn = submitCode({ ...t.deps, store }, view, totp(code), '127.0.0.1');
               waited = await untilWaiting(first, signingIn);
               return removed;
             },
@@ -233,7 +233,7 @@ for (const kind of await storeKinds()) {
 
       expect(waited).toBe(true);
       expect(result?.kind).toBe('restart');
-      expect(await t.deps.store.authenticators.get(tenant.accountId, userId)).toBeUndefined();
+      expect(await t.deps.store.factors.forUser(tenant.accountId, userId)).toEqual([]);
       expect(await sessionsOf(t, userId)).toEqual([]);
     });
 
@@ -241,7 +241,7 @@ for (const kind of await storeKinds()) {
       const { userId, view, secret } = await pendingSignIn('twice');
       const fullBefore = (await sessionsOf(t, userId)).filter((s) => s.state === 'full').length;
       t.clock.advance(STEP); // the previous step is then not the enrolment's, which is used
-      const results = await Promise.all([codeNow(t, secret, -1), codeNow(t, secret)].map((code) => submitCode(t.deps, view, code, '127.0.0.1')));
+      const results = await Promise.all([codeNow(t, secret, -1), codeNow(t, secret)].map((code) => submitCode(t.deps, view, totp(code), '127.0.0.1')));
 
       expect(results.map((r) => r.kind).sort()).toEqual(['restart', 'signed_in']);
       expect(results.filter((r) => r.kind === 'signed_in')).toHaveLength(1);

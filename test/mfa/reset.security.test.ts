@@ -18,8 +18,7 @@ import {
   recoveryCodesOn,
   sessionsOf,
   signInByApi,
-  signInByPage,
-} from './support.ts';
+  signInByPage, apiRecoveryCode } from './support.ts';
 import type { Enrolled } from './support.ts';
 
 // Reset MFA: the authenticator and recovery codes are revoked, every session
@@ -70,7 +69,7 @@ for (const kind of await storeKinds()) {
       expect((await api.json('GET', '/api/v1/session')).statusCode).toBe(401);
       expect((await pending.browser.get('/login/mfa')).headers.location).toBe('/login');
       expect(await recoveryRows(userId)).toBe(0);
-      expect(await t.deps.store.authenticators.get(tenant.accountId, userId)).toBeUndefined();
+      expect(await t.deps.store.factors.forUser(tenant.accountId, userId)).toEqual([]);
       expect((await admin.get(`/manage/users/${userId}`)).body).toContain('Not enrolled');
 
       const audited = (await auditEvents(t, tenant.accountId, 'mfa.reset')).filter((e) => e.targetUserId === userId);
@@ -85,7 +84,7 @@ for (const kind of await storeKinds()) {
       const secret = secretOf(scanQr(again.page.body));
       expect(secret).not.toBe(first.secret);
       expect((await again.browser.post('/login/mfa', { code: codeNow(t, first.secret) })).statusCode).toBe(401);
-      expect((await again.browser.post('/login/mfa', { code: first.recoveryCodes[0]! })).statusCode).toBe(401);
+      expect((await again.browser.post('/login/mfa', { code: first.recoveryCodes[0]!, method: 'recovery_code' })).statusCode).toBe(401);
       const done = await again.browser.post('/login/mfa', { code: codeNow(t, secret) });
       expect(done.statusCode).toBe(200);
       const fresh = recoveryCodesOn(done.body);
@@ -94,9 +93,9 @@ for (const kind of await storeKinds()) {
 
       t.clock.advance(STEP);
       const oldCode = await apiPending(t, tenant, 'ruby');
-      expect((await apiCode(oldCode.client, first.recoveryCodes[1]!)).statusCode).toBe(401);
+      expect((await apiRecoveryCode(oldCode.client, first.recoveryCodes[1]!)).statusCode).toBe(401);
       expect((await apiCode(oldCode.client, codeNow(t, first.secret))).statusCode).toBe(401);
-      expect((await apiCode(oldCode.client, fresh[0]!)).statusCode).toBe(200);
+      expect((await apiRecoveryCode(oldCode.client, fresh[0]!)).statusCode).toBe(200);
     });
 
     it('ends the sessions on an API reset too', async () => {
@@ -133,7 +132,7 @@ for (const kind of await storeKinds()) {
       expect((await otherAdmin.browser.post(`/manage/users/${userId}/reset-mfa`, {})).statusCode).toBe(404);
       expect((await otherAdmin.browser.json('POST', `/api/v1/users/${userId}/reset-mfa`, {})).statusCode).toBe(404);
 
-      expect(await t.deps.store.authenticators.get(tenant.accountId, userId)).toBeDefined();
+      expect(await t.deps.store.factors.forUser(tenant.accountId, userId)).toHaveLength(1);
       expect(await recoveryRows(userId)).toBe(10);
       expect((await auditEvents(t, tenant.accountId, 'mfa.reset')).filter((e) => e.targetUserId === userId)).toEqual([]);
     });

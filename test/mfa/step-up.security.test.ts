@@ -24,7 +24,7 @@ for (const kind of await storeKinds()) {
       await t?.close();
     });
 
-    const bobEnrolled = async () => (await t.deps.store.authenticators.get(tenant.accountId, tenant.agentId)) !== undefined;
+    const bobEnrolled = async () => (await t.deps.store.factors.forUser(tenant.accountId, tenant.agentId)).length > 0;
 
     /** bob, enrolled (again) and signed in, so a reset has something to revoke. */
     async function enrolBob(): Promise<TestBrowser> {

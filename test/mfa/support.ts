@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import type { Submission } from '../../src/services/mfa-challenge.ts';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import { expect } from 'vitest';
 import { buildApp } from '../../src/app.ts';
@@ -196,4 +197,14 @@ export function sessionsOf(t: TestApp, userId: string): Promise<Array<{ id: stri
 /** Whether a six-digit code stands alone in a text (not inside a longer number such as a timestamp). */
 export function containsCode(text: string, code: string): boolean {
   return new RegExp(`(?<![\\d.])${code}(?![\\d.])`).test(text);
+}
+
+/** What a client submits at the code step for an authenticator app's code (service-level tests). */
+export function totp(code: string): Submission {
+  return { method: 'totp', code };
+}
+
+/** A recovery code at the code step through the API: the client says so (`method`). */
+export function apiRecoveryCode(client: TestBrowser, code: string): Promise<LightMyRequestResponse> {
+  return client.json('POST', '/api/v1/login/mfa', { code, method: 'recovery_code' });
 }

@@ -137,7 +137,7 @@ async function checkDatabase(target: Target, accountId: string, acknowledged: Ac
       const integrity = await sql<{ integrity_check: string }>`pragma integrity_check`.execute(db);
       expect(integrity.rows.map((r) => r.integrity_check)).toEqual(['ok']);
     }
-    const authenticators = await db.selectFrom('authenticators').select(['user_id', 'enrolled_at']).where('account_id', '=', accountId).execute();
+    const authenticators = await db.selectFrom('factors').select(['user_id', 'created_at']).where('account_id', '=', accountId).execute();
     const codes = await db
       .selectFrom('recovery_codes')
       .select(['user_id', (eb) => eb.fn.countAll<number>().as('n')])
@@ -156,7 +156,7 @@ async function checkDatabase(target: Target, accountId: string, acknowledged: Ac
     // No half-enrolled user: an authenticator always comes with its ten recovery
     // codes and the audit event written in the same transaction.
     const halfEnrolled = authenticators
-      .filter((a) => codeCount.get(a.user_id) !== 10 || !events.some((e) => e.action === 'mfa.enroll' && e.target_user_id === a.user_id && Number(e.at) >= Number(a.enrolled_at)))
+      .filter((a) => codeCount.get(a.user_id) !== 10 || !events.some((e) => e.action === 'mfa.enroll' && e.target_user_id === a.user_id && Number(e.at) >= Number(a.created_at)))
       .map((a) => ({ userId: a.user_id, recoveryCodes: codeCount.get(a.user_id) ?? 0 }));
     expect(halfEnrolled, 'authenticators without their recovery codes or mfa.enroll event').toEqual([]);
     const enrolled = new Set(authenticators.map((a) => a.user_id));
@@ -256,7 +256,7 @@ async function crashRun(target: Target, kills: number): Promise<Counters> {
                 }
                 entry = { agent, kind: 'recovery', code, secret, step: undefined };
               }
-              const res = await client.call('POST', '/api/v1/login/mfa', { code: entry.code });
+              const res = await client.call('POST', '/api/v1/login/mfa', { code: entry.code, method: entry.kind === 'recovery' ? 'recovery_code' : 'totp' });
               if (res.status === 200) {
                 accepted.push(entry);
                 // A reset racing this sign-in may have ended the session already.

@@ -107,12 +107,12 @@ describe.runIf(kinds.includes('postgres'))('named prepared statements (postgres)
           store.transaction(async (trx) => {
             runs++;
             await trx.sessions.addCodeFailure('no-such-session');
-            return [await trx.sessions.view('no-such-session'), await trx.authenticators.get('12345678', 'nobody')];
+            return [await trx.sessions.view('no-such-session'), await trx.factors.forUser('12345678', 'nobody')];
           });
-        await expect(both()).resolves.toEqual([undefined, undefined]);
+        await expect(both()).resolves.toEqual([undefined, []]);
         await sql`alter table sessions add column later_column text`.execute(conn);
-        await sql`alter table authenticators add column later_column text`.execute(conn);
-        await expect(both()).resolves.toEqual([undefined, undefined]);
+        await sql`alter table factors add column later_column text`.execute(conn);
+        await expect(both()).resolves.toEqual([undefined, []]);
         expect(runs).toBe(1 + 3);
         // A transaction whose every try fails says so: it is not retried forever.
         let failing = 0;
@@ -134,7 +134,7 @@ describe.runIf(kinds.includes('postgres'))('named prepared statements (postgres)
         await sql`alter table accounts drop column if exists later_column`.execute(conn);
         await sql`alter table users drop column if exists later_column`.execute(conn);
         await sql`alter table sessions drop column if exists later_column`.execute(conn);
-        await sql`alter table authenticators drop column if exists later_column`.execute(conn);
+        await sql`alter table factors drop column if exists later_column`.execute(conn);
       }
     });
   });

@@ -3,7 +3,7 @@ import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { migrateToLatest } from '../../src/storage/database.ts';
 import { createStore } from '../../src/storage/store.ts';
-import type { Account, AuditEvent, Authenticator, Session, ThrottleKey } from '../../src/storage/records.ts';
+import type { Account, AuditEvent, Session, ThrottleKey, TotpFactor } from '../../src/storage/records.ts';
 import type { Store } from '../../src/storage/store.ts';
 import type { NewUser } from '../../src/storage/queries/users.ts';
 import { openTestDatabase, openUnmigrated, storeKinds } from '../helpers/stores.ts';
@@ -50,9 +50,9 @@ function session(accountId: string, userId: string, overrides: Partial<Session> 
     createdAt: NOW,
     lastSeenAt: NOW,
     expiresAt: NOW + 30 * MINUTE,
-    mfaVerifiedAt: null,
+    methods: [{ kind: 'password', at: NOW }],
     codeFailures: 0,
-    enrollment: null,
+    enrolment: null,
     client: { ip: '192.0.2.1', agent: 'Firefox on Linux' },
     ...overrides,
   };
@@ -346,13 +346,28 @@ for (const kind of await storeKinds()) {
         expect(view?.session.createdAt).toBe(NOW);
       });
 
-      it('keeps the first enrolment secret of a pending sign-in', async () => {
+      it('keeps the first enrolment state of a pending sign-in, with its factor type', async () => {
         const { accountId, userId } = await tenant('alice');
         const s = session(accountId, userId('alice'), { state: 'pending' });
         await store.sessions.create(s);
-        await store.sessions.setEnrollment(s.id, { keyId: 'k1', ciphertext: 'first' });
-        await store.sessions.setEnrollment(s.id, { keyId: 'k1', ciphertext: 'second' });
-        expect((await store.sessions.view(s.id))?.session.enrollment).toEqual({ keyId: 'k1', ciphertext: 'first' });
+        await store.sessions.setEnrolment(s.id, { type: 'totp', state: { keyId: 'k1', ciphertext: 'first' } });
+        await store.sessions.setEnrolment(s.id, { type: 'totp', state: { keyId: 'k1', ciphertext: 'second' } });
+        expect((await store.sessions.view(s.id))?.session.enrolment).toEqual({ type: 'totp', state: { keyId: 'k1', ciphertext: 'first' } });
+      });
+
+      it('keeps how a session was authenticated, in order, and reads a damaged record as no steps', async () => {
+        const { accountId, userId } = await tenant('alice');
+        const methods = [
+          { kind: 'password' as const, at: NOW },
+          { kind: 'recovery_code' as const, at: NOW + 1 },
+        ];
+        const s = session(accountId, userId('alice'), { methods });
+        await store.sessions.create(s);
+        expect((await store.sessions.view(s.id))?.session.methods).toEqual(methods);
+        for (const damaged of ['not json', '{"kind":"totp"}', '[{"kind":"root","at":1}]']) {
+          await sql`update sessions set auth_steps = ${damaged} where id = ${s.id}`.execute(t.database.db);
+          expect((await store.sessions.view(s.id))?.session.methods).toEqual([]);
+        }
       });
 
       it('counts every wrong code of a pending sign-in, also when they arrive together', async () => {
@@ -369,7 +384,7 @@ for (const kind of await storeKinds()) {
         const other = await tenant('carol');
         const admins = session(accountId, userId('alice'));
         const bobs = session(accountId, userId('bob'));
-        const verified = session(accountId, userId('bob'), { mfaVerifiedAt: NOW });
+        const verified = session(accountId, userId('bob'), { methods: [{ kind: 'password', at: NOW }, { kind: 'totp', at: NOW }] });
         const pending = session(accountId, userId('bob'), { state: 'pending' });
         const elsewhere = session(other.accountId, other.userId('carol'));
         for (const x of [admins, bobs, verified, pending, elsewhere]) await store.sessions.create(x);
@@ -378,12 +393,14 @@ for (const kind of await storeKinds()) {
         for (const kept of [admins, verified, pending, elsewhere]) expect(await store.sessions.view(kept.id)).toBeDefined();
       });
 
-      it('records a second factor verified now', async () => {
+      it('records a second factor verified now: the session then counts as having one when MFA is switched on', async () => {
         const { accountId, userId } = await tenant('alice');
         const s = session(accountId, userId('alice'));
         await store.sessions.create(s);
-        await store.sessions.markMfaVerified(s.id, NOW + MINUTE);
-        expect((await store.sessions.view(s.id))?.session).toMatchObject({ mfaVerifiedAt: NOW + MINUTE, lastSeenAt: NOW + MINUTE });
+        const methods = [...s.methods, { kind: 'totp' as const, at: NOW + MINUTE }];
+        await store.sessions.setMethods(s.id, methods, NOW + MINUTE);
+        expect((await store.sessions.view(s.id))?.session).toMatchObject({ methods, lastSeenAt: NOW + MINUTE });
+        expect(await store.sessions.deleteWithoutSecondFactor(accountId, null)).toBe(0);
       });
 
       it('deletes one session', async () => {
@@ -542,67 +559,100 @@ for (const kind of await storeKinds()) {
       });
     });
 
-    describe('authenticators', () => {
-      function authenticator(accountId: string, userId: string, overrides: Partial<Authenticator> = {}): Authenticator {
+    describe('factors', () => {
+      function totpFactor(accountId: string, userId: string, overrides: Partial<TotpFactor> = {}): TotpFactor {
         return {
           id: id(),
           accountId,
           userId,
+          type: 'totp',
+          name: 'Authenticator app',
           secret: { keyId: 'k1', ciphertext: 'sealed-secret' },
           algorithm: 'SHA1',
           digits: 6,
           period: 30,
           lastUsedStep: 1000,
           driftSteps: 0,
-          enrolledAt: NOW,
-          enrolledIp: '203.0.113.7',
+          createdAt: NOW,
+          createdIp: '203.0.113.7',
           lastUsedAt: null,
           ...overrides,
         };
       }
 
-      it('keeps at most one authenticator per user, readable in its account only', async () => {
+      it('keeps any number of factors per user, the oldest first, readable in their account only', async () => {
         const { accountId, userId } = await tenant('alice');
         const other = await tenant();
-        const first = authenticator(accountId, userId('alice'));
-        expect(await store.authenticators.create(first)).toBe(true);
-        expect(await store.authenticators.create(authenticator(accountId, userId('alice'), { secret: { keyId: 'k1', ciphertext: 'other' } }))).toBe(false);
-        expect(await store.authenticators.get(accountId, userId('alice'))).toEqual(first);
-        expect(await store.authenticators.get(other.accountId, userId('alice'))).toBeUndefined();
-        expect(await store.authenticators.enrolledAt(accountId, [userId('alice'), id()])).toEqual(new Map([[userId('alice'), NOW]]));
+        const first = totpFactor(accountId, userId('alice'));
+        const second = totpFactor(accountId, userId('alice'), { name: 'Work phone', createdAt: NOW + MINUTE, secret: { keyId: 'k1', ciphertext: 'other' } });
+        await store.factors.createTotp(second);
+        await store.factors.createTotp(first);
+        expect(await store.factors.forUser(accountId, userId('alice'))).toEqual([first, second]);
+        expect(await store.factors.forUser(other.accountId, userId('alice'))).toEqual([]);
+        expect(await store.factors.firstCreatedAt(accountId, [userId('alice'), id()])).toEqual(new Map([[userId('alice'), NOW]]));
+        expect(await store.factors.firstCreatedAt(other.accountId, [userId('alice')])).toEqual(new Map());
       });
 
-      it('accepts each time step once: a step not newer than the last is refused, also under a race', async () => {
+      it('accepts each time step of an app once: a step not newer than its last is refused, also under a race', async () => {
         const { accountId, userId } = await tenant('alice');
-        await store.authenticators.create(authenticator(accountId, userId('alice'), { lastUsedStep: 1000 }));
-        expect(await store.authenticators.recordUse(accountId, userId('alice'), 1000, 0, NOW)).toBe(false);
+        const app = totpFactor(accountId, userId('alice'), { lastUsedStep: 1000 });
+        const otherApp = totpFactor(accountId, userId('alice'), { lastUsedStep: 1000 });
+        await store.factors.createTotp(app);
+        await store.factors.createTotp(otherApp);
+        expect(await store.factors.recordTotpUse(accountId, userId('alice'), app.id, 1000, 0, NOW)).toBe(false);
         const race = await Promise.all([
-          store.authenticators.recordUse(accountId, userId('alice'), 1001, 1, NOW),
-          store.authenticators.recordUse(accountId, userId('alice'), 1001, 1, NOW),
+          store.factors.recordTotpUse(accountId, userId('alice'), app.id, 1001, 1, NOW),
+          store.factors.recordTotpUse(accountId, userId('alice'), app.id, 1001, 1, NOW),
         ]);
         expect(race.filter(Boolean)).toHaveLength(1);
-        expect(await store.authenticators.recordUse(accountId, userId('alice'), 999, 0, NOW)).toBe(false);
-        expect(await store.authenticators.get(accountId, userId('alice'))).toMatchObject({ lastUsedStep: 1001, driftSteps: 1, lastUsedAt: NOW });
+        expect(await store.factors.recordTotpUse(accountId, userId('alice'), app.id, 999, 0, NOW)).toBe(false);
+        const [a, b] = await store.factors.forUser(accountId, userId('alice'));
+        expect([a, b].find((f) => f?.id === app.id)).toMatchObject({ lastUsedStep: 1001, driftSteps: 1, lastUsedAt: NOW });
+        // Each app keeps its own last step.
+        expect([a, b].find((f) => f?.id === otherApp.id)).toMatchObject({ lastUsedStep: 1000, lastUsedAt: null });
       });
 
-      it('deletes a user\'s authenticator only in its own account', async () => {
-        const { accountId, userId } = await tenant('alice');
+      it('records a step only for the factor\'s own user and account', async () => {
+        const { accountId, userId } = await tenant('alice', 'bob');
         const other = await tenant();
-        await store.authenticators.create(authenticator(accountId, userId('alice')));
-        expect(await store.authenticators.delete(other.accountId, userId('alice'))).toBe(0);
-        expect(await store.authenticators.delete(accountId, userId('alice'))).toBe(1);
-        expect(await store.authenticators.get(accountId, userId('alice'))).toBeUndefined();
+        const app = totpFactor(accountId, userId('alice'));
+        await store.factors.createTotp(app);
+        expect(await store.factors.recordTotpUse(accountId, userId('bob'), app.id, 2000, 0, NOW)).toBe(false);
+        expect(await store.factors.recordTotpUse(other.accountId, userId('alice'), app.id, 2000, 0, NOW)).toBe(false);
+        expect((await store.factors.forUser(accountId, userId('alice')))[0]).toMatchObject({ lastUsedStep: 1000 });
+      });
+
+      it('deletes all of a user\'s factors, only in their own account', async () => {
+        const { accountId, userId } = await tenant('alice', 'bob');
+        const other = await tenant();
+        await store.factors.createTotp(totpFactor(accountId, userId('alice')));
+        await store.factors.createTotp(totpFactor(accountId, userId('alice')));
+        await store.factors.createTotp(totpFactor(accountId, userId('bob')));
+        expect(await store.factors.deleteForUser(other.accountId, userId('alice'))).toBe(0);
+        expect(await store.factors.deleteForUser(accountId, userId('alice'))).toBe(2);
+        expect(await store.factors.forUser(accountId, userId('alice'))).toEqual([]);
+        expect(await store.factors.forUser(accountId, userId('bob'))).toHaveLength(1);
       });
 
       it('reseals a secret only if it is still the ciphertext it was read as', async () => {
         const { accountId, userId } = await tenant('alice');
-        const a = authenticator(accountId, userId('alice'), { secret: { keyId: 'old', ciphertext: 'c-old' } });
-        await store.authenticators.create(a);
-        expect((await store.authenticators.sealedWithOtherKey('new', 100)).map((x) => x.id)).toContain(a.id);
-        expect(await store.authenticators.reseal(a.id, { keyId: 'old', ciphertext: 'stale' }, { keyId: 'new', ciphertext: 'c-new' })).toBe(false);
-        expect(await store.authenticators.reseal(a.id, a.secret, { keyId: 'new', ciphertext: 'c-new' })).toBe(true);
-        expect((await store.authenticators.get(accountId, userId('alice')))?.secret).toEqual({ keyId: 'new', ciphertext: 'c-new' });
-        expect((await store.authenticators.sealedWithOtherKey('new', 100)).map((x) => x.id)).not.toContain(a.id);
+        const a = totpFactor(accountId, userId('alice'), { secret: { keyId: 'old', ciphertext: 'c-old' } });
+        await store.factors.createTotp(a);
+        expect((await store.factors.sealedWithOtherKey('new', 100)).map((x) => x.id)).toContain(a.id);
+        expect(await store.factors.reseal(a.id, { keyId: 'old', ciphertext: 'stale' }, { keyId: 'new', ciphertext: 'c-new' })).toBe(false);
+        expect(await store.factors.reseal(a.id, a.secret, { keyId: 'new', ciphertext: 'c-new' })).toBe(true);
+        expect((await store.factors.forUser(accountId, userId('alice')))[0]?.secret).toEqual({ keyId: 'new', ciphertext: 'c-new' });
+        expect((await store.factors.sealedWithOtherKey('new', 100)).map((x) => x.id)).not.toContain(a.id);
+      });
+
+      it('leaves out a row of a type this version does not know', async () => {
+        const { accountId, userId } = await tenant('alice');
+        await store.factors.createTotp(totpFactor(accountId, userId('alice')));
+        await t.database.db
+          .insertInto('factors')
+          .values({ id: id(), account_id: accountId, user_id: userId('alice'), type: 'future-kind', name: 'Something new', created_at: NOW, created_ip: null, last_used_at: null, secret_key_id: null, secret_ciphertext: null, algorithm: null, digits: null, period: null, last_used_step: null, drift_steps: null })
+          .execute();
+        expect((await store.factors.forUser(accountId, userId('alice'))).map((f) => f.type)).toEqual(['totp']);
       });
     });
 
@@ -734,7 +784,7 @@ for (const kind of await storeKinds()) {
       it('applies every migration to a new database once, and none on a second run', async () => {
         const fresh = await openUnmigrated(kind);
         try {
-          expect(await migrateToLatest(fresh.database.db)).toEqual({ applied: ['001-foundation', '002-mfa', '003-user-search', '004-name-suffixes', '005-session-client'] });
+          expect(await migrateToLatest(fresh.database.db)).toEqual({ applied: ['001-foundation', '002-mfa', '003-user-search', '004-name-suffixes', '005-session-client', '006-factors'] });
           expect(await migrateToLatest(fresh.database.db)).toEqual({ applied: [] });
           // The tables are in this database (on PostgreSQL: in this schema, although
           // the suite's own schema on the same server already has them).

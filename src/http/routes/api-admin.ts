@@ -5,6 +5,7 @@ import { AppError } from '../../domain/errors.ts';
 import { retryAfterSeconds } from '../../domain/lockout-policy.ts';
 import { roles } from '../../domain/roles.ts';
 import { setAccountMfa } from '../../services/account-settings.ts';
+import { hasFactor } from '../../services/factors/index.ts';
 import { resetMfa } from '../../services/mfa-reset.ts';
 import { needsStepUp, stepUp } from '../../services/step-up.ts';
 import { getUser, listUsers, updateUser } from '../../services/user-directory.ts';
@@ -83,7 +84,7 @@ export async function apiAdminRoutes(app: FastifyInstance, { deps, cookie }: Rou
       const result = await setAccountMfa(deps, auth, request.body.mfaEnabled, request.ip);
       if (result.kind === 'enabled' && result.pendingToken) {
         setSessionCookie(reply, cookie, result.pendingToken);
-        const enrolled = await deps.store.authenticators.get(auth.account.id, auth.user.id);
+        const enrolled = await hasFactor(deps, auth.account.id, auth.user.id);
         return { mfaEnabled: true, sessionsEnded: result.sessionsEnded, state: enrolled ? ('mfa_required' as const) : ('mfa_enrollment_required' as const) };
       }
       return { mfaEnabled: request.body.mfaEnabled, sessionsEnded: result.kind === 'enabled' ? result.sessionsEnded : 0, state: 'authenticated' as const };

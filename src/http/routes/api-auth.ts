@@ -8,7 +8,7 @@ import { signIn } from '../../services/sign-in.ts';
 import { clearSessionCookie, sessionToken, setSessionCookie } from '../plugins/session.ts';
 import { ErrorBody, TooMany, Unavailable } from './api-schemas.ts';
 import type { RouteOptions } from './sign-in-pages.tsx';
-import { enrolmentOffer } from '../../services/mfa-enrolment.ts';
+import { totpOffer } from '../../services/factors/totp.ts';
 
 const LoginBody = Type.Object(
   {
@@ -50,7 +50,7 @@ export async function apiAuthRoutes(app: FastifyInstance, { deps, cookie }: Rout
       if (result.mfaEnrolled) return { state: 'mfa_required' as const };
       // The API client is the user's own app: it gets the key URI to show as a QR code.
       const view = await deps.store.sessions.view(hashToken(result.token));
-      const offer = view && (await enrolmentOffer(deps, view));
+      const offer = view && (await totpOffer(deps, view));
       if (!offer) throw new Error('could not prepare an enrolment secret');
       return { state: 'mfa_enrollment_required' as const, otpauthUri: offer.uri };
     },

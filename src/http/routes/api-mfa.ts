@@ -2,9 +2,11 @@ import type { FastifyInstance } from 'fastify';
 import { Type } from '@fastify/type-provider-typebox';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { AppError } from '../../domain/errors.ts';
+import { secondFactorMethods } from '../../domain/auth-methods.ts';
 import { retryAfterSeconds } from '../../domain/lockout-policy.ts';
 import { submitCode } from '../../services/mfa-challenge.ts';
-import { enrolmentOffer } from '../../services/mfa-enrolment.ts';
+import { hasFactor } from '../../services/factors/index.ts';
+import { totpOffer } from '../../services/factors/totp.ts';
 import { clearSessionCookie, setSessionCookie } from '../plugins/session.ts';
 import { ErrorBody, TooMany } from './api-schemas.ts';
 import type { RouteOptions } from './sign-in-pages.tsx';
@@ -24,8 +26,8 @@ export async function apiMfaRoutes(app: FastifyInstance, { deps, cookie }: Route
     async (request) => {
       const view = request.auth;
       if (!view || view.session.state !== 'pending') throw new AppError('session_expired');
-      if (await deps.store.authenticators.get(view.account.id, view.user.id)) throw new AppError('conflict', 'An authenticator is already set up; send its code.');
-      const offer = await enrolmentOffer(deps, view);
+      if (await hasFactor(deps, view.account.id, view.user.id)) throw new AppError('conflict', 'An authenticator is already set up; send its code.');
+      const offer = await totpOffer(deps, view);
       if (!offer) throw new Error('could not prepare an enrolment secret');
       return { otpauthUri: offer.uri, manualKey: offer.manualKey };
     },
@@ -36,8 +38,15 @@ export async function apiMfaRoutes(app: FastifyInstance, { deps, cookie }: Route
     {
       schema: {
         tags: ['auth'],
-        summary: 'Complete a sign-in with a TOTP code or a recovery code (also confirms a new authenticator)',
-        body: Type.Object({ code: Type.String({ minLength: 1, maxLength: 64 }) }, { additionalProperties: false }),
+        summary: 'Complete a sign-in with an authenticator app\'s code or a recovery code (also confirms a new authenticator)',
+        description: 'The client says what it sends: `method` is `totp` (the default) for a code from an authenticator app, `recovery_code` for a recovery code.',
+        body: Type.Object(
+          {
+            code: Type.String({ minLength: 1, maxLength: 64 }),
+            method: Type.Optional(Type.Union(secondFactorMethods.map((m) => Type.Literal(m)), { default: 'totp' })),
+          },
+          { additionalProperties: false },
+        ),
         response: {
           200: Type.Object({
             state: Type.Literal('authenticated'),
@@ -53,7 +62,7 @@ export async function apiMfaRoutes(app: FastifyInstance, { deps, cookie }: Route
     async (request, reply) => {
       const view = request.auth;
       if (!view || view.session.state !== 'pending') throw new AppError('session_expired');
-      const result = await submitCode(deps, view, request.body.code, request.ip);
+      const result = await submitCode(deps, view, { method: request.body.method ?? 'totp', code: request.body.code }, request.ip);
       switch (result.kind) {
         case 'signed_in':
           setSessionCookie(reply, cookie, result.token);

@@ -17,6 +17,8 @@ const OwnSession = Type.Object({
   lastSeenAt: Type.String({ format: 'date-time' }),
   ip: Type.Union([Type.String(), Type.Null()]),
   device: Type.Union([Type.String(), Type.Null()], { description: 'A short name for the browser and system, from the User-Agent' }),
+  signedInWith: Type.String({ description: 'How it was signed in, e.g. "password and authenticator app"' }),
+  amr: Type.Array(Type.String(), { description: 'The same as RFC 8176 authentication method values: pwd, otp, mfa' }),
 });
 
 /** The signed-in user's own sessions (OWASP ASVS 4.0.3 3.3.4) and password, mirroring "Your sessions" and "Change password". */
@@ -36,7 +38,7 @@ export async function apiSessionRoutes(app: FastifyInstance, { deps, cookie }: R
     },
     async (request) => {
       const sessions = await listOwnSessions(deps, requireFull(request));
-      return { sessions: sessions.map((s) => ({ id: s.handle, current: s.current, createdAt: iso(s.createdAt), lastSeenAt: iso(s.lastSeenAt), ip: s.ip, device: s.device })) };
+      return { sessions: sessions.map((s) => ({ id: s.handle, current: s.current, createdAt: iso(s.createdAt), lastSeenAt: iso(s.lastSeenAt), ip: s.ip, device: s.device, signedInWith: s.signedInWith, amr: s.amr })) };
     },
   );
 

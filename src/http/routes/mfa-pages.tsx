@@ -4,7 +4,8 @@ import QRCode from 'qrcode';
 import { minutesLeft } from '../../domain/lockout-policy.ts';
 import { submitCode } from '../../services/mfa-challenge.ts';
 import type { CodeResult } from '../../services/mfa-challenge.ts';
-import { enrolmentOffer } from '../../services/mfa-enrolment.ts';
+import { hasFactor } from '../../services/factors/index.ts';
+import { totpOffer } from '../../services/factors/totp.ts';
 import type { SessionView } from '../../storage/queries/sessions.ts';
 import { clearSessionCookie, setSessionCookie } from '../plugins/session.ts';
 import { renderPage } from '../views/layout.tsx';
@@ -35,12 +36,12 @@ export async function mfaPages(app: FastifyInstance, { deps, cookie }: RouteOpti
   /** The set-up page or the code page, as this pending sign-in needs. */
   async function challengePage(request: FastifyRequest, reply: FastifyReply, view: SessionView, status: number, error?: string) {
     const csrf = csrfToken(request, reply);
-    const enrolled = await deps.store.authenticators.get(view.account.id, view.user.id);
+    const enrolled = await hasFactor(deps, view.account.id, view.user.id);
     if (enrolled) {
       const recovery = (request.query as Record<string, unknown>).method === 'recovery';
       return html(reply, status, renderPage(<VerifyPage csrf={csrf} error={error} recovery={recovery} />));
     }
-    const offer = await enrolmentOffer(deps, view);
+    const offer = await totpOffer(deps, view);
     if (!offer) throw new Error('could not prepare an enrolment secret');
     const qrDataUrl = await QRCode.toDataURL(offer.uri, { errorCorrectionLevel: 'M', margin: 4, width: 240 });
     return html(
@@ -68,7 +69,9 @@ export async function mfaPages(app: FastifyInstance, { deps, cookie }: RouteOpti
   app.post('/login/mfa', { preHandler: [pendingOrBack, app.csrfProtection] }, async (request, reply) => {
     const view = pending(request);
     if (!view) return reply.redirect('/login?notice=expired', 303);
-    const result = await submitCode(deps, view, formField(request.body, 'code'), request.ip);
+    // The form says which kind of code it carries (the recovery form sends method=recovery_code).
+    const method = formField(request.body, 'method') === 'recovery_code' ? 'recovery_code' : 'totp';
+    const result = await submitCode(deps, view, { method, code: formField(request.body, 'code') }, request.ip);
     switch (result.kind) {
       case 'signed_in':
         setSessionCookie(reply, cookie, result.token);

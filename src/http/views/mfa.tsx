@@ -19,6 +19,8 @@ export function CodeForm({ csrf, error, action = '/login/mfa', recovery = false,
       {Object.entries(hidden).map(([name, value]) => (
         <input type="hidden" name={name} value={value} />
       ))}
+      {/* Which kind of code this form carries: the server never guesses it from the code's shape. */}
+      <input type="hidden" name="method" value={recovery ? 'recovery_code' : 'totp'} />
       {error && (
         <p class="error" role="alert" id="code-error">
           {error}

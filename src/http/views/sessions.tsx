@@ -29,6 +29,7 @@ export function SessionsPage({ csrf, viewer, sessions, notice }: SessionsPagePro
           <tr>
             <th scope="col">Device</th>
             <th scope="col">Address</th>
+            <th scope="col">Signed in with</th>
             <th scope="col">Signed in</th>
             <th scope="col">Last active</th>
             <th scope="col">
@@ -41,6 +42,7 @@ export function SessionsPage({ csrf, viewer, sessions, notice }: SessionsPagePro
             <tr>
               <td>{s.device ?? 'Unknown device'}</td>
               <td>{s.ip ?? '—'}</td>
+              <td>{s.signedInWith}</td>
               <td>{formatTime(s.createdAt)}</td>
               <td>{formatTime(s.lastSeenAt)}</td>
               <td>

@@ -1,7 +1,9 @@
 import type { Insertable, Kysely, Selectable } from 'kysely';
 import { changed, compiledOnce } from '../compiled.ts';
+import { parseSteps, secondFactorVerifiedAt } from '../../domain/auth-methods.ts';
+import type { AuthStep, FactorType } from '../../domain/auth-methods.ts';
 import type { Role } from '../../domain/roles.ts';
-import type { Sealed, Session, SessionState, UserState } from '../records.ts';
+import type { Enrolment, Session, SessionState, UserState } from '../records.ts';
 import type { Database, SessionsTable } from '../schema.ts';
 
 /** A session with what every request needs to know about its user and account. */
@@ -20,10 +22,12 @@ function toSession(row: Selectable<SessionsTable>): Session {
     createdAt: row.created_at,
     lastSeenAt: row.last_seen_at,
     expiresAt: row.expires_at,
-    mfaVerifiedAt: row.mfa_verified_at,
+    methods: parseSteps(row.auth_steps ?? null),
     codeFailures: row.code_failures,
-    enrollment:
-      row.enrollment_key_id && row.enrollment_secret ? { keyId: row.enrollment_key_id, ciphertext: row.enrollment_secret } : null,
+    enrolment:
+      row.enrolment_type && row.enrolment_key_id && row.enrolment_state
+        ? { type: row.enrolment_type as FactorType, state: { keyId: row.enrolment_key_id, ciphertext: row.enrolment_state } }
+        : null,
     client: { ip: row.client_ip ?? null, agent: row.client_agent ?? null },
   };
 }
@@ -39,8 +43,10 @@ const insertSession = compiledOnce<Insertable<SessionsTable>, never>((db, p) =>
     expires_at: p('expires_at'),
     mfa_verified_at: p('mfa_verified_at'),
     code_failures: p('code_failures'),
-    enrollment_key_id: p('enrollment_key_id'),
-    enrollment_secret: p('enrollment_secret'),
+    enrolment_type: p('enrolment_type'),
+    enrolment_key_id: p('enrolment_key_id'),
+    enrolment_state: p('enrolment_state'),
+    auth_steps: p('auth_steps'),
     client_ip: p('client_ip'),
     client_agent: p('client_agent'),
   }),
@@ -79,10 +85,13 @@ export function sessionQueries(db: Kysely<Database>) {
         created_at: session.createdAt,
         last_seen_at: session.lastSeenAt,
         expires_at: session.expiresAt,
-        mfa_verified_at: session.mfaVerifiedAt,
+        // Derived, so the two can never disagree.
+        mfa_verified_at: secondFactorVerifiedAt(session.methods),
         code_failures: session.codeFailures,
-        enrollment_key_id: session.enrollment?.keyId ?? null,
-        enrollment_secret: session.enrollment?.ciphertext ?? null,
+        enrolment_type: session.enrolment?.type ?? null,
+        enrolment_key_id: session.enrolment?.state.keyId ?? null,
+        enrolment_state: session.enrolment?.state.ciphertext ?? null,
+        auth_steps: JSON.stringify(session.methods),
         client_ip: session.client.ip,
         client_agent: session.client.agent,
       });
@@ -99,15 +108,15 @@ export function sessionQueries(db: Kysely<Database>) {
     },
 
     /**
-     * Keeps the first candidate secret of a pending enrolment: conditional on
+     * Keeps the first enrolment state of a pending sign-in: conditional on
      * there being none, so two tabs loading set-up at once show the same QR.
      */
-    async setEnrollment(id: string, sealed: Sealed): Promise<void> {
+    async setEnrolment(id: string, enrolment: Enrolment): Promise<void> {
       await db
         .updateTable('sessions')
-        .set({ enrollment_key_id: sealed.keyId, enrollment_secret: sealed.ciphertext })
+        .set({ enrolment_type: enrolment.type, enrolment_key_id: enrolment.state.keyId, enrolment_state: enrolment.state.ciphertext })
         .where('id', '=', id)
-        .where('enrollment_secret', 'is', null)
+        .where('enrolment_state', 'is', null)
         .execute();
     },
 
@@ -128,9 +137,13 @@ export function sessionQueries(db: Kysely<Database>) {
       return Number(result.numDeletedRows);
     },
 
-    /** Records a second factor verified just now (step-up). */
-    async markMfaVerified(id: string, now: number): Promise<void> {
-      await db.updateTable('sessions').set({ mfa_verified_at: now, last_seen_at: now }).where('id', '=', id).execute();
+    /** Records how the session stands authenticated now (step-up added a factor): the steps and the time derived from them. */
+    async setMethods(id: string, methods: AuthStep[], now: number): Promise<void> {
+      await db
+        .updateTable('sessions')
+        .set({ auth_steps: JSON.stringify(methods), mfa_verified_at: secondFactorVerifiedAt(methods), last_seen_at: now })
+        .where('id', '=', id)
+        .execute();
     },
 
     async touch(id: string, now: number): Promise<void> {

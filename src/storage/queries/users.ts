@@ -146,7 +146,9 @@ export function userQueries(db: Kysely<Database>) {
         if (text) base = base.where(sql<boolean>`username_key like ${`%${escapeLike(text)}%`} escape '\\'`);
         if (query.mfa === 'enrolled' || query.mfa === 'not_enrolled') {
           const enrolled = (eb: ExpressionBuilder<Database, 'users'>) =>
-            eb.exists(eb.selectFrom('authenticators').select('authenticators.id').whereRef('authenticators.user_id', '=', 'users.id'));
+            eb.exists(
+              eb.selectFrom('factors').select('factors.id').whereRef('factors.account_id', '=', 'users.account_id').whereRef('factors.user_id', '=', 'users.id'),
+            );
           base = base.where((eb) => (query.mfa === 'enrolled' ? enrolled(eb) : eb.not(enrolled(eb))));
         } else if (query.mfa === 'locked') {
           const now = query.now ?? 0;

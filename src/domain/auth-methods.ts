@@ -1,0 +1,67 @@
+// How a session was authenticated: each factor verified and when. The kinds
+// are ours; amrOf turns them into RFC 8176 "amr" values for ID tokens and
+// pages. A session keeps the steps in the order they happened.
+
+export const factorTypes = ['totp'] as const;
+/** A second factor a user holds (a row of their own): `webauthn` comes next. */
+export type FactorType = (typeof factorTypes)[number];
+
+/** What the client says it submits at the code step: a factor's proof, or a recovery code. */
+export const secondFactorMethods = ['totp', 'recovery_code'] as const;
+export type SecondFactorMethod = (typeof secondFactorMethods)[number];
+
+export function isSecondFactorMethod(value: unknown): value is SecondFactorMethod {
+  return typeof value === 'string' && (secondFactorMethods as readonly string[]).includes(value);
+}
+
+export type AuthKind = 'password' | SecondFactorMethod;
+
+export interface AuthStep {
+  kind: AuthKind;
+  /** When it was verified, in ms since the epoch. */
+  at: number;
+}
+
+// RFC 8176 §2: pwd (password), otp (one-time password). A recovery code is a
+// single-use secret the user holds (NIST SP 800-63B §5.1.2, a look-up secret);
+// RFC 8176 names no value for it, and otp is the closest. mfa is added when
+// the steps include a second factor besides the password (RFC 8176 §2, "mfa").
+const amrValue: Record<AuthKind, string> = { password: 'pwd', totp: 'otp', recovery_code: 'otp' };
+
+export function amrOf(steps: readonly AuthStep[]): string[] {
+  const values = [...new Set(steps.map((s) => amrValue[s.kind]))];
+  const kinds = new Set(steps.map((s) => s.kind));
+  if (kinds.has('password') && kinds.size > 1) values.push('mfa');
+  return values;
+}
+
+/** When a second factor (anything but the password) was last verified, or null. */
+export function secondFactorVerifiedAt(steps: readonly AuthStep[]): number | null {
+  let latest: number | null = null;
+  for (const s of steps) if (s.kind !== 'password' && (latest === null || s.at > latest)) latest = s.at;
+  return latest;
+}
+
+const described: Record<AuthKind, string> = { password: 'password', totp: 'authenticator app', recovery_code: 'recovery code' };
+
+/** "password and authenticator app", for the user's own list of sessions. */
+export function describeSteps(steps: readonly AuthStep[]): string {
+  const names = [...new Set(steps.map((s) => described[s.kind]))];
+  if (names.length <= 1) return names[0] ?? 'unknown';
+  return `${names.slice(0, -1).join(', ')} and ${names[names.length - 1]}`;
+}
+
+/** Reads the stored form; anything unexpected reads as no steps (never as more than was verified). */
+export function parseSteps(text: string | null): AuthStep[] {
+  if (!text) return [];
+  try {
+    const value: unknown = JSON.parse(text);
+    if (!Array.isArray(value)) return [];
+    return value.filter(
+      (s): s is AuthStep =>
+        typeof s === 'object' && s !== null && typeof (s as AuthStep).at === 'number' && ['password', ...secondFactorMethods].includes((s as AuthStep).kind),
+    );
+  } catch {
+    return [];
+  }
+}

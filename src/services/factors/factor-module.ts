@@ -1,0 +1,40 @@
+import type { SecondFactorMethod } from '../../domain/auth-methods.ts';
+import type { Factor } from '../../storage/records.ts';
+import type { SessionView } from '../../storage/queries/sessions.ts';
+import type { Store } from '../../storage/store.ts';
+import type { Deps } from '../deps.ts';
+
+// One small interface every kind of second factor implements, so the code
+// step (mfa-challenge.ts) and step-up never ask which kind they hold. The
+// client names the kind it submits (a form's or a body's `method`); nothing
+// is guessed from the input's shape.
+
+/** A pending or full sign-in and the factors its user holds, as read inside the step's transaction. */
+export interface Challenge {
+  view: SessionView;
+  factors: readonly Factor[];
+}
+
+/** Why a second factor was refused (for the audit log only), and how far off the phone's clock seemed. */
+export type Refusal = { ok: false; reason: string; driftSteps?: number };
+
+export type Verified<P> = { ok: true; proof: P } | Refusal;
+
+/** What spending a proof gave: new recovery codes after a set-up, the codes left after one was used. */
+export type Spent = { ok: true; recoveryCodes?: string[]; recoveryCodesLeft?: number } | Refusal;
+
+export interface SecondFactor<P> {
+  readonly method: SecondFactorMethod;
+  /** Checks what the client submitted against the user's factors; writes nothing. */
+  verify(deps: Deps, challenge: Challenge, input: string): Verified<P>;
+  /**
+   * Spends a proof in the caller's transaction (store): records the step, uses
+   * the code, saves the new factor. Answers why not when it was spent already
+   * (a replay that lost a race). Throws StartOver when the sign-in must begin
+   * again (someone set up a factor for this user a moment ago).
+   */
+  spend(deps: Deps, store: Store, challenge: Challenge, proof: P, ip: string): Promise<Spent>;
+}
+
+/** Thrown inside a transaction to roll it back: the sign-in starts over. */
+export class StartOver extends Error {}

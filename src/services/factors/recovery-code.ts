@@ -1,0 +1,25 @@
+import { hashRecoveryCode, normalizeRecoveryCode } from '../../domain/recovery-codes.ts';
+import type { SecondFactor, Spent, Verified } from './factor-module.ts';
+
+// Recovery codes: a set of their own, not a factor row. They stand in for any
+// factor the user holds, so a user with none (still setting up) has none to use.
+
+export type RecoveryProof = { hash: string };
+
+export const recoveryCodeSecondFactor: SecondFactor<RecoveryProof> = {
+  method: 'recovery_code',
+
+  verify(_deps, challenge, input): Verified<RecoveryProof> {
+    if (challenge.factors.length === 0) return { ok: false, reason: 'no factor' };
+    const code = normalizeRecoveryCode(input);
+    if (!code) return { ok: false, reason: 'malformed' };
+    return { ok: true, proof: { hash: hashRecoveryCode(challenge.view.user.id, code) } };
+  },
+
+  async spend(deps, store, challenge, proof): Promise<Spent> {
+    const { account, user } = challenge.view;
+    const used = await store.recoveryCodes.use(account.id, user.id, proof.hash, deps.clock.now());
+    if (!used) return { ok: false, reason: 'recovery code unknown or used' };
+    return { ok: true, recoveryCodesLeft: await store.recoveryCodes.countUnused(account.id, user.id) };
+  },
+};

@@ -1,0 +1,145 @@
+import type { Kysely, Selectable } from 'kysely';
+import { changed, compiledOnce } from '../compiled.ts';
+import type { TotpAlgorithm } from '../../domain/totp.ts';
+import type { Factor, Sealed, TotpFactor } from '../records.ts';
+import type { Database, FactorsTable } from '../schema.ts';
+
+// A user's factors, any number of each type. Every statement names the
+// account and the user: a factor id alone reaches nothing.
+
+/** A row as a factor; undefined for a type this version does not know or a row missing its type's columns. */
+function toFactor(row: Selectable<FactorsTable>): Factor | undefined {
+  const base = {
+    id: row.id,
+    accountId: row.account_id,
+    userId: row.user_id,
+    name: row.name,
+    createdAt: row.created_at,
+    createdIp: row.created_ip,
+    lastUsedAt: row.last_used_at,
+  };
+  if (row.type === 'totp') {
+    if (row.secret_key_id === null || row.secret_ciphertext === null || row.algorithm === null || row.digits === null || row.period === null) return undefined;
+    return {
+      ...base,
+      type: 'totp',
+      secret: { keyId: row.secret_key_id, ciphertext: row.secret_ciphertext },
+      algorithm: row.algorithm as TotpAlgorithm,
+      digits: row.digits,
+      period: row.period,
+      lastUsedStep: row.last_used_step ?? -1,
+      driftSteps: row.drift_steps ?? 0,
+    };
+  }
+  return undefined;
+}
+
+function known(rows: Array<Selectable<FactorsTable>>): Factor[] {
+  return rows.map(toFactor).filter((f): f is Factor => f !== undefined);
+}
+
+type Owner = { accountId: string; userId: string };
+
+const selectForUser = compiledOnce<Owner, Selectable<FactorsTable>>((db, p) =>
+  db
+    .selectFrom('factors')
+    .selectAll()
+    .where('account_id', '=', p('accountId'))
+    .where('user_id', '=', p('userId'))
+    .orderBy('created_at')
+    .orderBy('id'),
+);
+const recordStep = compiledOnce<Owner & { id: string; step: number; drift: number; now: number }, never>((db, p) =>
+  db
+    .updateTable('factors')
+    .set({ last_used_step: p('step'), drift_steps: p('drift'), last_used_at: p('now') })
+    .where('id', '=', p('id'))
+    .where('account_id', '=', p('accountId'))
+    .where('user_id', '=', p('userId'))
+    .where('type', '=', 'totp')
+    .where('last_used_step', '<', p('step')),
+);
+
+export function factorQueries(db: Kysely<Database>) {
+  return {
+    /** The user's factors, the oldest first. */
+    async forUser(accountId: string, userId: string): Promise<Factor[]> {
+      return known((await selectForUser(db, { accountId, userId })).rows);
+    },
+
+    async createTotp(f: TotpFactor): Promise<void> {
+      await db
+        .insertInto('factors')
+        .values({
+          id: f.id,
+          account_id: f.accountId,
+          user_id: f.userId,
+          type: 'totp',
+          name: f.name,
+          created_at: f.createdAt,
+          created_ip: f.createdIp,
+          last_used_at: f.lastUsedAt,
+          secret_key_id: f.secret.keyId,
+          secret_ciphertext: f.secret.ciphertext,
+          algorithm: f.algorithm,
+          digits: f.digits,
+          period: f.period,
+          last_used_step: f.lastUsedStep,
+          drift_steps: f.driftSteps,
+        })
+        .execute();
+    },
+
+    /**
+     * Records an accepted step of one authenticator app. The check that the
+     * step is newer than its last accepted one is part of the same UPDATE, so
+     * of two requests racing with one code exactly one changes the row
+     * (RFC 6238 §5.2, one use per code).
+     */
+    async recordTotpUse(accountId: string, userId: string, id: string, step: number, driftSteps: number, now: number): Promise<boolean> {
+      return changed(await recordStep(db, { accountId, userId, id, step, drift: driftSteps, now })) === 1;
+    },
+
+    /** Revokes every factor of the user; answers how many. */
+    async deleteForUser(accountId: string, userId: string): Promise<number> {
+      const result = await db.deleteFrom('factors').where('account_id', '=', accountId).where('user_id', '=', userId).executeTakeFirst();
+      return Number(result.numDeletedRows);
+    },
+
+    /** When each of the given users set up their first factor (users without one are absent). */
+    async firstCreatedAt(accountId: string, userIds: string[]): Promise<Map<string, number>> {
+      if (userIds.length === 0) return new Map();
+      const rows = await db
+        .selectFrom('factors')
+        .select(['user_id', (eb) => eb.fn.min<number>('created_at').as('first')])
+        .where('account_id', '=', accountId)
+        .where('user_id', 'in', userIds)
+        .groupBy('user_id')
+        .execute();
+      return new Map(rows.map((r) => [r.user_id, Number(r.first)]));
+    },
+
+    /** A page of factors with a secret sealed under a key other than keyId, for rotation. */
+    async sealedWithOtherKey(keyId: string, limit: number): Promise<TotpFactor[]> {
+      const rows = await db
+        .selectFrom('factors')
+        .selectAll()
+        .where('secret_key_id', 'is not', null)
+        .where('secret_key_id', '!=', keyId)
+        .orderBy('id')
+        .limit(limit)
+        .execute();
+      return known(rows).filter((f): f is TotpFactor => f.type === 'totp');
+    },
+
+    async reseal(id: string, from: Sealed, to: Sealed): Promise<boolean> {
+      const result = await db
+        .updateTable('factors')
+        .set({ secret_key_id: to.keyId, secret_ciphertext: to.ciphertext })
+        .where('id', '=', id)
+        .where('secret_ciphertext', '=', from.ciphertext)
+        .executeTakeFirst();
+      return Number(result.numUpdatedRows) === 1;
+    },
+  };
+}
