@@ -6,7 +6,6 @@ import { storeKinds } from '../helpers/stores.ts';
 import {
   STEP,
   addUser,
-  apiCode,
   apiPending,
   enrolByApi,
   enrolByPage,

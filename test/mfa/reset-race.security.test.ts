@@ -93,7 +93,7 @@ for (const kind of await storeKinds()) {
           },
         });
       const groups = Object.fromEntries(
-        Object.entries(store).map(([name, value]) => [name, typeof value === 'object' && value !== null ? group(value) : value]),
+        Object.entries(store as unknown as Record<string, unknown>).map(([name, value]) => [name, typeof value === 'object' && value !== null ? group(value) : value]),
       );
       const transaction: Store['transaction'] = (fn) => {
         if (made) return store.transaction(fn);

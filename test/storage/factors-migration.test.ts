@@ -187,7 +187,7 @@ for (const kind of await storeKinds()) {
       browser.cookies.set('portcullis', seeded.liveToken);
       const res = await browser.json('GET', '/api/v1/sessions');
       expect(res.statusCode).toBe(200);
-      const sessions = (res.json() as { sessions: Array<{ current: boolean; signedInWith: string; amr: string[] }> }).sessions;
+      const sessions = res.json<{ sessions: Array<{ current: boolean; signedInWith: string; amr: string[] }> }>().sessions;
       expect(sessions.find((s) => s.current)).toMatchObject({ signedInWith: 'password and authenticator app', amr: ['pwd', 'otp', 'mfa'] });
     });
 
@@ -197,10 +197,10 @@ for (const kind of await storeKinds()) {
       browser.cookies.set('portcullis', seeded.pendingToken);
       const offer = await browser.json('GET', '/api/v1/login/mfa/enrollment');
       expect(offer.statusCode).toBe(200);
-      expect(secretOf((offer.json() as { otpauthUri: string }).otpauthUri)).toBe(seeded.setupSecret);
+      expect(secretOf(offer.json<{ otpauthUri: string }>().otpauthUri)).toBe(seeded.setupSecret);
       const done = await browser.json('POST', '/api/v1/login/mfa', { code: codeNow(t, seeded.setupSecret) });
       expect(done.statusCode).toBe(200);
-      expect((done.json() as { recoveryCodes: string[] }).recoveryCodes).toHaveLength(10);
+      expect(done.json<{ recoveryCodes: string[] }>().recoveryCodes).toHaveLength(10);
       expect(await t.deps.store.factors.forUser(ACCOUNT, seeded.userIds.get('carol') ?? '')).toHaveLength(1);
     });
   });

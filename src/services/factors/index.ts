@@ -9,8 +9,8 @@ import { totpSecondFactor } from './totp.ts';
 // (webauthn) is one module and one line here.
 
 export const secondFactors: { [M in SecondFactorMethod]: SecondFactor<unknown> } = {
-  totp: totpSecondFactor as SecondFactor<unknown>,
-  recovery_code: recoveryCodeSecondFactor as SecondFactor<unknown>,
+  totp: totpSecondFactor,
+  recovery_code: recoveryCodeSecondFactor,
 };
 
 /** Which factors the user holds: every page and route that needs to know asks this. */
