@@ -62,7 +62,7 @@ export async function buildApp({ deps, keys, trustProxy = false }: AppOptions): 
       reply.elapsedTime / 1000,
     );
   });
-  await app.register(metaRoutes, { store: deps.store, metrics: deps.metrics, metricsAllow: deps.settings.metricsAllow });
+  await app.register(metaRoutes, { deps });
   await app.register(signInPages, routeOptions);
   await app.register(mfaPages, routeOptions);
   await app.register(consolePages, routeOptions);

@@ -1,19 +1,19 @@
 import type { FastifyRequest } from 'fastify';
-import { AppError } from '../domain/errors.ts';
+import { AppError } from './app-error.ts';
 import { can } from '../domain/roles.ts';
 import type { Permission } from '../domain/roles.ts';
-import type { SessionView } from '../storage/queries/sessions.ts';
+import type { Principal } from '../services/principal.ts';
 import type { Viewer } from './views/layout.tsx';
 
 /** The signed-in (full) session, or a 401 the error handler maps. */
-export function requireFull(request: FastifyRequest): SessionView {
+export function requireFull(request: FastifyRequest): Principal {
   const auth = request.auth;
   if (!auth || auth.session.state !== 'full') throw new AppError('unauthenticated');
   return auth;
 }
 
 /** A full session whose role has the permission, or 403. */
-export function requirePermission(request: FastifyRequest, permission: Permission): SessionView {
+export function requirePermission(request: FastifyRequest, permission: Permission): Principal {
   const auth = requireFull(request);
   if (!can(auth.user.role, permission)) throw new AppError('forbidden');
   return auth;
@@ -31,7 +31,7 @@ export function onlyWith(permission: Permission) {
   };
 }
 
-export function viewerOf(auth: SessionView): Viewer {
+export function viewerOf(auth: Principal): Viewer {
   return {
     username: auth.user.username,
     role: auth.user.role,

@@ -1,13 +1,13 @@
 import type { FastifyInstance } from 'fastify';
 import { Type } from '@fastify/type-provider-typebox';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import { AppError } from '../../domain/errors.ts';
+import { AppError } from '../app-error.ts';
 import { retryAfterSeconds } from '../../domain/lockout-policy.ts';
 import { endSession, hashToken } from '../../services/sessions.ts';
 import { signIn } from '../../services/sign-in.ts';
 import { clearSessionCookie, sessionToken, setSessionCookie } from '../plugins/session.ts';
-import { ErrorBody, TooMany, Unavailable } from './api-schemas.ts';
-import type { RouteOptions } from './sign-in-pages.tsx';
+import { ErrorBody, TooMany, Unavailable } from '../api-schemas.ts';
+import type { RouteContext } from '../route-context.ts';
 import { enrolmentOffer } from '../../services/mfa-enrolment.ts';
 
 const LoginBody = Type.Object(
@@ -23,7 +23,7 @@ const LoginState = Type.Object({
   otpauthUri: Type.Optional(Type.String()),
 });
 
-export async function apiAuthRoutes(app: FastifyInstance, { deps, cookie }: RouteOptions) {
+export async function apiAuthRoutes(app: FastifyInstance, { deps, cookie }: RouteContext) {
   const api = app.withTypeProvider<TypeBoxTypeProvider>();
 
   api.post(

@@ -1,15 +1,15 @@
 import type { FastifyInstance } from 'fastify';
 import { Type } from '@fastify/type-provider-typebox';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import { AppError } from '../../domain/errors.ts';
+import { AppError } from '../app-error.ts';
 import { retryAfterSeconds } from '../../domain/lockout-policy.ts';
 import { submitCode } from '../../services/mfa-challenge.ts';
 import { enrolmentOffer } from '../../services/mfa-enrolment.ts';
 import { clearSessionCookie, setSessionCookie } from '../plugins/session.ts';
-import { ErrorBody, TooMany } from './api-schemas.ts';
-import type { RouteOptions } from './sign-in-pages.tsx';
+import { ErrorBody, TooMany } from '../api-schemas.ts';
+import type { RouteContext } from '../route-context.ts';
 
-export async function apiMfaRoutes(app: FastifyInstance, { deps, cookie }: RouteOptions) {
+export async function apiMfaRoutes(app: FastifyInstance, { deps, cookie }: RouteContext) {
   const api = app.withTypeProvider<TypeBoxTypeProvider>();
 
   api.get(

@@ -1,14 +1,14 @@
 import type { FastifyInstance } from 'fastify';
 import { Type } from '@fastify/type-provider-typebox';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import { AppError } from '../../domain/errors.ts';
+import { AppError } from '../app-error.ts';
 import { retryAfterSeconds } from '../../domain/lockout-policy.ts';
 import { endOwnSessions, listOwnSessions } from '../../services/own-sessions.ts';
 import { changePassword } from '../../services/password-change.ts';
 import { requireFull } from '../guards.ts';
 import { setSessionCookie } from '../plugins/session.ts';
-import { ErrorBody, TooMany, Unavailable } from './api-schemas.ts';
-import type { RouteOptions } from './sign-in-pages.tsx';
+import { ErrorBody, TooMany, Unavailable } from '../api-schemas.ts';
+import type { RouteContext } from '../route-context.ts';
 
 const OwnSession = Type.Object({
   id: Type.String({ description: 'A handle for this session (not its token)' }),
@@ -20,7 +20,7 @@ const OwnSession = Type.Object({
 });
 
 /** The signed-in user's own sessions (OWASP ASVS 4.0.3 3.3.4) and password, mirroring "Your sessions" and "Change password". */
-export async function apiSessionRoutes(app: FastifyInstance, { deps, cookie }: RouteOptions) {
+export async function apiSessionRoutes(app: FastifyInstance, { deps, cookie }: RouteContext) {
   const api = app.withTypeProvider<TypeBoxTypeProvider>();
   const iso = (ms: number) => new Date(ms).toISOString();
 

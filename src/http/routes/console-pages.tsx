@@ -6,8 +6,8 @@ import { setSessionCookie } from '../plugins/session.ts';
 import { AccessControlPage, AdminSecurePage, ConsolePage } from '../views/console.tsx';
 import type { SettingEntry } from '../views/console.tsx';
 import { renderPage } from '../views/layout.tsx';
-import { csrfToken, formField } from './forms.ts';
-import type { RouteOptions } from './sign-in-pages.tsx';
+import { csrfToken, formField } from '../forms.ts';
+import type { RouteContext } from '../route-context.ts';
 
 /** What the console's search knows: each settings page with the words people type for it. */
 const settings: Array<SettingEntry & { keywords: string[] }> = [
@@ -42,7 +42,7 @@ export function searchSettings(query: string): SettingEntry[] {
     .map(({ keywords: _keywords, ...entry }) => entry);
 }
 
-export async function consolePages(app: FastifyInstance, { deps, cookie }: RouteOptions) {
+export async function consolePages(app: FastifyInstance, { deps, cookie }: RouteContext) {
   const html = 'text/html; charset=utf-8';
 
   app.get('/manage/console', async (request, reply) => {

@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
 import { BlockList, isIP } from 'node:net';
-import { AppError } from '../../domain/errors.ts';
-import type { Metrics } from '../../services/metrics.ts';
-import type { Store } from '../../storage/store.ts';
+import { AppError } from '../app-error.ts';
+import type { Deps } from '../../services/deps.ts';
+import { checkDatabase } from '../../services/health.ts';
 
 const stylesheet = readFileSync(new URL('../../../public/style.css', import.meta.url));
 const script = readFileSync(new URL('../../../public/app.js', import.meta.url));
@@ -20,8 +20,9 @@ function allowList(entries: string[]): BlockList {
   return list;
 }
 
-export async function metaRoutes(app: FastifyInstance, { store, metrics, metricsAllow }: { store: Store; metrics: Metrics; metricsAllow: string[] }) {
-  const allowed = allowList(metricsAllow);
+export async function metaRoutes(app: FastifyInstance, { deps }: { deps: Deps }) {
+  const { metrics } = deps;
+  const allowed = allowList(deps.settings.metricsAllow);
 
   // Prometheus scrapes from inside: only listed addresses (loopback by default) may read.
   app.get('/metrics', async (request, reply) => {
@@ -32,7 +33,7 @@ export async function metaRoutes(app: FastifyInstance, { store, metrics, metrics
 
   app.get('/healthz', async (request, reply) => {
     try {
-      await store.ping();
+      await checkDatabase(deps);
       return { status: 'ok' };
     } catch (error) {
       request.log.error({ err: error }, 'health check: database unreachable');

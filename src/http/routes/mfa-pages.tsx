@@ -1,39 +1,25 @@
 /** @jsxRuntime automatic @jsxImportSource preact */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import QRCode from 'qrcode';
-import { minutesLeft } from '../../domain/lockout-policy.ts';
 import { submitCode } from '../../services/mfa-challenge.ts';
-import type { CodeResult } from '../../services/mfa-challenge.ts';
 import { enrolmentOffer } from '../../services/mfa-enrolment.ts';
-import type { SessionView } from '../../storage/queries/sessions.ts';
+import type { Principal } from '../../services/principal.ts';
+import { codeErrorMessage, lockedMessage } from '../code-messages.ts';
 import { clearSessionCookie, setSessionCookie } from '../plugins/session.ts';
 import { renderPage } from '../views/layout.tsx';
 import { MessagePage } from '../views/message.tsx';
 import { RecoveryCodesPage, SetupPage, VerifyPage } from '../views/mfa.tsx';
-import { csrfToken, formField } from './forms.ts';
-import type { RouteOptions } from './sign-in-pages.tsx';
+import { csrfToken, formField } from '../forms.ts';
+import type { RouteContext } from '../route-context.ts';
 
-export function codeErrorMessage(result: Extract<CodeResult, { kind: 'invalid' }>): string {
-  if (result.clockSkewMinutes !== undefined) {
-    const n = result.clockSkewMinutes;
-    return `That code didn’t work. Your phone’s clock seems to be off by about ${n} minute${n === 1 ? '' : 's'}: set it to update automatically, then try again.`;
-  }
-  return 'That code didn’t work. Check your authenticator app and try again.';
-}
-
-export function lockedMessage(lockedUntil: number, now: number): string {
-  const minutes = minutesLeft(lockedUntil, now);
-  return `Too many wrong codes. For your security, sign-in with a code is locked. Try again in ${minutes} minute${minutes === 1 ? '' : 's'}.`;
-}
-
-export async function mfaPages(app: FastifyInstance, { deps, cookie }: RouteOptions) {
+export async function mfaPages(app: FastifyInstance, { deps, cookie }: RouteContext) {
   const html = (reply: FastifyReply, status: number, body: string) => reply.code(status).type('text/html; charset=utf-8').send(body);
 
-  const pending = (request: FastifyRequest): SessionView | undefined =>
+  const pending = (request: FastifyRequest): Principal | undefined =>
     request.auth?.session.state === 'pending' ? request.auth : undefined;
 
   /** The set-up page or the code page, as this pending sign-in needs. */
-  async function challengePage(request: FastifyRequest, reply: FastifyReply, view: SessionView, status: number, error?: string) {
+  async function challengePage(request: FastifyRequest, reply: FastifyReply, view: Principal, status: number, error?: string) {
     const csrf = csrfToken(request, reply);
     const enrolled = await deps.store.authenticators.get(view.account.id, view.user.id);
     if (enrolled) {

@@ -6,11 +6,11 @@ import { requireFull, viewerOf } from '../guards.ts';
 import { setSessionCookie } from '../plugins/session.ts';
 import { renderPage } from '../views/layout.tsx';
 import { PasswordPage } from '../views/password.tsx';
-import { csrfToken, formField } from './forms.ts';
-import type { RouteOptions } from './sign-in-pages.tsx';
+import { csrfToken, formField } from '../forms.ts';
+import type { RouteContext } from '../route-context.ts';
 
 /** Change password, for every signed-in user (OWASP ASVS 4.0.3 2.1.5, 2.1.6, 3.3.3). */
-export async function passwordPages(app: FastifyInstance, { deps, cookie }: RouteOptions) {
+export async function passwordPages(app: FastifyInstance, { deps, cookie }: RouteContext) {
   const { minLength, maxLength } = deps.settings.password;
   const send = (request: FastifyRequest, reply: FastifyReply, status: number, text: { error?: string; notice?: string } = {}) =>
     reply

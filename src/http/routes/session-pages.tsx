@@ -4,8 +4,8 @@ import { endOwnSessions, listOwnSessions } from '../../services/own-sessions.ts'
 import { requireFull, viewerOf } from '../guards.ts';
 import { renderPage } from '../views/layout.tsx';
 import { SessionsPage } from '../views/sessions.tsx';
-import { csrfToken, formField, noticeFor } from './forms.ts';
-import type { RouteOptions } from './sign-in-pages.tsx';
+import { csrfToken, formField, noticeFor } from '../forms.ts';
+import type { RouteContext } from '../route-context.ts';
 
 const notices: Record<string, string> = {
   one: 'That session is signed out.',
@@ -14,7 +14,7 @@ const notices: Record<string, string> = {
 };
 
 /** "Your sessions", for every signed-in user (OWASP ASVS 4.0.3 3.3.4). */
-export async function sessionPages(app: FastifyInstance, { deps }: RouteOptions) {
+export async function sessionPages(app: FastifyInstance, { deps }: RouteContext) {
   app.get('/account/sessions', async (request, reply) => {
     const auth = requireFull(request);
     const notice = noticeFor(notices, (request.query as Record<string, unknown>).ended);

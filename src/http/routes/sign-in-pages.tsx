@@ -1,22 +1,16 @@
 /** @jsxRuntime automatic @jsxImportSource preact */
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { minutesLeft } from '../../domain/lockout-policy.ts';
-import type { Deps } from '../../services/deps.ts';
 import { endSession } from '../../services/sessions.ts';
 import { signIn } from '../../services/sign-in.ts';
 import { requireFull, viewerOf } from '../guards.ts';
 import { clearSessionCookie, sessionToken, setSessionCookie } from '../plugins/session.ts';
-import type { CookieSettings } from '../plugins/session.ts';
 import { HomePage } from '../views/home.tsx';
 import { renderPage } from '../views/layout.tsx';
 import { LoginPage } from '../views/login.tsx';
 import type { LoginPageProps } from '../views/login.tsx';
-import { csrfToken, formField, noticeFor } from './forms.ts';
-
-export interface RouteOptions {
-  deps: Deps;
-  cookie: CookieSettings;
-}
+import { csrfToken, formField, noticeFor } from '../forms.ts';
+import type { RouteContext } from '../route-context.ts';
 
 /** Why a visitor was sent back to the sign-in page. */
 const notices: Record<string, string> = {
@@ -29,7 +23,7 @@ function sendLogin(reply: FastifyReply, status: number, props: LoginPageProps) {
   return reply.code(status).type('text/html; charset=utf-8').send(renderPage(<LoginPage {...props} />));
 }
 
-export async function signInPages(app: FastifyInstance, { deps, cookie }: RouteOptions) {
+export async function signInPages(app: FastifyInstance, { deps, cookie }: RouteContext) {
   app.get('/', async (request, reply) => {
     const auth = requireFull(request);
     return reply.type('text/html; charset=utf-8').send(renderPage(<HomePage csrf={csrfToken(request, reply)} viewer={viewerOf(auth)} />));
