@@ -3,7 +3,7 @@ import { Type } from '@fastify/type-provider-typebox';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { setAccountMfa } from '../../services/account-settings.ts';
 import { adminOperation, ErrorBody } from '../api-schemas.ts';
-import { onlyWith, requirePermission } from '../guards.ts';
+import { principalOf } from '../access.ts';
 import { setSessionCookie } from '../plugins/session.ts';
 import type { RouteContext } from '../route-context.ts';
 
@@ -13,9 +13,9 @@ export async function apiAccountRoutes(app: FastifyInstance, { deps, cookie }: R
 
   api.get(
     '/api/v1/account',
-    { onRequest: onlyWith('manageAccount'), schema: { ...adminOperation, summary: 'The account and its settings', response: { 200: Type.Object({ accountId: Type.String(), name: Type.String(), mfaEnabled: Type.Boolean() }) } } },
+    { config: { access: { permission: 'manageAccount' } }, schema: { ...adminOperation, summary: 'The account and its settings', response: { 200: Type.Object({ accountId: Type.String(), name: Type.String(), mfaEnabled: Type.Boolean() }) } } },
     async (request) => {
-      const auth = requirePermission(request, 'manageAccount');
+      const auth = principalOf(request);
       return { accountId: auth.account.id, name: auth.account.name, mfaEnabled: auth.account.mfaEnabled };
     },
   );
@@ -23,7 +23,7 @@ export async function apiAccountRoutes(app: FastifyInstance, { deps, cookie }: R
   api.put(
     '/api/v1/account/settings',
     {
-      onRequest: onlyWith('manageAccount'),
+      config: { access: { permission: 'manageAccount' } },
       schema: {
         ...adminOperation,
         summary: 'Account Access Control: switch multi-factor authentication on or off',
@@ -39,7 +39,7 @@ export async function apiAccountRoutes(app: FastifyInstance, { deps, cookie }: R
       },
     },
     async (request, reply) => {
-      const auth = requirePermission(request, 'manageAccount');
+      const auth = principalOf(request);
       const result = await setAccountMfa(deps, auth, request.body.mfaEnabled, request.ip);
       if (result.kind === 'enabled' && result.pendingToken) {
         setSessionCookie(reply, cookie, result.pendingToken);

@@ -3,7 +3,7 @@ import { Type } from '@fastify/type-provider-typebox';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { listAudit } from '../../services/audit.ts';
 import { adminOperation, Id } from '../api-schemas.ts';
-import { onlyWith, requirePermission } from '../guards.ts';
+import { principalOf } from '../access.ts';
 import type { RouteContext } from '../route-context.ts';
 
 const PAGE = 50;
@@ -25,7 +25,7 @@ export async function apiAuditRoutes(app: FastifyInstance, { deps }: RouteContex
   api.get(
     '/api/v1/audit',
     {
-      onRequest: onlyWith('viewAudit'),
+      config: { access: { permission: 'viewAudit' } },
       schema: {
         ...adminOperation,
         summary: 'The audit log, newest first, 50 a page',
@@ -38,7 +38,7 @@ export async function apiAuditRoutes(app: FastifyInstance, { deps }: RouteContex
       },
     },
     async (request) => {
-      const auth = requirePermission(request, 'viewAudit');
+      const auth = principalOf(request);
       const { userId, action, page = 1 } = request.query;
       const events = await listAudit(deps, auth.account.id, { ...(userId ? { userId } : {}), ...(action ? { action } : {}), limit: PAGE, offset: (page - 1) * PAGE });
       return {

@@ -8,7 +8,7 @@ import { getUser } from '../../services/user-directory.ts';
 import { actorOf } from '../actor.ts';
 import { adminOperation, ErrorBody, IdParams } from '../api-schemas.ts';
 import { AppError } from '../app-error.ts';
-import { onlyWith, requirePermission } from '../guards.ts';
+import { principalOf } from '../access.ts';
 import type { RouteContext } from '../route-context.ts';
 
 /** Reset MFA for one user of the admin's account, behind a step-up of the admin's own code. */
@@ -18,7 +18,7 @@ export async function apiMfaResetRoutes(app: FastifyInstance, { deps }: RouteCon
   api.post(
     '/api/v1/users/:id/reset-mfa',
     {
-      onRequest: onlyWith('resetMfa'),
+      config: { access: { permission: 'resetMfa' } },
       schema: {
         ...adminOperation,
         summary: 'Reset MFA: revoke the authenticator and recovery codes, end the user’s sessions',
@@ -33,7 +33,7 @@ export async function apiMfaResetRoutes(app: FastifyInstance, { deps }: RouteCon
       },
     },
     async (request) => {
-      const auth = requirePermission(request, 'resetMfa');
+      const auth = principalOf(request);
       const user = await getUser(deps, auth.account.id, request.params.id);
       if (!user) throw new AppError('not_found');
       if (await needsStepUp(deps, auth)) {

@@ -5,6 +5,7 @@ import { AppError } from '../app-error.ts';
 import { retryAfterSeconds } from '../../domain/lockout-policy.ts';
 import { submitCode } from '../../services/mfa-challenge.ts';
 import { enrolmentOffer } from '../../services/mfa-enrolment.ts';
+import { principalOf } from '../access.ts';
 import { clearSessionCookie, setSessionCookie } from '../plugins/session.ts';
 import { ErrorBody, TooMany } from '../api-schemas.ts';
 import type { RouteContext } from '../route-context.ts';
@@ -15,6 +16,7 @@ export async function apiMfaRoutes(app: FastifyInstance, { deps, cookie }: Route
   api.get(
     '/api/v1/login/mfa/enrollment',
     {
+      config: { access: 'pending' },
       schema: {
         tags: ['auth'],
         summary: 'The authenticator set-up of a pending sign-in without one: the key URI and the key for typing by hand',
@@ -22,8 +24,7 @@ export async function apiMfaRoutes(app: FastifyInstance, { deps, cookie }: Route
       },
     },
     async (request) => {
-      const view = request.auth;
-      if (!view || view.session.state !== 'pending') throw new AppError('session_expired');
+      const view = principalOf(request);
       if (await deps.store.authenticators.get(view.account.id, view.user.id)) throw new AppError('conflict', 'An authenticator is already set up; send its code.');
       const offer = await enrolmentOffer(deps, view);
       if (!offer) throw new Error('could not prepare an enrolment secret');
@@ -34,6 +35,7 @@ export async function apiMfaRoutes(app: FastifyInstance, { deps, cookie }: Route
   api.post(
     '/api/v1/login/mfa',
     {
+      config: { access: 'pending' },
       schema: {
         tags: ['auth'],
         summary: 'Complete a sign-in with a TOTP code or a recovery code (also confirms a new authenticator)',
@@ -51,8 +53,7 @@ export async function apiMfaRoutes(app: FastifyInstance, { deps, cookie }: Route
       },
     },
     async (request, reply) => {
-      const view = request.auth;
-      if (!view || view.session.state !== 'pending') throw new AppError('session_expired');
+      const view = principalOf(request);
       const result = await submitCode(deps, view, request.body.code, request.ip);
       switch (result.kind) {
         case 'signed_in':

@@ -5,7 +5,7 @@ import { AppError } from '../app-error.ts';
 import { retryAfterSeconds } from '../../domain/lockout-policy.ts';
 import { endOwnSessions, listOwnSessions } from '../../services/own-sessions.ts';
 import { changePassword } from '../../services/password-change.ts';
-import { requireFull } from '../guards.ts';
+import { principalOf } from '../access.ts';
 import { setSessionCookie } from '../plugins/session.ts';
 import { ErrorBody, TooMany, Unavailable } from '../api-schemas.ts';
 import type { RouteContext } from '../route-context.ts';
@@ -27,7 +27,7 @@ export async function apiSessionRoutes(app: FastifyInstance, { deps, cookie }: R
   api.get(
     '/api/v1/sessions',
     {
-      onRequest: async (request) => void requireFull(request),
+      config: { access: 'signed-in' },
       schema: {
         tags: ['sessions'],
         summary: 'Your sessions: where you are signed in, the most recently used first',
@@ -35,7 +35,7 @@ export async function apiSessionRoutes(app: FastifyInstance, { deps, cookie }: R
       },
     },
     async (request) => {
-      const sessions = await listOwnSessions(deps, requireFull(request));
+      const sessions = await listOwnSessions(deps, principalOf(request));
       return { sessions: sessions.map((s) => ({ id: s.handle, current: s.current, createdAt: iso(s.createdAt), lastSeenAt: iso(s.lastSeenAt), ip: s.ip, device: s.device })) };
     },
   );
@@ -43,7 +43,7 @@ export async function apiSessionRoutes(app: FastifyInstance, { deps, cookie }: R
   api.delete(
     '/api/v1/sessions/:id',
     {
-      onRequest: async (request) => void requireFull(request),
+      config: { access: 'signed-in' },
       schema: {
         tags: ['sessions'],
         summary: 'Sign out one of your other sessions (your own is POST /api/v1/logout)',
@@ -52,7 +52,7 @@ export async function apiSessionRoutes(app: FastifyInstance, { deps, cookie }: R
       },
     },
     async (request) => {
-      const ended = await endOwnSessions(deps, requireFull(request), { handle: request.params.id }, request.ip);
+      const ended = await endOwnSessions(deps, principalOf(request), { handle: request.params.id }, request.ip);
       if (ended === undefined) throw new AppError('not_found');
       return { ended };
     },
@@ -61,20 +61,20 @@ export async function apiSessionRoutes(app: FastifyInstance, { deps, cookie }: R
   api.post(
     '/api/v1/sessions/end-others',
     {
-      onRequest: async (request) => void requireFull(request),
+      config: { access: 'signed-in' },
       schema: {
         tags: ['sessions'],
         summary: 'Sign out every one of your sessions but this one',
         response: { 200: Type.Object({ ended: Type.Integer() }), 401: ErrorBody },
       },
     },
-    async (request) => ({ ended: (await endOwnSessions(deps, requireFull(request), 'others', request.ip)) ?? 0 }),
+    async (request) => ({ ended: (await endOwnSessions(deps, principalOf(request), 'others', request.ip)) ?? 0 }),
   );
 
   api.post(
     '/api/v1/password',
     {
-      onRequest: async (request) => void requireFull(request),
+      config: { access: 'signed-in' },
       schema: {
         tags: ['sessions'],
         summary: 'Change your password: the current one and the new one; your other sessions end',
@@ -87,7 +87,7 @@ export async function apiSessionRoutes(app: FastifyInstance, { deps, cookie }: R
       },
     },
     async (request, reply) => {
-      const result = await changePassword(deps, requireFull(request), request.body, request.ip);
+      const result = await changePassword(deps, principalOf(request), request.body, request.ip);
       switch (result.kind) {
         case 'changed':
           setSessionCookie(reply, cookie, result.token);

@@ -8,7 +8,7 @@ import { createUser } from '../../services/users.ts';
 import { actorOf } from '../actor.ts';
 import { adminOperation, ErrorBody, IdParams, MfaStateName, oneOf } from '../api-schemas.ts';
 import { AppError } from '../app-error.ts';
-import { onlyWith, requirePermission } from '../guards.ts';
+import { principalOf } from '../access.ts';
 import type { RouteContext } from '../route-context.ts';
 
 // Users & Skills for API clients: the same services and rules as the pages,
@@ -47,7 +47,7 @@ export async function apiUserRoutes(app: FastifyInstance, { deps }: RouteContext
   api.get(
     '/api/v1/users',
     {
-      onRequest: onlyWith('manageUsers'),
+      config: { access: { permission: 'manageUsers' } },
       schema: {
         ...adminOperation,
         summary: 'Users & Skills: the account’s users, 25 a page',
@@ -60,7 +60,7 @@ export async function apiUserRoutes(app: FastifyInstance, { deps }: RouteContext
       },
     },
     async (request) => {
-      const auth = requirePermission(request, 'manageUsers');
+      const auth = principalOf(request);
       const { search, mfa, page } = request.query;
       const result = await listUsers(deps, auth.account.id, { ...(search ? { search } : {}), ...(mfa ? { mfa } : {}), ...(page ? { page } : {}) });
       return { users: result.users.map(userJson), total: result.total, page: result.page, pages: result.pages };
@@ -70,7 +70,7 @@ export async function apiUserRoutes(app: FastifyInstance, { deps }: RouteContext
   api.post(
     '/api/v1/users',
     {
-      onRequest: onlyWith('manageUsers'),
+      config: { access: { permission: 'manageUsers' } },
       schema: {
         ...adminOperation,
         summary: 'Add a user',
@@ -88,7 +88,7 @@ export async function apiUserRoutes(app: FastifyInstance, { deps }: RouteContext
       },
     },
     async (request, reply) => {
-      const auth = requirePermission(request, 'manageUsers');
+      const auth = principalOf(request);
       const result = await createUser(deps, auth.account.id, { ...request.body, email: request.body.email ?? null }, actorOf(auth, request));
       if (!result.ok) throw new AppError('invalid_request', result.errors.join(' '));
       return reply.code(201).send({ userId: result.userId });
@@ -98,7 +98,7 @@ export async function apiUserRoutes(app: FastifyInstance, { deps }: RouteContext
   api.get(
     '/api/v1/users/:id',
     {
-      onRequest: onlyWith('manageUsers'),
+      config: { access: { permission: 'manageUsers' } },
       schema: {
         ...adminOperation,
         summary: 'One user of the account',
@@ -110,7 +110,7 @@ export async function apiUserRoutes(app: FastifyInstance, { deps }: RouteContext
       },
     },
     async (request) => {
-      const auth = requirePermission(request, 'manageUsers');
+      const auth = principalOf(request);
       const user = await getUser(deps, auth.account.id, request.params.id);
       if (!user) throw new AppError('not_found');
       return { ...userJson(user), enrolledFrom: user.enrolledIp, recoveryCodesLeft: user.recoveryCodesLeft };
@@ -120,7 +120,7 @@ export async function apiUserRoutes(app: FastifyInstance, { deps }: RouteContext
   api.patch(
     '/api/v1/users/:id',
     {
-      onRequest: onlyWith('manageUsers'),
+      config: { access: { permission: 'manageUsers' } },
       schema: {
         ...adminOperation,
         summary: 'Change a user’s role, state, email or skills',
@@ -138,7 +138,7 @@ export async function apiUserRoutes(app: FastifyInstance, { deps }: RouteContext
       },
     },
     async (request) => {
-      const auth = requirePermission(request, 'manageUsers');
+      const auth = principalOf(request);
       const user = await getUser(deps, auth.account.id, request.params.id);
       if (!user) throw new AppError('not_found');
       const b = request.body;

@@ -2,7 +2,8 @@
 import type { FastifyInstance } from 'fastify';
 import { isId } from '../../domain/ids.ts';
 import { listAudit } from '../../services/audit.ts';
-import { requirePermission, viewerOf } from '../guards.ts';
+import { principalOf } from '../access.ts';
+import { viewerOf } from '../viewer.ts';
 import { AuditPage, auditActions } from '../views/audit.tsx';
 import { renderPage } from '../views/layout.tsx';
 import { csrfToken } from '../forms.ts';
@@ -11,8 +12,8 @@ import type { RouteContext } from '../route-context.ts';
 const PAGE = 50;
 
 export async function auditPages(app: FastifyInstance, { deps }: RouteContext) {
-  app.get('/manage/audit', async (request, reply) => {
-    const auth = requirePermission(request, 'viewAudit');
+  app.get('/manage/audit', { config: { access: { permission: 'viewAudit' } } }, async (request, reply) => {
+    const auth = principalOf(request);
     const q = request.query as Record<string, unknown>;
     const userId = isId(q.user) ? q.user : '';
     const action = typeof q.action === 'string' && auditActions.some(([v]) => v === q.action) ? q.action : '';

@@ -25,13 +25,13 @@ export async function metaRoutes(app: FastifyInstance, { deps }: { deps: Deps })
   const allowed = allowList(deps.settings.metricsAllow);
 
   // Prometheus scrapes from inside: only listed addresses (loopback by default) may read.
-  app.get('/metrics', async (request, reply) => {
+  app.get('/metrics', { config: { access: 'public' } }, async (request, reply) => {
     const ip = request.ip.replace(/^::ffff:/, '');
     if (!allowed.check(ip, isIP(ip) === 6 ? 'ipv6' : 'ipv4')) throw new AppError('not_found');
     return reply.type(metrics.registry.contentType).send(await metrics.registry.metrics());
   });
 
-  app.get('/healthz', async (request, reply) => {
+  app.get('/healthz', { config: { access: 'public' } }, async (request, reply) => {
     try {
       await checkDatabase(deps);
       return { status: 'ok' };
@@ -41,13 +41,13 @@ export async function metaRoutes(app: FastifyInstance, { deps }: { deps: Deps })
     }
   });
 
-  app.get('/style.css', async (_request, reply) =>
+  app.get('/style.css', { config: { access: 'public' } }, async (_request, reply) =>
     reply.type('text/css; charset=utf-8').header('cache-control', 'public, max-age=3600').send(stylesheet),
   );
 
-  app.get('/app.js', async (_request, reply) =>
+  app.get('/app.js', { config: { access: 'public' } }, async (_request, reply) =>
     reply.type('text/javascript; charset=utf-8').header('cache-control', 'public, max-age=3600').send(script),
   );
 
-  app.get('/api/openapi.json', async () => app.swagger());
+  app.get('/api/openapi.json', { config: { access: 'public' } }, async () => app.swagger());
 }

@@ -4,6 +4,7 @@ import QRCode from 'qrcode';
 import { submitCode } from '../../services/mfa-challenge.ts';
 import { enrolmentOffer } from '../../services/mfa-enrolment.ts';
 import type { Principal } from '../../services/principal.ts';
+import { principalOf } from '../access.ts';
 import { codeErrorMessage, lockedMessage } from '../code-messages.ts';
 import { clearSessionCookie, setSessionCookie } from '../plugins/session.ts';
 import { renderPage } from '../views/layout.tsx';
@@ -14,9 +15,6 @@ import type { RouteContext } from '../route-context.ts';
 
 export async function mfaPages(app: FastifyInstance, { deps, cookie }: RouteContext) {
   const html = (reply: FastifyReply, status: number, body: string) => reply.code(status).type('text/html; charset=utf-8').send(body);
-
-  const pending = (request: FastifyRequest): Principal | undefined =>
-    request.auth?.session.state === 'pending' ? request.auth : undefined;
 
   /** The set-up page or the code page, as this pending sign-in needs. */
   async function challengePage(request: FastifyRequest, reply: FastifyReply, view: Principal, status: number, error?: string) {
@@ -38,22 +36,14 @@ export async function mfaPages(app: FastifyInstance, { deps, cookie }: RouteCont
     );
   }
 
-  app.get('/login/mfa', async (request, reply) => {
-    const view = pending(request);
-    if (!view) return reply.redirect(request.auth ? '/' : '/login', 303);
-    return challengePage(request, reply, view, 200);
+  app.get('/login/mfa', { config: { access: 'pending' } }, async (request, reply) => {
+    return challengePage(request, reply, principalOf(request), 200);
   });
 
-  // A pending sign-in that expired (or was used up) has no session for the
-  // form's token to match: send the user back to sign in instead of showing a
-  // CSRF refusal. Nothing changes on that path, so it needs no token.
-  const pendingOrBack = async (request: FastifyRequest, reply: FastifyReply) => {
-    if (!pending(request)) return reply.redirect(request.auth ? '/' : '/login?notice=expired', 303);
-  };
-
-  app.post('/login/mfa', { preHandler: [pendingOrBack, app.csrfProtection] }, async (request, reply) => {
-    const view = pending(request);
-    if (!view) return reply.redirect('/login?notice=expired', 303);
+  // Anyone but a pending sign-in was sent back by the access hook, before this
+  // CSRF check: an expired sign-in has no session for the form's token to match.
+  app.post('/login/mfa', { config: { access: 'pending' }, preHandler: app.csrfProtection }, async (request, reply) => {
+    const view = principalOf(request);
     const result = await submitCode(deps, view, formField(request.body, 'code'), request.ip);
     switch (result.kind) {
       case 'signed_in':

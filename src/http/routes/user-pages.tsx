@@ -10,7 +10,8 @@ import { createSkill, getUser, listUsers, updateUser } from '../../services/user
 import type { UserDetail } from '../../services/user-directory.ts';
 import { createUser } from '../../services/users.ts';
 import { actorOf } from '../actor.ts';
-import { requirePermission, viewerOf } from '../guards.ts';
+import { principalOf } from '../access.ts';
+import { viewerOf } from '../viewer.ts';
 import { renderPage } from '../views/layout.tsx';
 import { MessagePage } from '../views/message.tsx';
 import { StepUpPage } from '../views/mfa.tsx';
@@ -65,10 +66,10 @@ export async function userPages(app: FastifyInstance, { deps }: RouteContext) {
     );
   }
 
-  app.get('/manage/users', async (request, reply) => usersPage(request, reply, requirePermission(request, 'manageUsers')));
+  app.get('/manage/users', { config: { access: { permission: 'manageUsers' } } }, async (request, reply) => usersPage(request, reply, principalOf(request)));
 
-  app.post('/manage/users', { preHandler: app.csrfProtection }, async (request, reply) => {
-    const auth = requirePermission(request, 'manageUsers');
+  app.post('/manage/users', { config: { access: { permission: 'manageUsers' } }, preHandler: app.csrfProtection }, async (request, reply) => {
+    const auth = principalOf(request);
     const skillIds = new Set(formFields(request.body, 'skills'));
     const skills = (await deps.store.skills.list(auth.account.id)).filter((s) => skillIds.has(s.id)).map((s) => s.name);
     const result = await createUser(
@@ -81,20 +82,20 @@ export async function userPages(app: FastifyInstance, { deps }: RouteContext) {
     return reply.redirect(`/manage/users/${result.userId}?notice=created`, 303);
   });
 
-  app.post('/manage/skills', { preHandler: app.csrfProtection }, async (request, reply) => {
-    const auth = requirePermission(request, 'manageUsers');
+  app.post('/manage/skills', { config: { access: { permission: 'manageUsers' } }, preHandler: app.csrfProtection }, async (request, reply) => {
+    const auth = principalOf(request);
     const result = await createSkill(deps, auth.account.id, formField(request.body, 'name'), actorOf(auth, request));
     if (!result.ok) return usersPage(request, reply, auth, 400, { error: result.error });
     return reply.redirect('/manage/users?notice=skill', 303);
   });
 
-  app.get('/manage/users/:id', async (request, reply) => {
-    const auth = requirePermission(request, 'manageUsers');
+  app.get('/manage/users/:id', { config: { access: { permission: 'manageUsers' } } }, async (request, reply) => {
+    const auth = principalOf(request);
     return editPage(request, reply, auth, await targetUser(request, auth));
   });
 
-  app.post('/manage/users/:id', { preHandler: app.csrfProtection }, async (request, reply) => {
-    const auth = requirePermission(request, 'manageUsers');
+  app.post('/manage/users/:id', { config: { access: { permission: 'manageUsers' } }, preHandler: app.csrfProtection }, async (request, reply) => {
+    const auth = principalOf(request);
     const user = await targetUser(request, auth);
     const result = await updateUser(
       deps,
@@ -107,14 +108,14 @@ export async function userPages(app: FastifyInstance, { deps }: RouteContext) {
     return reply.redirect(`/manage/users/${user.id}?notice=saved`, 303);
   });
 
-  app.get('/manage/users/:id/reset-mfa', async (request, reply) => {
-    const auth = requirePermission(request, 'resetMfa');
+  app.get('/manage/users/:id/reset-mfa', { config: { access: { permission: 'resetMfa' } } }, async (request, reply) => {
+    const auth = principalOf(request);
     const user = await targetUser(request, auth);
     return html(reply, 200, renderPage(<ResetConfirmPage csrf={csrfToken(request, reply)} viewer={viewerOf(auth)} user={user} />));
   });
 
-  app.post('/manage/users/:id/reset-mfa', { preHandler: app.csrfProtection }, async (request, reply) => {
-    const auth = requirePermission(request, 'resetMfa');
+  app.post('/manage/users/:id/reset-mfa', { config: { access: { permission: 'resetMfa' } }, preHandler: app.csrfProtection }, async (request, reply) => {
+    const auth = principalOf(request);
     const user = await targetUser(request, auth);
     const action = `/manage/users/${user.id}/reset-mfa`;
     const what = `reset MFA for ${user.username}`;
