@@ -74,17 +74,4 @@ export default tseslint.config(
     languageOptions: { globals: { document: 'readonly', Element: 'readonly', HTMLDialogElement: 'readonly' } },
   },
   ...Object.keys(forbidden).map((layer) => ({ files: [`src/${layer}/**`], rules: layerRule(layer) })),
-  {
-    // TEMPORARY (issue 12): the HTTP types move out of storage; remove this block when they have
-    files: [
-      'src/http/views/users.tsx',
-      'src/http/views/audit.tsx',
-      'src/http/plugins/session.ts',
-      'src/http/routes/mfa-pages.tsx',
-      'src/http/routes/meta.ts',
-      'src/http/routes/user-pages.tsx',
-      'src/http/guards.ts',
-    ],
-    rules: layerRule('http', ['storage']),
-  },
 );

@@ -7,6 +7,7 @@ import type { KeyRing } from './config/secret-key.ts';
 import type { Deps } from './services/deps.ts';
 import { registerErrorHandling, sendError, toAppError } from './http/plugins/errors.tsx';
 import { securityPlugin } from './http/plugins/security.ts';
+import { accessPlugin } from './http/access.ts';
 import { sessionCookie, sessionPlugin } from './http/plugins/session.ts';
 import { apiRoutes } from './http/routes/api.ts';
 import { metaRoutes } from './http/routes/meta.ts';
@@ -58,6 +59,8 @@ export async function buildApp({ deps, keys, trustProxy = false }: AppOptions): 
   });
   await app.register(sessionPlugin, { deps, cookie: cookieSettings });
   await app.register(securityPlugin, { publicOrigin: publicUrl?.origin, secure, secretKey: keys.active.key });
+  // Before any route: it refuses a route without a declared access, and enforces each one.
+  await app.register(accessPlugin);
 
   const routeOptions = { deps, cookie: cookieSettings };
   app.addHook('onResponse', async (request, reply) => {
@@ -66,7 +69,7 @@ export async function buildApp({ deps, keys, trustProxy = false }: AppOptions): 
       reply.elapsedTime / 1000,
     );
   });
-  await app.register(metaRoutes, { store: deps.store, metrics: deps.metrics, metricsAllow: deps.settings.metricsAllow });
+  await app.register(metaRoutes, { deps });
   await app.register(signInPages, routeOptions);
   await app.register(mfaPages, routeOptions);
   await app.register(consolePages, routeOptions);

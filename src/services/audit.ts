@@ -1,4 +1,5 @@
 import { randomId } from '../domain/providers.ts';
+import type { AuditQuery } from '../storage/queries/audit.ts';
 import type { AuditEvent } from '../storage/records.ts';
 import type { Store } from '../storage/store.ts';
 import type { Deps } from './deps.ts';
@@ -21,4 +22,11 @@ export async function audit(deps: Pick<Deps, 'clock' | 'random'> & Partial<Pick<
   // Counted once the event is committed: not for a transaction that rolls back.
   const metrics = deps.metrics;
   if (metrics) store.afterCommit(() => metrics.observe({ action: input.action, result: input.result, detail: input.detail ?? null }));
+}
+
+export type { AuditEvent, AuditQuery };
+
+/** The account's audit log, newest first, for the pages and the API alike. */
+export async function listAudit(deps: Pick<Deps, 'store'>, accountId: string, query: AuditQuery): Promise<AuditEvent[]> {
+  return deps.store.audit.list(accountId, query);
 }

@@ -1,3 +1,5 @@
+import { checkEmail } from '../domain/email.ts';
+import type { MfaStateName } from '../domain/mfa-state.ts';
 import { checkSkillName } from '../domain/names.ts';
 import { randomId } from '../domain/providers.ts';
 import { isRole } from '../domain/roles.ts';
@@ -11,7 +13,16 @@ import type { Actor } from './users.ts';
 
 // Users & Skills as an admin sees them: the list, one user, edits, skills.
 
-export type MfaState = { kind: 'not_enrolled' } | { kind: 'enrolled'; since: number } | { kind: 'locked'; until: number; enrolledSince: number | null };
+export type { MfaFilter, Skill };
+
+/** What each of the domain's MFA states carries; a state added there is a kind here at once. */
+interface MfaFacts extends Record<MfaStateName, object> {
+  enrolled: { since: number };
+  locked: { until: number; enrolledSince: number | null };
+}
+
+/** A user's second factor as the admin sees it: one kind per state of the domain's list. */
+export type MfaState = { [K in MfaStateName]: { kind: K } & MfaFacts[K] }[MfaStateName];
 
 export interface UserSummary {
   id: string;
@@ -108,8 +119,6 @@ export interface UserChanges {
 
 export type UpdateResult = { ok: true } | { ok: false; errors: string[] } | { ok: false; notFound: true };
 
-const EMAIL = /^[^\s@]{1,64}@[^\s@]{1,255}$/;
-
 /** Saves role, state, email and skills. Disabling a user ends their sessions; admins cannot demote or disable themselves. */
 export async function updateUser(deps: Deps, accountId: string, userId: string, changes: UserChanges, actor: Actor): Promise<UpdateResult> {
   const user = await deps.store.users.get(accountId, userId);
@@ -117,12 +126,13 @@ export async function updateUser(deps: Deps, accountId: string, userId: string, 
   const errors: string[] = [];
   if (!isRole(changes.role)) errors.push('Choose a role.');
   if (changes.state !== 'active' && changes.state !== 'disabled') errors.push('Choose a state.');
-  const email = changes.email.trim() || null;
-  if (email !== null && !EMAIL.test(email)) errors.push('Enter a valid email address, or leave it empty.');
+  const checked = checkEmail(changes.email);
+  if (!checked.ok) errors.push(checked.reason);
   if (actor.userId === userId && (changes.role !== user.role || changes.state !== 'active')) {
     errors.push('You cannot change your own role or disable yourself; ask another admin.');
   }
-  if (errors.length > 0 || !isRole(changes.role)) return { ok: false, errors };
+  if (errors.length > 0 || !isRole(changes.role) || !checked.ok) return { ok: false, errors };
+  const email = checked.email;
   const state = changes.state as UserState;
   await deps.store.transaction(async (store) => {
     await store.users.update(accountId, userId, { role: changes.role as Role, state, email }, deps.clock.now());

@@ -1,3 +1,4 @@
+import { checkEmail } from '../domain/email.ts';
 import { checkSkillName, checkUsername } from '../domain/names.ts';
 import { checkNewPassword } from '../domain/password-policy.ts';
 import { randomId } from '../domain/providers.ts';
@@ -27,8 +28,6 @@ export interface ValidUser {
 
 export type Checked<T> = { ok: true; value: T } | { ok: false; errors: string[] };
 
-const EMAIL = /^[^\s@]{1,64}@[^\s@]{1,255}$/;
-
 /** Checks a draft against the username, role, password, skill and email rules; lists every problem. */
 export function validateUser(deps: Pick<Deps, 'settings'>, draft: UserDraft): Checked<ValidUser> {
   const errors: string[] = [];
@@ -44,10 +43,10 @@ export function validateUser(deps: Pick<Deps, 'settings'>, draft: UserDraft): Ch
     if (!skill.ok) errors.push(skill.reason);
     else if (!skills.some((s) => s.key === skill.key)) skills.push({ name: skill.name, key: skill.key });
   }
-  const email = draft.email?.trim() || null;
-  if (email !== null && !EMAIL.test(email)) errors.push(`Email "${email}" is not an email address.`);
-  if (errors.length > 0 || !name.ok || !isRole(draft.role)) return { ok: false, errors };
-  return { ok: true, value: { username: name.name, usernameKey: name.key, role: draft.role, password: draft.password, skills, email } };
+  const email = checkEmail(draft.email);
+  if (!email.ok) errors.push(email.reason);
+  if (errors.length > 0 || !name.ok || !isRole(draft.role) || !email.ok) return { ok: false, errors };
+  return { ok: true, value: { username: name.name, usernameKey: name.key, role: draft.role, password: draft.password, skills, email: email.email } };
 }
 
 export interface Actor {

@@ -158,7 +158,7 @@ for (const kind of await storeKinds()) {
         [{ ...good, password: '123456789012' }, /too common/],
         [{ ...good, username: 'BOB' }, /already taken/],
         [{ ...good, username: 'gi na' }, /Username must be/],
-        [{ ...good, email: 'not an email' }, /not an email address/],
+        [{ ...good, email: 'not an email' }, /Enter a valid email address/],
       ];
       for (const [body, message] of bad) {
         const res = await api(t, admin, 'POST', '/api/v1/users', body);
@@ -376,6 +376,15 @@ for (const kind of await storeKinds()) {
         expect(operation?.tags).toContain('admin');
         expect(operation?.security).toEqual([{ session: [] }]);
       }
+    });
+
+    it('describes what GET /api/v1/audit answers in /api/openapi.json', async () => {
+      const doc = (await t.app.inject({ method: 'GET', url: '/api/openapi.json' })).json<{
+        paths: Record<string, Record<string, { responses?: Record<string, { content?: Record<string, { schema?: { properties?: Record<string, { items?: { required?: string[] } }> } }> }> }>>;
+      }>();
+      const schema = doc.paths['/api/v1/audit']?.get?.responses?.['200']?.content?.['application/json']?.schema;
+      expect(Object.keys(schema?.properties ?? {}).sort()).toEqual(['events', 'page']);
+      expect(schema?.properties?.events?.items?.required?.sort()).toEqual(['action', 'actor', 'at', 'detail', 'ip', 'result', 'target']);
     });
   });
 

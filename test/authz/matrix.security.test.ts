@@ -7,13 +7,17 @@ import { storeKinds } from '../helpers/stores.ts';
 import { become, buildWorld, fetchAs, jsonAs, postFormAs } from './principals.ts';
 import type { Actor, World } from './principals.ts';
 import { routeTable } from './route-table.ts';
-import { principals, rules } from './rules.ts';
-import type { Outcome, Principal, Rule } from './rules.ts';
+import { admittedBy, expectationsFor, principals, rules } from './rules.ts';
+import type { Expectations, Outcome, Principal, Rule } from './rules.ts';
+import { isAccess } from '../../src/http/access.ts';
+import type { Access } from '../../src/http/access.ts';
 
 // The authorization matrix (SPEC "Who may do what"): every route the real app
 // registers × every kind of caller, each with the outcome rules.ts gives it.
 // The route list comes from the app itself (see route-table.ts), so a route
-// added without a rule, or a rule left behind by a removed route, fails here.
+// added without a rule, or a rule left behind by a removed route, fails here;
+// so does a route without a declared access. Who may call each route is read
+// from that declaration (config.access, as registered), not from a copy.
 
 vi.mock('fastify', async (importOriginal) => {
   const { withRouteTable } = await import('./route-table.ts');
@@ -99,6 +103,34 @@ async function send(w: World, actor: Actor, rule: Rule, method: string, url: str
   return jsonAs(w, actor, rule.method, url, rule.body?.(ctx));
 }
 
+/** Each route's declared access, read from the routes an app registers ("METHOD url" → access). */
+function declarations(app: TestApp['app']): Map<string, unknown> {
+  return new Map(routeTable(app).map((r) => [routeKey(r.method, r.url), r.access]));
+}
+
+// The declarations decide which tests exist (which routes refuse someone), so
+// they are read once before the tests are collected, from an app built for it.
+const declared = await (async () => {
+  const probe = await buildTestApp('sqlite');
+  try {
+    return declarations(probe.app);
+  } finally {
+    await probe.close();
+  }
+})();
+
+function accessOf(rule: Rule): Access {
+  const access = declared.get(routeKey(rule.method, rule.url));
+  if (!isAccess(access)) throw new Error(`${routeKey(rule.method, rule.url)} declares no access the matrix knows: ${JSON.stringify(access)}`);
+  return access;
+}
+
+/** What each principal gets from this rule's route, by its declared access; undefined when it declares none. */
+function expected(rule: Rule): Expectations | undefined {
+  const access = declared.get(routeKey(rule.method, rule.url));
+  return isAccess(access) ? expectationsFor(rule, access) : undefined;
+}
+
 for (const kind of await storeKinds()) {
   describe(`authorization matrix (${kind})`, () => {
     let t: TestApp;
@@ -130,10 +162,24 @@ for (const kind of await storeKinds()) {
         expect(unknown.map((r) => routeKey(r.method, r.url))).toEqual([]);
       });
 
-      it('lists each route once, with an outcome for every principal', () => {
+      it('lists each route once', () => {
         const keys = rules.map((r) => routeKey(r.method, r.url));
         expect(keys.filter((k, i) => keys.indexOf(k) !== i)).toEqual([]);
-        for (const rule of rules) expect(Object.keys(rule.expect).sort(), routeKey(rule.method, rule.url)).toEqual([...principals].sort());
+      });
+
+      it('finds a declared access on every route this app registers, the same as the one read before collecting', () => {
+        const mine = declarations(t.app);
+        const undeclared = [...mine].filter(([, access]) => !isAccess(access)).map(([key]) => key);
+        expect(undeclared, 'routes without config.access').toEqual([]);
+        expect(Object.fromEntries(mine)).toEqual(Object.fromEntries(declared));
+      });
+
+      it('gives exceptions only for principals the route admits', () => {
+        for (const rule of rules) {
+          const admitted = admittedBy(rule, accessOf(rule));
+          const strays = Object.keys(rule.except ?? {}).filter((p) => !admitted.includes(p as Principal));
+          expect(strays, routeKey(rule.method, rule.url)).toEqual([]);
+        }
       });
     });
 
@@ -143,11 +189,12 @@ for (const kind of await storeKinds()) {
         for (const method of methods) {
           it(`${method} ${rule.url}`, async () => {
             const url = rule.url.replace(':id', w.targetId);
+            const outcomes = expectationsFor(rule, accessOf(rule));
             const problems: string[] = [];
             for (const principal of principals) {
               const actor = await become(w, principal);
               const res = await send(w, actor, rule, method, url, unique);
-              const problem = mismatch(res, rule.expect[principal], rule, method, principal, w.targetId);
+              const problem = mismatch(res, outcomes[principal], rule, method, principal, w.targetId);
               if (problem) problems.push(problem);
               if (rule.loopbackOnly && (method === 'GET' || method === 'HEAD')) {
                 const away = await fetchAs(w, actor, method, url, NOT_LOOPBACK);
@@ -161,14 +208,15 @@ for (const kind of await storeKinds()) {
     });
 
     describe('refuses before it reads the request: a caller without the role learns nothing of what a route accepts', () => {
-      const guarded = rules.filter((r) => r.kind === 'api' && Object.values(r.expect).includes('forbidden'));
+      const guarded = rules.filter((r) => r.kind === 'api' && Object.values(expected(r) ?? {}).includes('forbidden'));
       it('covers the admin API', () => expect(guarded.length).toBeGreaterThanOrEqual(8));
       for (const rule of guarded) {
         it(`${rule.method} ${rule.url} with a malformed request`, async () => {
           const url = rule.url.replace(':id', w.targetId);
           const problems: string[] = [];
+          const outcomes = expectationsFor(rule, accessOf(rule));
           for (const principal of principals) {
-            const outcome = rule.expect[principal];
+            const outcome = outcomes[principal];
             if (outcome !== 'forbidden' && outcome !== 'login') continue;
             const actor = await become(w, principal);
             const res =

@@ -6,12 +6,15 @@ import type * as fastify from 'fastify';
 // no moment to add an onRoute hook from outside. The matrix test therefore
 // mocks the `fastify` module with this wrapper (vi.mock): every instance gets
 // an onRoute hook before anything registers, and the hook sees each route
-// exactly as registered (prefix included, Fastify's own HEAD siblings too).
+// exactly as registered (prefix included, Fastify's own HEAD siblings too),
+// with the access it declares: the matrix reads who may call it from there.
 // Nothing in src/ is changed or patched; buildApp runs as it does in production.
 
 export interface RouteKey {
   method: string;
   url: string;
+  /** What the route declares in config.access (src/http/access.ts), as registered. */
+  access: unknown;
 }
 
 type FastifyModule = typeof fastify;
@@ -26,7 +29,7 @@ export function withRouteTable(mod: FastifyModule): FastifyModule {
     const routes: RouteKey[] = [];
     tables.set(app, routes);
     app.addHook('onRoute', (route: RouteOptions) => {
-      for (const method of [route.method].flat()) routes.push({ method: String(method).toUpperCase(), url: route.url });
+      for (const method of [route.method].flat()) routes.push({ method: String(method).toUpperCase(), url: route.url, access: route.config?.access });
     });
     return app;
   };

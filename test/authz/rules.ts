@@ -1,11 +1,16 @@
-// Who may do what, route by route (SPEC "Who may do what"). Every route the
-// app registers must have a rule here, and every rule must name a route the
-// app has: matrix.security.test.ts fails otherwise, so a new route cannot ship
-// without someone deciding, in this table, who may use it.
+import type { Access } from '../../src/http/access.ts';
+import { can } from '../../src/domain/roles.ts';
+import type { Role } from '../../src/domain/roles.ts';
+
+// Who may do what, route by route (SPEC "Who may do what"). Who may call a
+// route is not written here: each route declares it once in its config
+// (src/http/access.ts), and expectationsFor reads that declaration from the
+// registered route and says what each kind of caller then gets. What is
+// written here is what the route answers a caller it admits. Every route the
+// app registers must have a rule here and a declaration, and every rule must
+// name a route the app has: matrix.security.test.ts fails otherwise.
 //
-// A GET rule covers Fastify's automatic HEAD sibling too (same outcome,
-// except that an unauthenticated HEAD of a page answers 401 rather than a
-// redirect: the error handler redirects GET only).
+// A GET rule covers Fastify's automatic HEAD sibling too (same outcome).
 
 /** Who sends the request. Account A has MFA on; everyone in it is enrolled. */
 export const principals = [
@@ -54,45 +59,64 @@ export interface Rule {
   kind: 'page' | 'api' | 'asset';
   /** A harmless body: saves current values, creates uniquely named things, or targets the throwaway user. */
   body?: (ctx: BodyContext) => Record<string, unknown>;
-  expect: Expectations;
+  /** What the route answers a caller its declared access admits: the handler's doing, not the access check's. */
+  admitted: Outcome;
+  /** Admitted principals that get another answer: B's admin naming A's ids (404), a signed-in user on the sign-in page (home). */
+  except?: Partial<Expectations>;
   /** Answered only to listed (loopback) addresses: anyone else gets 404. */
   loopbackOnly?: boolean;
 }
 
-const noSession = ['anonymous', 'signed-out', 'expired'] as const;
 const fullSessions = ['agent', 'agent-manager', 'admin', 'other-admin'] as const;
-
-function table(parts: Partial<Expectations>): Expectations {
-  const missing = principals.filter((p) => parts[p] === undefined);
-  if (missing.length > 0) throw new Error(`rule without an outcome for ${missing.join(', ')}`);
-  return parts as Expectations;
-}
 
 function each(names: readonly Principal[], outcome: Outcome): Partial<Expectations> {
   return Object.fromEntries(names.map((p) => [p, outcome]));
 }
 
-/** Public: the same answer for everyone. */
-export function everyone(outcome: Outcome): Expectations {
-  return table(each(principals, outcome));
+/** The role of each full session. */
+const roleOf: Record<(typeof fullSessions)[number], Role> = { agent: 'agent', 'agent-manager': 'agent-manager', admin: 'admin', 'other-admin': 'admin' };
+
+/**
+ * What each principal gets from a route that declares this access, whose
+ * handler answers `rule.admitted` (or `rule.except`) to those it admits:
+ * - 'public': everyone is admitted;
+ * - 'session': any live session; no session is sent to sign in;
+ * - 'signed-in': full sessions; no session, or a pending one, is sent to sign in;
+ * - { permission }: full sessions whose role has it (domain/roles.ts, pinned by roles.test.ts); other roles 403;
+ * - 'pending': only the pending sign-in. The API sends anyone else to sign in;
+ *   a page sends a full session home and no session to /login (a form post with notice=expired).
+ */
+export function expectationsFor(rule: Rule, access: Access): Expectations {
+  const admitted = (p: Principal): boolean => {
+    if (access === 'public') return true;
+    if (access === 'pending') return p === 'pending';
+    if (access === 'session') return p === 'pending' || (fullSessions as readonly string[]).includes(p);
+    const role = roleOf[p as (typeof fullSessions)[number]];
+    return role !== undefined && (access === 'signed-in' || can(role, access.permission));
+  };
+  const refused = (p: Principal): Outcome => {
+    const full = (fullSessions as readonly string[]).includes(p);
+    if (access === 'pending') {
+      if (rule.kind !== 'page') return 'login';
+      if (full) return { redirect: '/' };
+      return { redirect: rule.method === 'GET' ? '/login' : '/login?notice=expired' };
+    }
+    return full ? 'forbidden' : 'login';
+  };
+  return Object.fromEntries(principals.map((p) => [p, admitted(p) ? (rule.except?.[p] ?? rule.admitted) : refused(p)])) as Expectations;
 }
 
-/** Any full session, any role; nobody else. */
-export function signedIn(outcome: Outcome): Expectations {
-  return table({ ...each(noSession, 'login'), pending: 'login', ...each(fullSessions, outcome) });
-}
-
-/** Admins only; `otherAccount` is what B's admin gets (404 where A's ids are in the URL). */
-export function adminOnly(outcome: Outcome, otherAccount: Outcome = outcome): Expectations {
-  return table({
-    ...each(noSession, 'login'),
-    pending: 'login',
-    agent: 'forbidden',
-    'agent-manager': 'forbidden',
-    admin: outcome,
-    'other-admin': otherAccount,
+/** The principals an access admits, whatever the route answers them (to check that `except` names only those). */
+export function admittedBy(rule: Rule, access: Access): Principal[] {
+  const probe = { ...rule, admitted: 'ok' as const, except: {} };
+  return principals.filter((p) => {
+    const outcome = expectationsFor(probe, access)[p];
+    return outcome === 'ok';
   });
 }
+
+/** B's admin, naming A's ids in the URL, finds nothing. */
+const otherAccountNotFound: Partial<Expectations> = { 'other-admin': 'not-found' };
 
 /** A password change that fails on the current password: harmless, and the same for everyone. */
 const wrongPasswordChange = { currentPassword: 'not anyone’s password at all', newPassword: 'a new password nobody gets', confirmation: 'a new password nobody gets' };
@@ -102,99 +126,101 @@ const unchangedTarget = { role: 'agent', state: 'active', email: '' };
 
 export const rules: Rule[] = [
   // Meta: public, no session needed.
-  { method: 'GET', url: '/metrics', kind: 'asset', expect: everyone('ok'), loopbackOnly: true },
-  { method: 'GET', url: '/healthz', kind: 'asset', expect: everyone('ok') },
-  { method: 'GET', url: '/style.css', kind: 'asset', expect: everyone('ok') },
-  { method: 'GET', url: '/app.js', kind: 'asset', expect: everyone('ok') },
-  { method: 'GET', url: '/api/openapi.json', kind: 'asset', expect: everyone('ok') },
+  { method: 'GET', url: '/metrics', kind: 'asset', admitted: 'ok', loopbackOnly: true },
+  { method: 'GET', url: '/healthz', kind: 'asset', admitted: 'ok' },
+  { method: 'GET', url: '/style.css', kind: 'asset', admitted: 'ok' },
+  { method: 'GET', url: '/app.js', kind: 'asset', admitted: 'ok' },
+  { method: 'GET', url: '/api/openapi.json', kind: 'asset', admitted: 'ok' },
 
   // Sign-in pages.
-  { method: 'GET', url: '/', kind: 'page', expect: signedIn('ok') },
-  { method: 'GET', url: '/login', kind: 'page', expect: table({ ...each(noSession, 'ok'), pending: 'ok', ...each(fullSessions, { redirect: '/' }) }) },
+  { method: 'GET', url: '/', kind: 'page', admitted: 'ok' },
+  { method: 'GET', url: '/login', kind: 'page', admitted: 'ok', except: each(fullSessions, { redirect: '/' }) },
   {
     // Signs in the throwaway user "pat" (MFA on: a pending sign-in), whoever asks.
     method: 'POST',
     url: '/login',
     kind: 'page',
     body: (c) => ({ accountId: c.accountA, username: 'pat', password: c.password }),
-    expect: everyone({ redirect: '/login/mfa' }),
+    admitted: { redirect: '/login/mfa' },
   },
-  { method: 'POST', url: '/logout', kind: 'page', expect: everyone({ redirect: '/login' }) },
+  { method: 'POST', url: '/logout', kind: 'page', admitted: { redirect: '/login' } },
   {
     method: 'GET',
     url: '/login/mfa',
     kind: 'page',
-    expect: table({ ...each(noSession, { redirect: '/login' }), pending: 'ok', ...each(fullSessions, { redirect: '/' }) }),
+    admitted: 'ok',
   },
   {
     method: 'POST',
     url: '/login/mfa',
     kind: 'page',
     body: (c) => ({ code: c.code() }),
-    expect: table({ ...each(noSession, { redirect: '/login?notice=expired' }), pending: { redirect: '/' }, ...each(fullSessions, { redirect: '/' }) }),
+    admitted: { redirect: '/' },
   },
 
   // Management Console (admins, own account: no ids in these URLs).
-  { method: 'GET', url: '/manage/console', kind: 'page', expect: adminOnly('ok') },
-  { method: 'GET', url: '/manage/console/admin-secure', kind: 'page', expect: adminOnly('ok') },
-  { method: 'GET', url: '/manage/console/account-access-control', kind: 'page', expect: adminOnly('ok') },
+  { method: 'GET', url: '/manage/console', kind: 'page', admitted: 'ok' },
+  { method: 'GET', url: '/manage/console/admin-secure', kind: 'page', admitted: 'ok' },
+  { method: 'GET', url: '/manage/console/account-access-control', kind: 'page', admitted: 'ok' },
   {
     // Saves the current value (MFA on): nothing changes.
     method: 'POST',
     url: '/manage/console/account-access-control',
     kind: 'page',
     body: () => ({ mfaEnabled: 'on' }),
-    expect: adminOnly({ redirect: '/manage/console/account-access-control?saved=1' }),
+    admitted: { redirect: '/manage/console/account-access-control?saved=1' },
   },
 
   // Users & Skills.
-  { method: 'GET', url: '/manage/users', kind: 'page', expect: adminOnly('ok') },
+  { method: 'GET', url: '/manage/users', kind: 'page', admitted: 'ok' },
   {
     method: 'POST',
     url: '/manage/users',
     kind: 'page',
     body: (c) => ({ username: c.unique('made'), role: 'agent', password: c.password }),
-    expect: adminOnly({ redirect: /^\/manage\/users\/[0-9a-f]{32}\?notice=created$/ }),
+    admitted: { redirect: /^\/manage\/users\/[0-9a-f]{32}\?notice=created$/ },
   },
   {
     method: 'POST',
     url: '/manage/skills',
     kind: 'page',
     body: (c) => ({ name: c.unique('Skill') }),
-    expect: adminOnly({ redirect: '/manage/users?notice=skill' }),
+    admitted: { redirect: '/manage/users?notice=skill' },
   },
-  { method: 'GET', url: '/manage/users/:id', kind: 'page', expect: adminOnly('ok', 'not-found') },
+  { method: 'GET', url: '/manage/users/:id', kind: 'page', admitted: 'ok', except: otherAccountNotFound },
   {
     method: 'POST',
     url: '/manage/users/:id',
     kind: 'page',
     body: () => unchangedTarget,
-    expect: adminOnly({ redirect: '/manage/users/:id?notice=saved' }, 'not-found'),
+    admitted: { redirect: '/manage/users/:id?notice=saved' },
+    except: otherAccountNotFound,
   },
-  { method: 'GET', url: '/manage/users/:id/reset-mfa', kind: 'page', expect: adminOnly('ok', 'not-found') },
+  { method: 'GET', url: '/manage/users/:id/reset-mfa', kind: 'page', admitted: 'ok', except: otherAccountNotFound },
   {
     // The target is a throwaway user: a reset is harmless and repeatable.
     method: 'POST',
     url: '/manage/users/:id/reset-mfa',
     kind: 'page',
-    expect: adminOnly({ redirect: '/manage/users/:id?notice=reset' }, 'not-found'),
+    admitted: { redirect: '/manage/users/:id?notice=reset' },
+    except: otherAccountNotFound,
   },
-  { method: 'GET', url: '/manage/audit', kind: 'page', expect: adminOnly('ok') },
+  { method: 'GET', url: '/manage/audit', kind: 'page', admitted: 'ok' },
 
   // Your sessions: every signed-in user, their own sessions only. The principals
   // have no other live session each, so ending "the others" ends nothing here.
-  { method: 'GET', url: '/account/sessions', kind: 'page', expect: signedIn('ok') },
+  { method: 'GET', url: '/account/sessions', kind: 'page', admitted: 'ok' },
   {
     method: 'POST',
     url: '/account/sessions/end',
     kind: 'page',
     body: () => ({ session: 'no-such-session-handle' }),
-    expect: signedIn({ redirect: '/account/sessions?ended=gone' }),
+    admitted: { redirect: '/account/sessions?ended=gone' },
   },
-  { method: 'POST', url: '/account/sessions/end-others', kind: 'page', expect: signedIn({ redirect: '/account/sessions?ended=others' }) },
+  { method: 'POST', url: '/account/sessions/end-others', kind: 'page', admitted: { redirect: '/account/sessions?ended=others' } },
   // Change password: with a wrong current password, so nobody's password changes (one failure counted each run).
-  { method: 'GET', url: '/account/password', kind: 'page', expect: signedIn('ok') },
-  { method: 'POST', url: '/account/password', kind: 'page', body: () => wrongPasswordChange, expect: signedIn('wrong-password') },
+  { method: 'GET', url: '/account/password', kind: 'page', admitted: 'ok' },
+  { method: 'POST', url: '/account/password', kind: 'page', body: () => wrongPasswordChange, admitted: 'wrong-password' },
 
   // JSON API: sign-in.
   {
@@ -202,40 +228,40 @@ export const rules: Rule[] = [
     url: '/api/v1/login',
     kind: 'api',
     body: (c) => ({ accountId: c.accountA, username: 'pat', password: c.password }),
-    expect: everyone('ok'),
+    admitted: 'ok',
   },
-  { method: 'POST', url: '/api/v1/logout', kind: 'api', body: () => ({}), expect: everyone('ok') },
+  { method: 'POST', url: '/api/v1/logout', kind: 'api', body: () => ({}), admitted: 'ok' },
   // A pending sign-in may read its own state (that is how a client learns a code is due).
-  { method: 'GET', url: '/api/v1/session', kind: 'api', expect: table({ ...signedIn('ok'), pending: 'ok' }) },
+  { method: 'GET', url: '/api/v1/session', kind: 'api', admitted: 'ok' },
   // Only a pending sign-in; this one's user is enrolled already, so: 409.
-  { method: 'GET', url: '/api/v1/login/mfa/enrollment', kind: 'api', expect: table({ ...everyone('login'), pending: 'conflict' }) },
-  { method: 'POST', url: '/api/v1/login/mfa', kind: 'api', body: (c) => ({ code: c.code() }), expect: table({ ...everyone('login'), pending: 'ok' }) },
+  { method: 'GET', url: '/api/v1/login/mfa/enrollment', kind: 'api', admitted: 'conflict' },
+  { method: 'POST', url: '/api/v1/login/mfa', kind: 'api', body: (c) => ({ code: c.code() }), admitted: 'ok' },
 
   // JSON API: administration, mirroring the pages.
-  { method: 'GET', url: '/api/v1/account', kind: 'api', expect: adminOnly('ok') },
-  { method: 'PUT', url: '/api/v1/account/settings', kind: 'api', body: () => ({ mfaEnabled: true }), expect: adminOnly('ok') },
-  { method: 'GET', url: '/api/v1/users', kind: 'api', expect: adminOnly('ok') },
+  { method: 'GET', url: '/api/v1/account', kind: 'api', admitted: 'ok' },
+  { method: 'PUT', url: '/api/v1/account/settings', kind: 'api', body: () => ({ mfaEnabled: true }), admitted: 'ok' },
+  { method: 'GET', url: '/api/v1/users', kind: 'api', admitted: 'ok' },
   {
     method: 'POST',
     url: '/api/v1/users',
     kind: 'api',
     body: (c) => ({ username: c.unique('made'), role: 'agent', password: c.password }),
-    expect: adminOnly('ok'),
+    admitted: 'ok',
   },
-  { method: 'GET', url: '/api/v1/users/:id', kind: 'api', expect: adminOnly('ok', 'not-found') },
-  { method: 'PATCH', url: '/api/v1/users/:id', kind: 'api', body: () => ({ role: 'agent' }), expect: adminOnly('ok', 'not-found') },
-  { method: 'POST', url: '/api/v1/users/:id/reset-mfa', kind: 'api', body: () => ({}), expect: adminOnly('ok', 'not-found') },
-  { method: 'GET', url: '/api/v1/audit', kind: 'api', expect: adminOnly('ok') },
+  { method: 'GET', url: '/api/v1/users/:id', kind: 'api', admitted: 'ok', except: otherAccountNotFound },
+  { method: 'PATCH', url: '/api/v1/users/:id', kind: 'api', body: () => ({ role: 'agent' }), admitted: 'ok', except: otherAccountNotFound },
+  { method: 'POST', url: '/api/v1/users/:id/reset-mfa', kind: 'api', body: () => ({}), admitted: 'ok', except: otherAccountNotFound },
+  { method: 'GET', url: '/api/v1/audit', kind: 'api', admitted: 'ok' },
 
   // JSON API: your sessions. A user id is no session handle: 404 for everyone signed in.
-  { method: 'GET', url: '/api/v1/sessions', kind: 'api', expect: signedIn('ok') },
-  { method: 'DELETE', url: '/api/v1/sessions/:id', kind: 'api', expect: signedIn('not-found') },
-  { method: 'POST', url: '/api/v1/sessions/end-others', kind: 'api', body: () => ({}), expect: signedIn('ok') },
+  { method: 'GET', url: '/api/v1/sessions', kind: 'api', admitted: 'ok' },
+  { method: 'DELETE', url: '/api/v1/sessions/:id', kind: 'api', admitted: 'not-found' },
+  { method: 'POST', url: '/api/v1/sessions/end-others', kind: 'api', body: () => ({}), admitted: 'ok' },
   {
     method: 'POST',
     url: '/api/v1/password',
     kind: 'api',
     body: () => ({ currentPassword: wrongPasswordChange.currentPassword, newPassword: wrongPasswordChange.newPassword }),
-    expect: signedIn('wrong-password'),
+    admitted: 'wrong-password',
   },
 ];

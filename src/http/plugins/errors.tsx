@@ -1,7 +1,8 @@
 /** @jsxRuntime automatic @jsxImportSource preact */
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { AppError, TemporarilyUnavailable } from '../../domain/errors.ts';
-import type { ErrorCode } from '../../domain/errors.ts';
+import { TemporarilyUnavailable } from '../../domain/errors.ts';
+import { AppError } from '../app-error.ts';
+import type { ErrorCode } from '../app-error.ts';
 import { renderPage } from '../views/layout.tsx';
 import { MessagePage } from '../views/message.tsx';
 

@@ -3,7 +3,7 @@ import fp from 'fastify-plugin';
 import helmet from '@fastify/helmet';
 import csrf from '@fastify/csrf-protection';
 import { createHmac } from 'node:crypto';
-import { AppError } from '../../domain/errors.ts';
+import { AppError } from '../app-error.ts';
 
 export interface SecurityOptions {
   /** The service's own origin when configured; otherwise the request's Host decides. */

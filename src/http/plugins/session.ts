@@ -2,12 +2,12 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import type { Deps } from '../../services/deps.ts';
 import { resolveSession } from '../../services/sessions.ts';
-import type { SessionView } from '../../storage/queries/sessions.ts';
+import type { Principal } from '../../services/principal.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
     /** The request's live session, full or pending; null when there is none. */
-    auth: SessionView | null;
+    auth: Principal | null;
   }
 }
 

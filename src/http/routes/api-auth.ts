@@ -1,13 +1,14 @@
 import type { FastifyInstance } from 'fastify';
 import { Type } from '@fastify/type-provider-typebox';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import { AppError } from '../../domain/errors.ts';
+import { AppError } from '../app-error.ts';
 import { retryAfterSeconds } from '../../domain/lockout-policy.ts';
 import { endSession, hashToken } from '../../services/sessions.ts';
 import { signIn } from '../../services/sign-in.ts';
+import { principalOf } from '../access.ts';
 import { clearSessionCookie, sessionToken, setSessionCookie } from '../plugins/session.ts';
-import { ErrorBody, TooMany, Unavailable } from './api-schemas.ts';
-import type { RouteOptions } from './sign-in-pages.tsx';
+import { ErrorBody, TooMany, Unavailable } from '../api-schemas.ts';
+import type { RouteContext } from '../route-context.ts';
 import { totpOffer } from '../../services/factors/totp.ts';
 
 const LoginBody = Type.Object(
@@ -23,12 +24,13 @@ const LoginState = Type.Object({
   otpauthUri: Type.Optional(Type.String()),
 });
 
-export async function apiAuthRoutes(app: FastifyInstance, { deps, cookie }: RouteOptions) {
+export async function apiAuthRoutes(app: FastifyInstance, { deps, cookie }: RouteContext) {
   const api = app.withTypeProvider<TypeBoxTypeProvider>();
 
   api.post(
     '/api/v1/login',
     {
+      config: { access: 'public' },
       schema: {
         tags: ['auth'],
         summary: 'Sign in with account number, username and password',
@@ -59,6 +61,7 @@ export async function apiAuthRoutes(app: FastifyInstance, { deps, cookie }: Rout
   api.post(
     '/api/v1/logout',
     {
+      config: { access: 'public' },
       schema: {
         tags: ['auth'],
         summary: 'End the current session',
@@ -76,6 +79,7 @@ export async function apiAuthRoutes(app: FastifyInstance, { deps, cookie }: Rout
   api.get(
     '/api/v1/session',
     {
+      config: { access: 'session' },
       schema: {
         tags: ['auth'],
         summary: 'The current session and its user',
@@ -92,8 +96,7 @@ export async function apiAuthRoutes(app: FastifyInstance, { deps, cookie }: Rout
       },
     },
     async (request) => {
-      const auth = request.auth;
-      if (!auth) throw new AppError('unauthenticated');
+      const auth = principalOf(request);
       return {
         state: auth.session.state === 'full' ? ('authenticated' as const) : ('pending' as const),
         accountId: auth.account.id,

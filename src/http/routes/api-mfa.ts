@@ -1,22 +1,24 @@
 import type { FastifyInstance } from 'fastify';
 import { Type } from '@fastify/type-provider-typebox';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import { AppError } from '../../domain/errors.ts';
+import { AppError } from '../app-error.ts';
 import { secondFactorMethods } from '../../domain/auth-methods.ts';
 import { retryAfterSeconds } from '../../domain/lockout-policy.ts';
 import { submitCode } from '../../services/mfa-challenge.ts';
 import { hasFactor } from '../../services/factors/index.ts';
 import { totpOffer } from '../../services/factors/totp.ts';
+import { principalOf } from '../access.ts';
 import { clearSessionCookie, setSessionCookie } from '../plugins/session.ts';
-import { ErrorBody, TooMany } from './api-schemas.ts';
-import type { RouteOptions } from './sign-in-pages.tsx';
+import { ErrorBody, TooMany } from '../api-schemas.ts';
+import type { RouteContext } from '../route-context.ts';
 
-export async function apiMfaRoutes(app: FastifyInstance, { deps, cookie }: RouteOptions) {
+export async function apiMfaRoutes(app: FastifyInstance, { deps, cookie }: RouteContext) {
   const api = app.withTypeProvider<TypeBoxTypeProvider>();
 
   api.get(
     '/api/v1/login/mfa/enrollment',
     {
+      config: { access: 'pending' },
       schema: {
         tags: ['auth'],
         summary: 'The authenticator set-up of a pending sign-in without one: the key URI and the key for typing by hand',
@@ -24,8 +26,7 @@ export async function apiMfaRoutes(app: FastifyInstance, { deps, cookie }: Route
       },
     },
     async (request) => {
-      const view = request.auth;
-      if (!view || view.session.state !== 'pending') throw new AppError('session_expired');
+      const view = principalOf(request);
       if (await hasFactor(deps, view.account.id, view.user.id)) throw new AppError('conflict', 'An authenticator is already set up; send its code.');
       const offer = await totpOffer(deps, view);
       if (!offer) throw new Error('could not prepare an enrolment secret');
@@ -36,6 +37,7 @@ export async function apiMfaRoutes(app: FastifyInstance, { deps, cookie }: Route
   api.post(
     '/api/v1/login/mfa',
     {
+      config: { access: 'pending' },
       schema: {
         tags: ['auth'],
         summary: 'Complete a sign-in with an authenticator app\'s code or a recovery code (also confirms a new authenticator)',
@@ -60,8 +62,7 @@ export async function apiMfaRoutes(app: FastifyInstance, { deps, cookie }: Route
       },
     },
     async (request, reply) => {
-      const view = request.auth;
-      if (!view || view.session.state !== 'pending') throw new AppError('session_expired');
+      const view = principalOf(request);
       const result = await submitCode(deps, view, { method: request.body.method ?? 'totp', code: request.body.code }, request.ip);
       switch (result.kind) {
         case 'signed_in':

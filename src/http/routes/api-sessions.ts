@@ -1,14 +1,14 @@
 import type { FastifyInstance } from 'fastify';
 import { Type } from '@fastify/type-provider-typebox';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import { AppError } from '../../domain/errors.ts';
+import { AppError } from '../app-error.ts';
 import { retryAfterSeconds } from '../../domain/lockout-policy.ts';
 import { endOwnSessions, listOwnSessions } from '../../services/own-sessions.ts';
 import { changePassword } from '../../services/password-change.ts';
-import { requireFull } from '../guards.ts';
+import { principalOf } from '../access.ts';
 import { setSessionCookie } from '../plugins/session.ts';
-import { ErrorBody, TooMany, Unavailable } from './api-schemas.ts';
-import type { RouteOptions } from './sign-in-pages.tsx';
+import { ErrorBody, TooMany, Unavailable } from '../api-schemas.ts';
+import type { RouteContext } from '../route-context.ts';
 
 const OwnSession = Type.Object({
   id: Type.String({ description: 'A handle for this session (not its token)' }),
@@ -22,14 +22,14 @@ const OwnSession = Type.Object({
 });
 
 /** The signed-in user's own sessions (OWASP ASVS 4.0.3 3.3.4) and password, mirroring "Your sessions" and "Change password". */
-export async function apiSessionRoutes(app: FastifyInstance, { deps, cookie }: RouteOptions) {
+export async function apiSessionRoutes(app: FastifyInstance, { deps, cookie }: RouteContext) {
   const api = app.withTypeProvider<TypeBoxTypeProvider>();
   const iso = (ms: number) => new Date(ms).toISOString();
 
   api.get(
     '/api/v1/sessions',
     {
-      onRequest: async (request) => void requireFull(request),
+      config: { access: 'signed-in' },
       schema: {
         tags: ['sessions'],
         summary: 'Your sessions: where you are signed in, the most recently used first',
@@ -37,7 +37,7 @@ export async function apiSessionRoutes(app: FastifyInstance, { deps, cookie }: R
       },
     },
     async (request) => {
-      const sessions = await listOwnSessions(deps, requireFull(request));
+      const sessions = await listOwnSessions(deps, principalOf(request));
       return { sessions: sessions.map((s) => ({ id: s.handle, current: s.current, createdAt: iso(s.createdAt), lastSeenAt: iso(s.lastSeenAt), ip: s.ip, device: s.device, signedInWith: s.signedInWith, amr: s.amr })) };
     },
   );
@@ -45,7 +45,7 @@ export async function apiSessionRoutes(app: FastifyInstance, { deps, cookie }: R
   api.delete(
     '/api/v1/sessions/:id',
     {
-      onRequest: async (request) => void requireFull(request),
+      config: { access: 'signed-in' },
       schema: {
         tags: ['sessions'],
         summary: 'Sign out one of your other sessions (your own is POST /api/v1/logout)',
@@ -54,7 +54,7 @@ export async function apiSessionRoutes(app: FastifyInstance, { deps, cookie }: R
       },
     },
     async (request) => {
-      const ended = await endOwnSessions(deps, requireFull(request), { handle: request.params.id }, request.ip);
+      const ended = await endOwnSessions(deps, principalOf(request), { handle: request.params.id }, request.ip);
       if (ended === undefined) throw new AppError('not_found');
       return { ended };
     },
@@ -63,20 +63,20 @@ export async function apiSessionRoutes(app: FastifyInstance, { deps, cookie }: R
   api.post(
     '/api/v1/sessions/end-others',
     {
-      onRequest: async (request) => void requireFull(request),
+      config: { access: 'signed-in' },
       schema: {
         tags: ['sessions'],
         summary: 'Sign out every one of your sessions but this one',
         response: { 200: Type.Object({ ended: Type.Integer() }), 401: ErrorBody },
       },
     },
-    async (request) => ({ ended: (await endOwnSessions(deps, requireFull(request), 'others', request.ip)) ?? 0 }),
+    async (request) => ({ ended: (await endOwnSessions(deps, principalOf(request), 'others', request.ip)) ?? 0 }),
   );
 
   api.post(
     '/api/v1/password',
     {
-      onRequest: async (request) => void requireFull(request),
+      config: { access: 'signed-in' },
       schema: {
         tags: ['sessions'],
         summary: 'Change your password: the current one and the new one; your other sessions end',
@@ -89,7 +89,7 @@ export async function apiSessionRoutes(app: FastifyInstance, { deps, cookie }: R
       },
     },
     async (request, reply) => {
-      const result = await changePassword(deps, requireFull(request), request.body, request.ip);
+      const result = await changePassword(deps, principalOf(request), request.body, request.ip);
       switch (result.kind) {
         case 'changed':
           setSessionCookie(reply, cookie, result.token);

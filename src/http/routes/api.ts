@@ -1,11 +1,14 @@
 import type { FastifyInstance } from 'fastify';
 import { TypeBoxValidatorCompiler } from '@fastify/type-provider-typebox';
-import { AppError } from '../../domain/errors.ts';
-import { apiAdminRoutes } from './api-admin.ts';
+import { AppError } from '../app-error.ts';
+import { apiAccountRoutes } from './api-account.ts';
+import { apiAuditRoutes } from './api-audit.ts';
 import { apiAuthRoutes } from './api-auth.ts';
 import { apiMfaRoutes } from './api-mfa.ts';
+import { apiMfaResetRoutes } from './api-mfa-reset.ts';
 import { apiSessionRoutes } from './api-sessions.ts';
-import type { RouteOptions } from './sign-in-pages.tsx';
+import { apiUserRoutes } from './api-users.ts';
+import type { RouteContext } from '../route-context.ts';
 
 /**
  * The JSON API under /api/v1. It takes only application/json bodies: a
@@ -13,7 +16,7 @@ import type { RouteOptions } from './sign-in-pages.tsx';
  * never granted. With the Origin check (security plugin) that is its CSRF
  * defence, so it needs no token. Bodies are validated without type coercion.
  */
-export async function apiRoutes(app: FastifyInstance, options: RouteOptions) {
+export async function apiRoutes(app: FastifyInstance, options: RouteContext) {
   app.setValidatorCompiler(TypeBoxValidatorCompiler);
   app.addHook('preValidation', async (request) => {
     if (request.method === 'GET' || request.method === 'HEAD' || request.body === undefined) return;
@@ -22,6 +25,10 @@ export async function apiRoutes(app: FastifyInstance, options: RouteOptions) {
   });
   await app.register(apiAuthRoutes, options);
   await app.register(apiMfaRoutes, options);
-  await app.register(apiAdminRoutes, options);
+  // Administration, mirroring the pages: admins only, within their own account.
+  await app.register(apiAccountRoutes, options);
+  await app.register(apiUserRoutes, options);
+  await app.register(apiMfaResetRoutes, options);
+  await app.register(apiAuditRoutes, options);
   await app.register(apiSessionRoutes, options);
 }

@@ -1,13 +1,14 @@
 /** @jsxRuntime automatic @jsxImportSource preact */
 import type { FastifyInstance } from 'fastify';
 import { setAccountMfa } from '../../services/account-settings.ts';
-import { requirePermission, viewerOf } from '../guards.ts';
+import { principalOf } from '../access.ts';
+import { viewerOf } from '../viewer.ts';
 import { setSessionCookie } from '../plugins/session.ts';
 import { AccessControlPage, AdminSecurePage, ConsolePage } from '../views/console.tsx';
 import type { SettingEntry } from '../views/console.tsx';
 import { renderPage } from '../views/layout.tsx';
-import { csrfToken, formField } from './forms.ts';
-import type { RouteOptions } from './sign-in-pages.tsx';
+import { csrfToken, formField } from '../forms.ts';
+import type { RouteContext } from '../route-context.ts';
 
 /** What the console's search knows: each settings page with the words people type for it. */
 const settings: Array<SettingEntry & { keywords: string[] }> = [
@@ -42,24 +43,24 @@ export function searchSettings(query: string): SettingEntry[] {
     .map(({ keywords: _keywords, ...entry }) => entry);
 }
 
-export async function consolePages(app: FastifyInstance, { deps, cookie }: RouteOptions) {
+export async function consolePages(app: FastifyInstance, { deps, cookie }: RouteContext) {
   const html = 'text/html; charset=utf-8';
 
-  app.get('/manage/console', async (request, reply) => {
-    const auth = requirePermission(request, 'manageAccount');
+  app.get('/manage/console', { config: { access: { permission: 'manageAccount' } } }, async (request, reply) => {
+    const auth = principalOf(request);
     const raw = (request.query as Record<string, unknown>).q;
     const query = typeof raw === 'string' ? raw.slice(0, 100) : '';
     const results = typeof raw === 'string' ? searchSettings(query) : undefined;
     return reply.type(html).send(renderPage(<ConsolePage csrf={csrfToken(request, reply)} viewer={viewerOf(auth)} query={query} results={results} />));
   });
 
-  app.get('/manage/console/admin-secure', async (request, reply) => {
-    const auth = requirePermission(request, 'manageAccount');
+  app.get('/manage/console/admin-secure', { config: { access: { permission: 'manageAccount' } } }, async (request, reply) => {
+    const auth = principalOf(request);
     return reply.type(html).send(renderPage(<AdminSecurePage csrf={csrfToken(request, reply)} viewer={viewerOf(auth)} />));
   });
 
-  app.get('/manage/console/account-access-control', async (request, reply) => {
-    const auth = requirePermission(request, 'manageAccount');
+  app.get('/manage/console/account-access-control', { config: { access: { permission: 'manageAccount' } } }, async (request, reply) => {
+    const auth = principalOf(request);
     const saved = (request.query as Record<string, unknown>).saved === '1';
     return reply
       .type(html)
@@ -70,8 +71,8 @@ export async function consolePages(app: FastifyInstance, { deps, cookie }: Route
       );
   });
 
-  app.post('/manage/console/account-access-control', { preHandler: app.csrfProtection }, async (request, reply) => {
-    const auth = requirePermission(request, 'manageAccount');
+  app.post('/manage/console/account-access-control', { config: { access: { permission: 'manageAccount' } }, preHandler: app.csrfProtection }, async (request, reply) => {
+    const auth = principalOf(request);
     const enabled = formField(request.body, 'mfaEnabled') === 'on';
     const result = await setAccountMfa(deps, auth, enabled, request.ip);
     if (result.kind === 'enabled' && result.pendingToken) {

@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
 import { BlockList, isIP } from 'node:net';
-import { AppError } from '../../domain/errors.ts';
-import type { Metrics } from '../../services/metrics.ts';
-import type { Store } from '../../storage/store.ts';
+import { AppError } from '../app-error.ts';
+import type { Deps } from '../../services/deps.ts';
+import { checkDatabase } from '../../services/health.ts';
 
 const stylesheet = readFileSync(new URL('../../../public/style.css', import.meta.url));
 const script = readFileSync(new URL('../../../public/app.js', import.meta.url));
@@ -20,19 +20,20 @@ function allowList(entries: string[]): BlockList {
   return list;
 }
 
-export async function metaRoutes(app: FastifyInstance, { store, metrics, metricsAllow }: { store: Store; metrics: Metrics; metricsAllow: string[] }) {
-  const allowed = allowList(metricsAllow);
+export async function metaRoutes(app: FastifyInstance, { deps }: { deps: Deps }) {
+  const { metrics } = deps;
+  const allowed = allowList(deps.settings.metricsAllow);
 
   // Prometheus scrapes from inside: only listed addresses (loopback by default) may read.
-  app.get('/metrics', async (request, reply) => {
+  app.get('/metrics', { config: { access: 'public' } }, async (request, reply) => {
     const ip = request.ip.replace(/^::ffff:/, '');
     if (!allowed.check(ip, isIP(ip) === 6 ? 'ipv6' : 'ipv4')) throw new AppError('not_found');
     return reply.type(metrics.registry.contentType).send(await metrics.registry.metrics());
   });
 
-  app.get('/healthz', async (request, reply) => {
+  app.get('/healthz', { config: { access: 'public' } }, async (request, reply) => {
     try {
-      await store.ping();
+      await checkDatabase(deps);
       return { status: 'ok' };
     } catch (error) {
       request.log.error({ err: error }, 'health check: database unreachable');
@@ -40,13 +41,13 @@ export async function metaRoutes(app: FastifyInstance, { store, metrics, metrics
     }
   });
 
-  app.get('/style.css', async (_request, reply) =>
+  app.get('/style.css', { config: { access: 'public' } }, async (_request, reply) =>
     reply.type('text/css; charset=utf-8').header('cache-control', 'public, max-age=3600').send(stylesheet),
   );
 
-  app.get('/app.js', async (_request, reply) =>
+  app.get('/app.js', { config: { access: 'public' } }, async (_request, reply) =>
     reply.type('text/javascript; charset=utf-8').header('cache-control', 'public, max-age=3600').send(script),
   );
 
-  app.get('/api/openapi.json', async () => app.swagger());
+  app.get('/api/openapi.json', { config: { access: 'public' } }, async () => app.swagger());
 }

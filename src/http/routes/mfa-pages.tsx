@@ -1,40 +1,24 @@
 /** @jsxRuntime automatic @jsxImportSource preact */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import QRCode from 'qrcode';
-import { minutesLeft } from '../../domain/lockout-policy.ts';
 import { submitCode } from '../../services/mfa-challenge.ts';
-import type { CodeResult } from '../../services/mfa-challenge.ts';
 import { hasFactor } from '../../services/factors/index.ts';
 import { totpOffer } from '../../services/factors/totp.ts';
-import type { SessionView } from '../../storage/queries/sessions.ts';
+import type { Principal } from '../../services/principal.ts';
+import { principalOf } from '../access.ts';
+import { codeErrorMessage, lockedMessage } from '../code-messages.ts';
 import { clearSessionCookie, setSessionCookie } from '../plugins/session.ts';
 import { renderPage } from '../views/layout.tsx';
 import { MessagePage } from '../views/message.tsx';
 import { RecoveryCodesPage, SetupPage, VerifyPage } from '../views/mfa.tsx';
-import { csrfToken, formField } from './forms.ts';
-import type { RouteOptions } from './sign-in-pages.tsx';
+import { csrfToken, formField } from '../forms.ts';
+import type { RouteContext } from '../route-context.ts';
 
-export function codeErrorMessage(result: Extract<CodeResult, { kind: 'invalid' }>): string {
-  if (result.clockSkewMinutes !== undefined) {
-    const n = result.clockSkewMinutes;
-    return `That code didn’t work. Your phone’s clock seems to be off by about ${n} minute${n === 1 ? '' : 's'}: set it to update automatically, then try again.`;
-  }
-  return 'That code didn’t work. Check your authenticator app and try again.';
-}
-
-export function lockedMessage(lockedUntil: number, now: number): string {
-  const minutes = minutesLeft(lockedUntil, now);
-  return `Too many wrong codes. For your security, sign-in with a code is locked. Try again in ${minutes} minute${minutes === 1 ? '' : 's'}.`;
-}
-
-export async function mfaPages(app: FastifyInstance, { deps, cookie }: RouteOptions) {
+export async function mfaPages(app: FastifyInstance, { deps, cookie }: RouteContext) {
   const html = (reply: FastifyReply, status: number, body: string) => reply.code(status).type('text/html; charset=utf-8').send(body);
 
-  const pending = (request: FastifyRequest): SessionView | undefined =>
-    request.auth?.session.state === 'pending' ? request.auth : undefined;
-
   /** The set-up page or the code page, as this pending sign-in needs. */
-  async function challengePage(request: FastifyRequest, reply: FastifyReply, view: SessionView, status: number, error?: string) {
+  async function challengePage(request: FastifyRequest, reply: FastifyReply, view: Principal, status: number, error?: string) {
     const csrf = csrfToken(request, reply);
     const enrolled = await hasFactor(deps, view.account.id, view.user.id);
     if (enrolled) {
@@ -53,22 +37,14 @@ export async function mfaPages(app: FastifyInstance, { deps, cookie }: RouteOpti
     );
   }
 
-  app.get('/login/mfa', async (request, reply) => {
-    const view = pending(request);
-    if (!view) return reply.redirect(request.auth ? '/' : '/login', 303);
-    return challengePage(request, reply, view, 200);
+  app.get('/login/mfa', { config: { access: 'pending' } }, async (request, reply) => {
+    return challengePage(request, reply, principalOf(request), 200);
   });
 
-  // A pending sign-in that expired (or was used up) has no session for the
-  // form's token to match: send the user back to sign in instead of showing a
-  // CSRF refusal. Nothing changes on that path, so it needs no token.
-  const pendingOrBack = async (request: FastifyRequest, reply: FastifyReply) => {
-    if (!pending(request)) return reply.redirect(request.auth ? '/' : '/login?notice=expired', 303);
-  };
-
-  app.post('/login/mfa', { preHandler: [pendingOrBack, app.csrfProtection] }, async (request, reply) => {
-    const view = pending(request);
-    if (!view) return reply.redirect('/login?notice=expired', 303);
+  // Anyone but a pending sign-in was sent back by the access hook, before this
+  // CSRF check: an expired sign-in has no session for the form's token to match.
+  app.post('/login/mfa', { config: { access: 'pending' }, preHandler: app.csrfProtection }, async (request, reply) => {
+    const view = principalOf(request);
     // The form says which kind of code it carries (the recovery form sends method=recovery_code).
     const method = formField(request.body, 'method') === 'recovery_code' ? 'recovery_code' : 'totp';
     const result = await submitCode(deps, view, { method, code: formField(request.body, 'code') }, request.ip);

@@ -2,15 +2,16 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { minutesLeft, retryAfterSeconds } from '../../domain/lockout-policy.ts';
 import { changePassword } from '../../services/password-change.ts';
-import { requireFull, viewerOf } from '../guards.ts';
+import { principalOf } from '../access.ts';
+import { viewerOf } from '../viewer.ts';
 import { setSessionCookie } from '../plugins/session.ts';
 import { renderPage } from '../views/layout.tsx';
 import { PasswordPage } from '../views/password.tsx';
-import { csrfToken, formField } from './forms.ts';
-import type { RouteOptions } from './sign-in-pages.tsx';
+import { csrfToken, formField } from '../forms.ts';
+import type { RouteContext } from '../route-context.ts';
 
 /** Change password, for every signed-in user (OWASP ASVS 4.0.3 2.1.5, 2.1.6, 3.3.3). */
-export async function passwordPages(app: FastifyInstance, { deps, cookie }: RouteOptions) {
+export async function passwordPages(app: FastifyInstance, { deps, cookie }: RouteContext) {
   const { minLength, maxLength } = deps.settings.password;
   const send = (request: FastifyRequest, reply: FastifyReply, status: number, text: { error?: string; notice?: string } = {}) =>
     reply
@@ -18,18 +19,17 @@ export async function passwordPages(app: FastifyInstance, { deps, cookie }: Rout
       .type('text/html; charset=utf-8')
       .send(
         renderPage(
-          <PasswordPage csrf={csrfToken(request, reply)} viewer={viewerOf(requireFull(request))} minLength={minLength} maxLength={maxLength} {...text} />,
+          <PasswordPage csrf={csrfToken(request, reply)} viewer={viewerOf(principalOf(request))} minLength={minLength} maxLength={maxLength} {...text} />,
         ),
       );
 
-  app.get('/account/password', async (request, reply) => {
-    requireFull(request);
+  app.get('/account/password', { config: { access: 'signed-in' } }, async (request, reply) => {
     const changed = (request.query as Record<string, unknown>).changed === '1';
     return send(request, reply, 200, changed ? { notice: 'Your password is changed. Your other sessions are signed out.' } : {});
   });
 
-  app.post('/account/password', { preHandler: app.csrfProtection }, async (request, reply) => {
-    const auth = requireFull(request);
+  app.post('/account/password', { config: { access: 'signed-in' }, preHandler: app.csrfProtection }, async (request, reply) => {
+    const auth = principalOf(request);
     const result = await changePassword(
       deps,
       auth,

@@ -1,22 +1,17 @@
 /** @jsxRuntime automatic @jsxImportSource preact */
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { minutesLeft } from '../../domain/lockout-policy.ts';
-import type { Deps } from '../../services/deps.ts';
 import { endSession } from '../../services/sessions.ts';
 import { signIn } from '../../services/sign-in.ts';
-import { requireFull, viewerOf } from '../guards.ts';
+import { principalOf } from '../access.ts';
+import { viewerOf } from '../viewer.ts';
 import { clearSessionCookie, sessionToken, setSessionCookie } from '../plugins/session.ts';
-import type { CookieSettings } from '../plugins/session.ts';
 import { HomePage } from '../views/home.tsx';
 import { renderPage } from '../views/layout.tsx';
 import { LoginPage } from '../views/login.tsx';
 import type { LoginPageProps } from '../views/login.tsx';
-import { csrfToken, formField, noticeFor } from './forms.ts';
-
-export interface RouteOptions {
-  deps: Deps;
-  cookie: CookieSettings;
-}
+import { csrfToken, formField, noticeFor } from '../forms.ts';
+import type { RouteContext } from '../route-context.ts';
 
 /** Why a visitor was sent back to the sign-in page. */
 const notices: Record<string, string> = {
@@ -29,19 +24,19 @@ function sendLogin(reply: FastifyReply, status: number, props: LoginPageProps) {
   return reply.code(status).type('text/html; charset=utf-8').send(renderPage(<LoginPage {...props} />));
 }
 
-export async function signInPages(app: FastifyInstance, { deps, cookie }: RouteOptions) {
-  app.get('/', async (request, reply) => {
-    const auth = requireFull(request);
+export async function signInPages(app: FastifyInstance, { deps, cookie }: RouteContext) {
+  app.get('/', { config: { access: 'signed-in' } }, async (request, reply) => {
+    const auth = principalOf(request);
     return reply.type('text/html; charset=utf-8').send(renderPage(<HomePage csrf={csrfToken(request, reply)} viewer={viewerOf(auth)} />));
   });
 
-  app.get('/login', async (request, reply) => {
+  app.get('/login', { config: { access: 'public' } }, async (request, reply) => {
     if (request.auth?.session.state === 'full') return reply.redirect('/', 303);
     const notice = noticeFor(notices, (request.query as Record<string, unknown>).notice);
     return sendLogin(reply, 200, { csrf: csrfToken(request, reply), notice });
   });
 
-  app.post('/login', { preHandler: app.csrfProtection }, async (request, reply) => {
+  app.post('/login', { config: { access: 'public' }, preHandler: app.csrfProtection }, async (request, reply) => {
     const accountId = formField(request.body, 'accountId').trim();
     const username = formField(request.body, 'username').trim();
     const password = formField(request.body, 'password');
@@ -66,7 +61,7 @@ export async function signInPages(app: FastifyInstance, { deps, cookie }: RouteO
     return sendLogin(reply, 401, { csrf, accountId, username, error: 'Incorrect account number, username or password' });
   });
 
-  app.post('/logout', { preHandler: app.csrfProtection }, async (request, reply) => {
+  app.post('/logout', { config: { access: 'public' }, preHandler: app.csrfProtection }, async (request, reply) => {
     const token = sessionToken(request, cookie);
     if (token) await endSession(deps, token);
     clearSessionCookie(reply, cookie);

@@ -1,45 +1,41 @@
 /** @jsxRuntime automatic @jsxImportSource preact */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { AppError } from '../../domain/errors.ts';
-import type { MfaFilter } from '../../storage/queries/users.ts';
-import type { SessionView } from '../../storage/queries/sessions.ts';
+import { isId } from '../../domain/ids.ts';
+import { isMfaStateName } from '../../domain/mfa-state.ts';
+import { AppError } from '../app-error.ts';
+import type { Principal } from '../../services/principal.ts';
 import { resetMfa } from '../../services/mfa-reset.ts';
 import { needsStepUp, stepUp } from '../../services/step-up.ts';
 import { createSkill, getUser, listUsers, updateUser } from '../../services/user-directory.ts';
 import type { UserDetail } from '../../services/user-directory.ts';
 import { createUser } from '../../services/users.ts';
-import type { Actor } from '../../services/users.ts';
-import { requirePermission, viewerOf } from '../guards.ts';
+import { actorOf } from '../actor.ts';
+import { principalOf } from '../access.ts';
+import { viewerOf } from '../viewer.ts';
 import { renderPage } from '../views/layout.tsx';
 import { MessagePage } from '../views/message.tsx';
 import { StepUpPage } from '../views/mfa.tsx';
 import { EditUserPage, ResetConfirmPage, UsersPage } from '../views/users.tsx';
-import { csrfToken, formField, formFields, noticeFor } from './forms.ts';
-import { codeErrorMessage, lockedMessage } from './mfa-pages.tsx';
-import type { RouteOptions } from './sign-in-pages.tsx';
+import { csrfToken, formField, formFields, noticeFor } from '../forms.ts';
+import { codeErrorMessage, lockedMessage } from '../code-messages.ts';
+import type { RouteContext } from '../route-context.ts';
 
-const MFA_FILTERS: readonly string[] = ['enrolled', 'not_enrolled', 'locked'];
-const USER_ID = /^[0-9a-f]{32}$/;
 
-export function actorOf(auth: SessionView, request: FastifyRequest): Actor {
-  return { userId: auth.user.id, label: auth.user.username, ip: request.ip };
-}
-
-export async function userPages(app: FastifyInstance, { deps }: RouteOptions) {
+export async function userPages(app: FastifyInstance, { deps }: RouteContext) {
   const html = (reply: FastifyReply, status: number, body: string) => reply.code(status).type('text/html; charset=utf-8').send(body);
 
   /** The user named in the URL, within the admin's own account; 404 otherwise (also across accounts). */
-  async function targetUser(request: FastifyRequest, auth: SessionView): Promise<UserDetail> {
+  async function targetUser(request: FastifyRequest, auth: Principal): Promise<UserDetail> {
     const id = (request.params as { id: string }).id;
-    const user = USER_ID.test(id) ? await getUser(deps, auth.account.id, id) : undefined;
+    const user = isId(id) ? await getUser(deps, auth.account.id, id) : undefined;
     if (!user) throw new AppError('not_found');
     return user;
   }
 
-  async function usersPage(request: FastifyRequest, reply: FastifyReply, auth: SessionView, status = 200, extra: { notice?: string; error?: string } = {}) {
+  async function usersPage(request: FastifyRequest, reply: FastifyReply, auth: Principal, status = 200, extra: { notice?: string; error?: string } = {}) {
     const query = request.query as Record<string, unknown>;
     const search = typeof query.q === 'string' ? query.q.slice(0, 64) : '';
-    const mfa = typeof query.mfa === 'string' && MFA_FILTERS.includes(query.mfa) ? (query.mfa as MfaFilter) : undefined;
+    const mfa = isMfaStateName(query.mfa) ? query.mfa : undefined;
     const pageNumber = typeof query.page === 'string' && /^\d{1,6}$/.test(query.page) ? Number(query.page) : 1;
     const [page, skills] = await Promise.all([
       listUsers(deps, auth.account.id, { search, ...(mfa ? { mfa } : {}), page: pageNumber }),
@@ -55,7 +51,7 @@ export async function userPages(app: FastifyInstance, { deps }: RouteOptions) {
     );
   }
 
-  async function editPage(request: FastifyRequest, reply: FastifyReply, auth: SessionView, user: UserDetail, status = 200, errors?: string[]) {
+  async function editPage(request: FastifyRequest, reply: FastifyReply, auth: Principal, user: UserDetail, status = 200, errors?: string[]) {
     const notices: Record<string, string> = {
       reset: `MFA was reset for ${user.username}. They will set up their authenticator app at their next sign-in.`,
       saved: 'Saved.',
@@ -70,10 +66,10 @@ export async function userPages(app: FastifyInstance, { deps }: RouteOptions) {
     );
   }
 
-  app.get('/manage/users', async (request, reply) => usersPage(request, reply, requirePermission(request, 'manageUsers')));
+  app.get('/manage/users', { config: { access: { permission: 'manageUsers' } } }, async (request, reply) => usersPage(request, reply, principalOf(request)));
 
-  app.post('/manage/users', { preHandler: app.csrfProtection }, async (request, reply) => {
-    const auth = requirePermission(request, 'manageUsers');
+  app.post('/manage/users', { config: { access: { permission: 'manageUsers' } }, preHandler: app.csrfProtection }, async (request, reply) => {
+    const auth = principalOf(request);
     const skillIds = new Set(formFields(request.body, 'skills'));
     const skills = (await deps.store.skills.list(auth.account.id)).filter((s) => skillIds.has(s.id)).map((s) => s.name);
     const result = await createUser(
@@ -86,20 +82,20 @@ export async function userPages(app: FastifyInstance, { deps }: RouteOptions) {
     return reply.redirect(`/manage/users/${result.userId}?notice=created`, 303);
   });
 
-  app.post('/manage/skills', { preHandler: app.csrfProtection }, async (request, reply) => {
-    const auth = requirePermission(request, 'manageUsers');
+  app.post('/manage/skills', { config: { access: { permission: 'manageUsers' } }, preHandler: app.csrfProtection }, async (request, reply) => {
+    const auth = principalOf(request);
     const result = await createSkill(deps, auth.account.id, formField(request.body, 'name'), actorOf(auth, request));
     if (!result.ok) return usersPage(request, reply, auth, 400, { error: result.error });
     return reply.redirect('/manage/users?notice=skill', 303);
   });
 
-  app.get('/manage/users/:id', async (request, reply) => {
-    const auth = requirePermission(request, 'manageUsers');
+  app.get('/manage/users/:id', { config: { access: { permission: 'manageUsers' } } }, async (request, reply) => {
+    const auth = principalOf(request);
     return editPage(request, reply, auth, await targetUser(request, auth));
   });
 
-  app.post('/manage/users/:id', { preHandler: app.csrfProtection }, async (request, reply) => {
-    const auth = requirePermission(request, 'manageUsers');
+  app.post('/manage/users/:id', { config: { access: { permission: 'manageUsers' } }, preHandler: app.csrfProtection }, async (request, reply) => {
+    const auth = principalOf(request);
     const user = await targetUser(request, auth);
     const result = await updateUser(
       deps,
@@ -112,14 +108,14 @@ export async function userPages(app: FastifyInstance, { deps }: RouteOptions) {
     return reply.redirect(`/manage/users/${user.id}?notice=saved`, 303);
   });
 
-  app.get('/manage/users/:id/reset-mfa', async (request, reply) => {
-    const auth = requirePermission(request, 'resetMfa');
+  app.get('/manage/users/:id/reset-mfa', { config: { access: { permission: 'resetMfa' } } }, async (request, reply) => {
+    const auth = principalOf(request);
     const user = await targetUser(request, auth);
     return html(reply, 200, renderPage(<ResetConfirmPage csrf={csrfToken(request, reply)} viewer={viewerOf(auth)} user={user} />));
   });
 
-  app.post('/manage/users/:id/reset-mfa', { preHandler: app.csrfProtection }, async (request, reply) => {
-    const auth = requirePermission(request, 'resetMfa');
+  app.post('/manage/users/:id/reset-mfa', { config: { access: { permission: 'resetMfa' } }, preHandler: app.csrfProtection }, async (request, reply) => {
+    const auth = principalOf(request);
     const user = await targetUser(request, auth);
     const action = `/manage/users/${user.id}/reset-mfa`;
     const what = `reset MFA for ${user.username}`;

@@ -1,5 +1,5 @@
 /** @jsxRuntime automatic @jsxImportSource preact */
-import type { AuditEvent } from '../../storage/records.ts';
+import type { AuditEvent } from '../../services/audit.ts';
 import { Layout } from './layout.tsx';
 import type { Viewer } from './layout.tsx';
 import { formatTime } from './users.tsx';

@@ -1,7 +1,8 @@
 /** @jsxRuntime automatic @jsxImportSource preact */
 import { roles } from '../../domain/roles.ts';
-import type { Skill } from '../../storage/records.ts';
-import type { MfaState, UserDetail, UserPage } from '../../services/user-directory.ts';
+import { mfaStates } from '../../domain/mfa-state.ts';
+import type { MfaStateName } from '../../domain/mfa-state.ts';
+import type { MfaState, Skill, UserDetail, UserPage } from '../../services/user-directory.ts';
 import { CsrfField, Layout } from './layout.tsx';
 import type { Viewer } from './layout.tsx';
 
@@ -28,12 +29,8 @@ export interface UsersPageProps {
   error?: string | undefined;
 }
 
-const mfaFilters: Array<[string, string]> = [
-  ['', 'All users'],
-  ['not_enrolled', 'Not enrolled'],
-  ['enrolled', 'Enrolled'],
-  ['locked', 'Locked'],
-];
+const mfaLabels: Record<MfaStateName, string> = { not_enrolled: 'Not enrolled', enrolled: 'Enrolled', locked: 'Locked' };
+const mfaFilters: Array<[string, string]> = [['', 'All users'], ...mfaStates.map((state): [string, string] => [state, mfaLabels[state]])];
 
 export function UsersPage({ csrf, viewer, page, search, mfa, skills, notice, error }: UsersPageProps) {
   const link = (n: number) => `/manage/users?${new URLSearchParams({ q: search, mfa, page: String(n) }).toString()}`;

@@ -1,5 +1,6 @@
 import { SqliteAdapter, sql } from 'kysely';
 import type { ExpressionBuilder, Kysely, Selectable } from 'kysely';
+import type { MfaStateName } from '../../domain/mfa-state.ts';
 import type { Role } from '../../domain/roles.ts';
 import type { User, UserState } from '../records.ts';
 import { SUFFIX_CHARACTERS } from '../migrations/004-name-suffixes.ts';
@@ -10,7 +11,7 @@ export interface NewUser extends User {
   usernameKey: string;
 }
 
-export type MfaFilter = 'enrolled' | 'not_enrolled' | 'locked';
+export type MfaFilter = MfaStateName;
 
 export interface UserListQuery {
   /** Matches usernames containing this text, case-insensitively. */

@@ -1,5 +1,5 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { csrfUserInfo } from '../plugins/security.ts';
+import { csrfUserInfo } from './plugins/security.ts';
 
 /** A form field as a string; anything missing or not a single string reads as ''. */
 export function formField(body: unknown, name: string): string {

@@ -1,0 +1,42 @@
+// The one catalogue of errors a client can see: a stable code, its HTTP status
+// and a message safe to show. Messages never say whether a user exists or why
+// a credential failed; the cause goes to the logs only. It belongs to HTTP:
+// services answer with typed results, and routes map those onto these codes.
+
+export const errorCatalogue = {
+  invalid_request: { status: 400, message: 'The request is not valid.' },
+  invalid_credentials: { status: 401, message: 'Incorrect account number, username or password' },
+  unauthenticated: { status: 401, message: 'Sign in to continue.' },
+  invalid_code: { status: 401, message: 'The code is not valid.' },
+  wrong_password: { status: 400, message: 'The current password is not correct.' },
+  session_expired: { status: 401, message: 'The sign-in has expired or used up its attempts. Sign in with your password again.' },
+  step_up_required: { status: 403, message: 'Enter a current code from your authenticator app to do this.' },
+  csrf_failed: { status: 403, message: 'This form has expired or did not come from this site. Reload the page and try again.' },
+  cross_origin: { status: 403, message: 'Requests from another origin are refused.' },
+  forbidden: { status: 403, message: 'You do not have permission to do that.' },
+  not_found: { status: 404, message: 'Not found.' },
+  conflict: { status: 409, message: 'That conflicts with what exists.' },
+  method_not_allowed: { status: 405, message: 'Method not allowed.' },
+  payload_too_large: { status: 413, message: 'The request body is too large.' },
+  unsupported_media_type: { status: 415, message: 'This endpoint takes application/json.' },
+  too_many_attempts: { status: 429, message: 'Too many failed attempts.' },
+  internal: { status: 500, message: 'Something went wrong on our side.' },
+  unavailable: { status: 503, message: 'The service is busy. Try again in a moment.' },
+} as const satisfies Record<string, { status: number; message: string }>;
+
+export type ErrorCode = keyof typeof errorCatalogue;
+
+/** Thrown by the HTTP layer to answer with a catalogued error; mapped in one handler. */
+export class AppError extends Error {
+  override name = 'AppError';
+  readonly status: number;
+
+  constructor(
+    readonly code: ErrorCode,
+    message?: string,
+    readonly extra: Record<string, unknown> = {},
+  ) {
+    super(message ?? errorCatalogue[code].message);
+    this.status = errorCatalogue[code].status;
+  }
+}

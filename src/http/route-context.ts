@@ -1,0 +1,8 @@
+import type { Deps } from '../services/deps.ts';
+import type { CookieSettings } from './plugins/session.ts';
+
+/** What app.ts hands every route module: the services' dependencies and the session cookie's settings. */
+export interface RouteContext {
+  deps: Deps;
+  cookie: CookieSettings;
+}

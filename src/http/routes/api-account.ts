@@ -1,0 +1,53 @@
+import type { FastifyInstance } from 'fastify';
+import { Type } from '@fastify/type-provider-typebox';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { setAccountMfa } from '../../services/account-settings.ts';
+import { hasFactor } from '../../services/factors/index.ts';
+import { adminOperation, ErrorBody } from '../api-schemas.ts';
+import { principalOf } from '../access.ts';
+import { setSessionCookie } from '../plugins/session.ts';
+import type { RouteContext } from '../route-context.ts';
+
+/** The admin's own account and its Account Access Control setting, mirroring the console pages. */
+export async function apiAccountRoutes(app: FastifyInstance, { deps, cookie }: RouteContext) {
+  const api = app.withTypeProvider<TypeBoxTypeProvider>();
+
+  api.get(
+    '/api/v1/account',
+    { config: { access: { permission: 'manageAccount' } }, schema: { ...adminOperation, summary: 'The account and its settings', response: { 200: Type.Object({ accountId: Type.String(), name: Type.String(), mfaEnabled: Type.Boolean() }) } } },
+    async (request) => {
+      const auth = principalOf(request);
+      return { accountId: auth.account.id, name: auth.account.name, mfaEnabled: auth.account.mfaEnabled };
+    },
+  );
+
+  api.put(
+    '/api/v1/account/settings',
+    {
+      config: { access: { permission: 'manageAccount' } },
+      schema: {
+        ...adminOperation,
+        summary: 'Account Access Control: switch multi-factor authentication on or off',
+        body: Type.Object({ mfaEnabled: Type.Boolean() }, { additionalProperties: false }),
+        response: {
+          200: Type.Object({
+            mfaEnabled: Type.Boolean(),
+            sessionsEnded: Type.Integer(),
+            state: Type.Union([Type.Literal('authenticated'), Type.Literal('mfa_required'), Type.Literal('mfa_enrollment_required')]),
+          }),
+          403: ErrorBody,
+        },
+      },
+    },
+    async (request, reply) => {
+      const auth = principalOf(request);
+      const result = await setAccountMfa(deps, auth, request.body.mfaEnabled, request.ip);
+      if (result.kind === 'enabled' && result.pendingToken) {
+        setSessionCookie(reply, cookie, result.pendingToken);
+        const enrolled = await hasFactor(deps, auth.account.id, auth.user.id);
+        return { mfaEnabled: true, sessionsEnded: result.sessionsEnded, state: enrolled ? ('mfa_required' as const) : ('mfa_enrollment_required' as const) };
+      }
+      return { mfaEnabled: request.body.mfaEnabled, sessionsEnded: result.kind === 'enabled' ? result.sessionsEnded : 0, state: 'authenticated' as const };
+    },
+  );
+}

@@ -1,0 +1,158 @@
+import type { FastifyInstance } from 'fastify';
+import { Type } from '@fastify/type-provider-typebox';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { roles } from '../../domain/roles.ts';
+import { getUser, listUsers, updateUser } from '../../services/user-directory.ts';
+import type { MfaState, UserDetail } from '../../services/user-directory.ts';
+import { createUser } from '../../services/users.ts';
+import { actorOf } from '../actor.ts';
+import { adminOperation, ErrorBody, IdParams, MfaStateName, oneOf } from '../api-schemas.ts';
+import { AppError } from '../app-error.ts';
+import { principalOf } from '../access.ts';
+import type { RouteContext } from '../route-context.ts';
+
+// Users & Skills for API clients: the same services and rules as the pages,
+// admins only, and only within their own account.
+
+const Role = oneOf(roles);
+const Mfa = Type.Object({
+  state: MfaStateName,
+  enrolledAt: Type.Union([Type.String(), Type.Null()]),
+  lockedUntil: Type.Union([Type.String(), Type.Null()]),
+});
+const UserSummary = Type.Object({
+  id: Type.String(),
+  username: Type.String(),
+  role: Type.String(),
+  state: Type.String(),
+  email: Type.Union([Type.String(), Type.Null()]),
+  skills: Type.Array(Type.String()),
+  mfa: Mfa,
+});
+
+function mfaJson(mfa: MfaState) {
+  const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+  if (mfa.kind === 'not_enrolled') return { state: mfa.kind, enrolledAt: null, lockedUntil: null };
+  if (mfa.kind === 'enrolled') return { state: mfa.kind, enrolledAt: iso(mfa.since), lockedUntil: null };
+  return { state: mfa.kind, enrolledAt: iso(mfa.enrolledSince), lockedUntil: iso(mfa.until) };
+}
+
+function userJson(u: Pick<UserDetail, 'id' | 'username' | 'role' | 'state' | 'email' | 'skills' | 'mfa'>) {
+  return { id: u.id, username: u.username, role: u.role, state: u.state, email: u.email, skills: u.skills, mfa: mfaJson(u.mfa) };
+}
+
+export async function apiUserRoutes(app: FastifyInstance, { deps }: RouteContext) {
+  const api = app.withTypeProvider<TypeBoxTypeProvider>();
+
+  api.get(
+    '/api/v1/users',
+    {
+      config: { access: { permission: 'manageUsers' } },
+      schema: {
+        ...adminOperation,
+        summary: 'Users & Skills: the account’s users, 25 a page',
+        querystring: Type.Object({
+          search: Type.Optional(Type.String({ maxLength: 64 })),
+          mfa: Type.Optional(MfaStateName),
+          page: Type.Optional(Type.Integer({ minimum: 1, maximum: 1_000_000 })),
+        }),
+        response: { 200: Type.Object({ users: Type.Array(UserSummary), total: Type.Integer(), page: Type.Integer(), pages: Type.Integer() }) },
+      },
+    },
+    async (request) => {
+      const auth = principalOf(request);
+      const { search, mfa, page } = request.query;
+      const result = await listUsers(deps, auth.account.id, { ...(search ? { search } : {}), ...(mfa ? { mfa } : {}), ...(page ? { page } : {}) });
+      return { users: result.users.map(userJson), total: result.total, page: result.page, pages: result.pages };
+    },
+  );
+
+  api.post(
+    '/api/v1/users',
+    {
+      config: { access: { permission: 'manageUsers' } },
+      schema: {
+        ...adminOperation,
+        summary: 'Add a user',
+        body: Type.Object(
+          {
+            username: Type.String({ maxLength: 64 }),
+            role: Role,
+            password: Type.String({ maxLength: 1024 }),
+            email: Type.Optional(Type.Union([Type.String({ maxLength: 320 }), Type.Null()])),
+            skills: Type.Optional(Type.Array(Type.String({ maxLength: 64 }), { maxItems: 100 })),
+          },
+          { additionalProperties: false },
+        ),
+        response: { 201: Type.Object({ userId: Type.String() }), 400: ErrorBody },
+      },
+    },
+    async (request, reply) => {
+      const auth = principalOf(request);
+      const result = await createUser(deps, auth.account.id, { ...request.body, email: request.body.email ?? null }, actorOf(auth, request));
+      if (!result.ok) throw new AppError('invalid_request', result.errors.join(' '));
+      return reply.code(201).send({ userId: result.userId });
+    },
+  );
+
+  api.get(
+    '/api/v1/users/:id',
+    {
+      config: { access: { permission: 'manageUsers' } },
+      schema: {
+        ...adminOperation,
+        summary: 'One user of the account',
+        params: IdParams,
+        response: {
+          200: Type.Object({ ...UserSummary.properties, enrolledFrom: Type.Union([Type.String(), Type.Null()]), recoveryCodesLeft: Type.Integer() }),
+          404: ErrorBody,
+        },
+      },
+    },
+    async (request) => {
+      const auth = principalOf(request);
+      const user = await getUser(deps, auth.account.id, request.params.id);
+      if (!user) throw new AppError('not_found');
+      return { ...userJson(user), enrolledFrom: user.enrolledIp, recoveryCodesLeft: user.recoveryCodesLeft };
+    },
+  );
+
+  api.patch(
+    '/api/v1/users/:id',
+    {
+      config: { access: { permission: 'manageUsers' } },
+      schema: {
+        ...adminOperation,
+        summary: 'Change a user’s role, state, email or skills',
+        params: IdParams,
+        body: Type.Object(
+          {
+            role: Type.Optional(Role),
+            state: Type.Optional(Type.Union([Type.Literal('active'), Type.Literal('disabled')])),
+            email: Type.Optional(Type.Union([Type.String({ maxLength: 320 }), Type.Null()])),
+            skillIds: Type.Optional(Type.Array(Type.String({ maxLength: 64 }), { maxItems: 500 })),
+          },
+          { additionalProperties: false },
+        ),
+        response: { 200: UserSummary, 400: ErrorBody, 404: ErrorBody },
+      },
+    },
+    async (request) => {
+      const auth = principalOf(request);
+      const user = await getUser(deps, auth.account.id, request.params.id);
+      if (!user) throw new AppError('not_found');
+      const b = request.body;
+      const result = await updateUser(
+        deps,
+        auth.account.id,
+        user.id,
+        { role: b.role ?? user.role, state: b.state ?? user.state, email: b.email === undefined ? (user.email ?? '') : (b.email ?? ''), skillIds: b.skillIds ?? user.skillIds },
+        actorOf(auth, request),
+      );
+      if (!result.ok) throw 'errors' in result ? new AppError('invalid_request', result.errors.join(' ')) : new AppError('not_found');
+      const updated = await getUser(deps, auth.account.id, user.id);
+      if (!updated) throw new AppError('not_found');
+      return userJson(updated);
+    },
+  );
+}
