@@ -3,6 +3,7 @@ import { sessionDefaults } from '../config/defaults.ts';
 import type { SessionClient, SessionState } from '../storage/records.ts';
 import type { SessionView } from '../storage/queries/sessions.ts';
 import type { Deps } from './deps.ts';
+export { describeAgent } from './device-names.ts';
 
 // Sessions live in the database (any instance can serve any request). The
 // cookie carries a 256-bit random token; only its SHA-256 is stored, so a
@@ -73,36 +74,4 @@ export async function resolveSession(deps: Deps, token: string): Promise<Session
 
 export async function endSession(deps: Deps, token: string): Promise<void> {
   await deps.store.sessions.delete(hashToken(token));
-}
-
-/**
- * A short, recognisable name for a User-Agent header ("Firefox on Windows"),
- * or the first 60 characters of one it does not know; null when there is none.
- * Only for the user's own list of sessions: never a security decision.
- */
-export function describeAgent(header: string | undefined): string | null {
-  if (!header) return null;
-  // Cut first: the patterns below are not linear on hostile input of any length.
-  const ua = header.slice(0, 512).replace(/[\u0000-\u001f\u007f]/g, ' ').trim();
-  if (ua === '') return null;
-  const browser = [
-    [/\bEdg(e|A|iOS)?\//, 'Edge'],
-    [/\bOPR\/|\bOpera\b/, 'Opera'],
-    [/\bFirefox\/|\bFxiOS\//, 'Firefox'],
-    [/\b(Headless)?Chrom(e|ium)\/|\bCriOS\//, 'Chrome'],
-    [/\bVersion\/[\d.]+.*\bSafari\//, 'Safari'],
-    [/^curl\//, 'curl'],
-    [/^node\b|\bundici\b|^node-fetch/, 'Node.js'],
-  ].find(([pattern]) => (pattern as RegExp).test(ua))?.[1] as string | undefined;
-  const system = [
-    [/\bAndroid\b/, 'Android'],
-    [/\biPhone|iPad|iPod\b/, 'iOS'],
-    [/\bWindows\b/, 'Windows'],
-    [/\bMac OS X\b|\bMacintosh\b/, 'macOS'],
-    [/\bCrOS\b/, 'ChromeOS'],
-    [/\bLinux\b/, 'Linux'],
-  ].find(([pattern]) => (pattern as RegExp).test(ua))?.[1] as string | undefined;
-  if (browser && system) return `${browser} on ${system}`;
-  if (browser) return browser;
-  return [...ua].slice(0, 60).join('');
 }
