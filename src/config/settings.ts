@@ -1,5 +1,5 @@
-import { isIP } from 'node:net';
 import { availableParallelism } from 'node:os';
+import { isAddressRange } from '../domain/addresses.ts';
 import { mfaDefaults, passwordDefaults, sessionDefaults, throttleDefaults } from './defaults.ts';
 
 /** Everything the service reads from its environment, typed and validated. */
@@ -89,13 +89,7 @@ function databaseUrl(raw: string | undefined): string {
 /** Addresses or CIDRs, comma-separated, each checked. */
 function addressList(name: string, raw: string, alternatives = ''): string[] {
   const parts = raw.split(',').map((p) => p.trim());
-  const valid = parts.every((part) => {
-    const [address = '', prefix, ...rest] = part.split('/');
-    const family = isIP(address);
-    const bits = family === 4 ? 32 : 128;
-    return family !== 0 && rest.length === 0 && (prefix === undefined || (/^\d{1,3}$/.test(prefix) && Number(prefix) <= bits));
-  });
-  if (!valid) throw new ConfigError(`${name} must be addresses/CIDRs separated by commas${alternatives}; got "${raw}"`);
+  if (!parts.every(isAddressRange)) throw new ConfigError(`${name} must be addresses/CIDRs separated by commas${alternatives}; got "${raw}"`);
   return parts;
 }
 

@@ -78,36 +78,3 @@ export async function resolveSession(deps: Deps, token: string): Promise<Session
 export async function endSession(deps: Deps, token: string): Promise<void> {
   await deps.store.sessions.delete(hashToken(token));
 }
-
-/**
- * A short, recognisable name for a User-Agent header ("Firefox on Windows"),
- * or the first 60 characters of one it does not know; null when there is none.
- * Only for the user's own list of sessions: never a security decision.
- */
-export function describeAgent(header: string | undefined): string | null {
-  if (!header) return null;
-  // Cut first: the patterns below are not linear on hostile input of any length.
-  // eslint-disable-next-line no-control-regex -- control characters are what this takes out
-  const ua = header.slice(0, 512).replace(/[\u0000-\u001f\u007f]/g, ' ').trim();
-  if (ua === '') return null;
-  const browser = [
-    [/\bEdg(e|A|iOS)?\//, 'Edge'],
-    [/\bOPR\/|\bOpera\b/, 'Opera'],
-    [/\bFirefox\/|\bFxiOS\//, 'Firefox'],
-    [/\b(Headless)?Chrom(e|ium)\/|\bCriOS\//, 'Chrome'],
-    [/\bVersion\/[\d.]+.*\bSafari\//, 'Safari'],
-    [/^curl\//, 'curl'],
-    [/^node\b|\bundici\b|^node-fetch/, 'Node.js'],
-  ].find(([pattern]) => (pattern as RegExp).test(ua))?.[1] as string | undefined;
-  const system = [
-    [/\bAndroid\b/, 'Android'],
-    [/\biPhone|iPad|iPod\b/, 'iOS'],
-    [/\bWindows\b/, 'Windows'],
-    [/\bMac OS X\b|\bMacintosh\b/, 'macOS'],
-    [/\bCrOS\b/, 'ChromeOS'],
-    [/\bLinux\b/, 'Linux'],
-  ].find(([pattern]) => (pattern as RegExp).test(ua))?.[1] as string | undefined;
-  if (browser && system) return `${browser} on ${system}`;
-  if (browser) return browser;
-  return [...ua].slice(0, 60).join('');
-}

@@ -4,7 +4,8 @@ import type { ThrottleKey } from '../storage/records.ts';
 import { audit } from './audit.ts';
 import { hasFactor } from './factors/index.ts';
 import type { Deps } from './deps.ts';
-import { createSession, describeAgent } from './sessions.ts';
+import { describeAgent } from './device-names.ts';
+import { createSession } from './sessions.ts';
 import { admitAttempt, checkAdmitted, checkThrottle, clearThrottle, countFailure } from './throttle.ts';
 
 export interface SignInInput {

@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { parseCsv } from '../../src/domain/csv.ts';
 
@@ -129,6 +130,22 @@ describe('parseCsv: line ends, BOM and blank lines', () => {
     expect(result.records.map((r) => r.line)).toEqual([1, 3]);
   });
 
+  it('counts a blank line after a byte-order mark', () => {
+    expect(parseCsv('\uFEFF\r\na,b\r\n')).toEqual({ ok: true, records: [{ line: 2, fields: ['a', 'b'] }] });
+  });
+
+  it('reads a file whose line ends are mixed', () => {
+    expect(parseCsv('a\r\nb\nc\rd')).toEqual({
+      ok: true,
+      records: [
+        { line: 1, fields: ['a'] },
+        { line: 2, fields: ['b'] },
+        { line: 3, fields: ['c'] },
+        { line: 4, fields: ['d'] },
+      ],
+    });
+  });
+
   it('drops a leading byte-order mark', () => {
     expect(parseCsv('\uFEFFusername,role\nalice,agent\n')).toEqual({
       ok: true,
@@ -178,6 +195,14 @@ describe('parseCsv: errors point at the line', () => {
     expect(parseCsv('h\n"x\ny" z\n')).toEqual({ ok: false, line: 3, reason: expect.stringMatching(/after a closing quote/) });
   });
 
+  it('counts a CRLF inside quotes as one line before an error', () => {
+    // csv-parse alone would say 4, 4 and 5: it counts the CR and the LF inside quotes apart.
+    expect(parseCsv('a,"x\r\ny"\r\n"p"q\r\n')).toEqual({ ok: false, line: 3, reason: expect.stringMatching(/after a closing quote/) });
+    expect(parseCsv('h\r\n"x\r\ny\r\nz" q\r\n')).toEqual({ ok: false, line: 4, reason: expect.stringMatching(/after a closing quote/) });
+    expect(parseCsv('a,"1\r\n2"\r\nb,"3\r\n4"\r\nc,d"e\r\n')).toEqual({ ok: false, line: 5, reason: expect.stringMatching(/middle of an unquoted field/) });
+    expect(parseCsv('a,"x\r\ny"\r\n\r\nc,"unclosed\r\n')).toEqual({ ok: false, line: 4, reason: expect.stringMatching(/never closed/) });
+  });
+
   it('reports a quote in the middle of an unquoted field', () => {
     expect(parseCsv('a,b\nc,d"e\n')).toEqual({
       ok: false,
@@ -188,5 +213,34 @@ describe('parseCsv: errors point at the line', () => {
 
   it('reports a space before an opening quote as a quote in the middle of a field', () => {
     expect(parseCsv('a, "b"\n')).toEqual({ ok: false, line: 1, reason: expect.stringMatching(/middle of an unquoted field/) });
+  });
+});
+
+describe('parseCsv: any file we write, it reads back with its lines', () => {
+  const field = fc.string({ unit: fc.constantFrom('a', 'é', ' ', ',', '"', '\r', '\n', ';'), maxLength: 6 });
+  const lineEnd = fc.constantFrom('\r\n', '\n', '\r');
+  const row = fc.record({ fields: fc.array(field, { minLength: 1, maxLength: 4 }), blankBefore: fc.nat(2), end: lineEnd, quoteAll: fc.boolean() });
+
+  it('gives back every field and the line each record starts on', () => {
+    fc.assert(
+      fc.property(fc.boolean(), fc.array(row, { maxLength: 6 }), (bom, rows) => {
+        let text = bom ? '\uFEFF' : '';
+        let line = 1;
+        // Blank lines end as the line before them did: a CR then an LF would be one CRLF.
+        let previousEnd = '\n';
+        const expected: { line: number; fields: string[] }[] = [];
+        for (const { fields, blankBefore, end, quoteAll } of rows) {
+          // A record of one empty field is a blank line: the reader skips it, as it should.
+          if (fields.length === 1 && fields[0] === '' && !quoteAll) continue;
+          text += previousEnd.repeat(blankBefore);
+          line += blankBefore;
+          expected.push({ line, fields });
+          text += fields.map((f) => (quoteAll || /[",\r\n]/.test(f) ? `"${f.replaceAll('"', '""')}"` : f)).join(',') + end;
+          line += 1 + fields.reduce((n, f) => n + f.split(/\r\n|\r|\n/).length - 1, 0);
+          previousEnd = end;
+        }
+        expect(parseCsv(text)).toEqual({ ok: true, records: expected });
+      }),
+    );
   });
 });

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Session } from '../../src/storage/records.ts';
-import { describeAgent } from '../../src/services/sessions.ts';
+import { describeAgent } from '../../src/services/device-names.ts';
 import { buildTestApp } from '../helpers/app.ts';
 import type { TestApp } from '../helpers/app.ts';
 import { PASSWORD, seedTenant, TestBrowser } from '../helpers/client.ts';

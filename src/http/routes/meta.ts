@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
-import { BlockList, isIP } from 'node:net';
+import { addressRanges } from '../../domain/addresses.ts';
 import { AppError } from '../app-error.ts';
 import type { Deps } from '../../services/deps.ts';
 import { checkDatabase } from '../../services/health.ts';
@@ -9,25 +9,13 @@ const stylesheet = readFileSync(new URL('../../../public/style.css', import.meta
 const script = readFileSync(new URL('../../../public/app.js', import.meta.url));
 
 /** Health, the stylesheet and the OpenAPI document. */
-function allowList(entries: string[]): BlockList {
-  const list = new BlockList();
-  for (const entry of entries) {
-    const [address = '', prefix] = entry.split('/');
-    const type = isIP(address) === 6 ? 'ipv6' : 'ipv4';
-    if (prefix === undefined) list.addAddress(address, type);
-    else list.addSubnet(address, Number(prefix), type);
-  }
-  return list;
-}
-
 export async function metaRoutes(app: FastifyInstance, { deps }: { deps: Deps }) {
   const { metrics } = deps;
-  const allowed = allowList(deps.settings.metricsAllow);
+  const allowed = addressRanges(deps.settings.metricsAllow);
 
   // Prometheus scrapes from inside: only listed addresses (loopback by default) may read.
   app.get('/metrics', { config: { access: 'public' } }, async (request, reply) => {
-    const ip = request.ip.replace(/^::ffff:/, '');
-    if (!allowed.check(ip, isIP(ip) === 6 ? 'ipv6' : 'ipv4')) throw new AppError('not_found');
+    if (!allowed(request.ip)) throw new AppError('not_found');
     return reply.type(metrics.registry.contentType).send(await metrics.registry.metrics());
   });
 
