@@ -3,6 +3,7 @@ import { amrOf, describeSteps } from '../domain/auth-methods.ts';
 import type { SessionView } from '../storage/queries/sessions.ts';
 import { audit } from './audit.ts';
 import type { Deps } from './deps.ts';
+import { sessionIsLive } from './sessions.ts';
 
 // "Your sessions": a user sees where they are signed in and ends the sessions
 // they do not recognise (OWASP ASVS 4.0.3 3.3.4). Each session is named by a
@@ -26,14 +27,11 @@ function handleOf(sessionId: string): string {
   return createHash('sha256').update(`portcullis session handle\u0000${sessionId}`).digest('base64url').slice(0, 22);
 }
 
-/** The user's live full sessions, as resolveSession judges them (sessions.ts). */
-function liveSessions(deps: Deps, auth: SessionView) {
+/** The user's live full sessions, by the rule resolveSession applies (sessionIsLive), the most recently used first. */
+async function liveSessions(deps: Deps, auth: SessionView) {
   const now = deps.clock.now();
-  return deps.store.sessions.listFull(auth.account.id, auth.user.id, {
-    now,
-    seenSince: now - deps.settings.session.idleTimeoutMs,
-    factorRequired: auth.account.mfaEnabled,
-  });
+  const sessions = await deps.store.sessions.listFull(auth.account.id, auth.user.id);
+  return sessions.filter((s) => sessionIsLive(deps, s, auth.account, now));
 }
 
 /** The user's live full sessions, the most recently used first. */

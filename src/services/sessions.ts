@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { sessionDefaults } from '../config/defaults.ts';
 import { secondFactorVerifiedAt } from '../domain/auth-methods.ts';
 import type { AuthStep } from '../domain/auth-methods.ts';
-import type { SessionClient, SessionState } from '../storage/records.ts';
+import type { Session, SessionClient, SessionState } from '../storage/records.ts';
 import type { SessionView } from '../storage/queries/sessions.ts';
 import type { Deps } from './deps.ts';
 
@@ -51,8 +51,21 @@ export async function createSession(
 }
 
 /**
- * The live session a cookie token names, or undefined. Ends sessions past
- * their absolute or idle limit, and those of users who are no longer active.
+ * The one rule of a live session, for resolveSession and the user's own list
+ * of sessions: before its absolute end; a full one also used within the idle
+ * limit and, once the account requires MFA, signed in with a second factor
+ * (no session signed in without one goes further).
+ */
+export function sessionIsLive(deps: Pick<Deps, 'settings'>, session: Session, account: { mfaEnabled: boolean }, now: number): boolean {
+  if (now >= session.expiresAt) return false;
+  if (session.state !== 'full') return true;
+  if (now - session.lastSeenAt >= deps.settings.session.idleTimeoutMs) return false;
+  return !account.mfaEnabled || secondFactorVerifiedAt(session.methods) !== null;
+}
+
+/**
+ * The live session a cookie token names, or undefined. Ends sessions that are
+ * no longer live (sessionIsLive), and those of users who are no longer active.
  */
 export async function resolveSession(deps: Deps, token: string): Promise<SessionView | undefined> {
   if (token.length === 0 || token.length > 100) return undefined;
@@ -61,10 +74,7 @@ export async function resolveSession(deps: Deps, token: string): Promise<Session
   if (!view) return undefined;
   const now = deps.clock.now();
   const { session } = view;
-  const idle = session.state === 'full' && now - session.lastSeenAt >= deps.settings.session.idleTimeoutMs;
-  // Once MFA is on, no session signed in without a second factor goes further.
-  const missingFactor = session.state === 'full' && view.account.mfaEnabled && secondFactorVerifiedAt(session.methods) === null;
-  if (now >= session.expiresAt || idle || missingFactor || view.user.state !== 'active') {
+  if (!sessionIsLive(deps, session, view.account, now) || view.user.state !== 'active') {
     await deps.store.sessions.delete(id);
     return undefined;
   }

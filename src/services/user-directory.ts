@@ -43,6 +43,17 @@ export interface UserPage {
 
 export const PAGE_SIZE = 25;
 
+/** The account's skills, by name. */
+export function accountSkills(deps: Deps, accountId: string): Promise<Skill[]> {
+  return deps.store.skills.list(accountId);
+}
+
+/** The first `limit` users of the account by name, for a filter's choices. */
+export async function accountUserNames(deps: Deps, accountId: string, limit: number): Promise<Array<{ id: string; username: string }>> {
+  const { users } = await deps.store.users.list(accountId, { limit, offset: 0 });
+  return users.map((u) => ({ id: u.id, username: u.username }));
+}
+
 export async function listUsers(deps: Deps, accountId: string, q: { search?: string; mfa?: MfaFilter; page?: number }): Promise<UserPage> {
   const page = Math.max(1, Math.floor(q.page ?? 1));
   const now = deps.clock.now();

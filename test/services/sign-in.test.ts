@@ -127,7 +127,7 @@ for (const kind of await storeKinds()) {
       if (result.kind !== 'signed_in') throw new Error('unreachable');
       const view = await resolveSession(t.deps, result.token);
       expect(view?.user.id).toBe(userId);
-      expect(view?.session).toMatchObject({ state: 'pending', mfaVerifiedAt: null, expiresAt: t.clock.now() + t.settings.session.pendingTimeoutMs });
+      expect(view?.session).toMatchObject({ state: 'pending', methods: [{ kind: 'password', at: t.clock.now() }], expiresAt: t.clock.now() + t.settings.session.pendingTimeoutMs });
     });
 
     it('with MFA on, opens only a pending session for an enrolled user, and says a code is wanted', async () => {
@@ -139,7 +139,7 @@ for (const kind of await storeKinds()) {
       if (result.kind !== 'signed_in') throw new Error('unreachable');
       const view = await resolveSession(t.deps, result.token);
       expect(view?.user.id).toBe(userId);
-      expect(view?.session).toMatchObject({ state: 'pending', mfaVerifiedAt: null });
+      expect(view?.session).toMatchObject({ state: 'pending', methods: [{ kind: 'password', at: t.clock.now() }] });
     });
 
     it('refuses a wrong password, an unknown user and an unknown or malformed account with the same answer, each after one argon2 verification', async () => {

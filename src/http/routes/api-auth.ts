@@ -3,7 +3,7 @@ import { Type } from '@fastify/type-provider-typebox';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { AppError } from '../app-error.ts';
 import { retryAfterSeconds } from '../../domain/lockout-policy.ts';
-import { endSession, hashToken } from '../../services/sessions.ts';
+import { endSession, resolveSession } from '../../services/sessions.ts';
 import { signIn } from '../../services/sign-in.ts';
 import { principalOf } from '../access.ts';
 import { clearSessionCookie, sessionToken, setSessionCookie } from '../plugins/session.ts';
@@ -51,7 +51,7 @@ export async function apiAuthRoutes(app: FastifyInstance, { deps, cookie }: Rout
       if (result.state === 'full') return { state: 'authenticated' as const };
       if (result.mfaEnrolled) return { state: 'mfa_required' as const };
       // The API client is the user's own app: it gets the key URI to show as a QR code.
-      const view = await deps.store.sessions.view(hashToken(result.token));
+      const view = await resolveSession(deps, result.token);
       const offer = view && (await totpOffer(deps, view));
       if (!offer) throw new Error('could not prepare an enrolment secret');
       return { state: 'mfa_enrollment_required' as const, otpauthUri: offer.uri };

@@ -2,6 +2,7 @@
 import type { FastifyInstance } from 'fastify';
 import { isId } from '../../domain/ids.ts';
 import { listAudit } from '../../services/audit.ts';
+import { accountUserNames } from '../../services/user-directory.ts';
 import { principalOf } from '../access.ts';
 import { viewerOf } from '../viewer.ts';
 import { AuditPage, auditActions } from '../views/audit.tsx';
@@ -20,7 +21,7 @@ export async function auditPages(app: FastifyInstance, { deps }: RouteContext) {
     const page = typeof q.page === 'string' && /^\d{1,6}$/.test(q.page) ? Math.max(1, Number(q.page)) : 1;
     const [events, users] = await Promise.all([
       listAudit(deps, auth.account.id, { ...(userId ? { userId } : {}), ...(action ? { action } : {}), limit: PAGE + 1, offset: (page - 1) * PAGE }),
-      deps.store.users.list(auth.account.id, { limit: 500, offset: 0 }),
+      accountUserNames(deps, auth.account.id, 500),
     ]);
     return reply.type('text/html; charset=utf-8').send(
       renderPage(
@@ -28,7 +29,7 @@ export async function auditPages(app: FastifyInstance, { deps }: RouteContext) {
           csrf={csrfToken(request, reply)}
           viewer={viewerOf(auth)}
           events={events.slice(0, PAGE)}
-          users={users.users.map((u) => ({ id: u.id, username: u.username }))}
+          users={users}
           userId={userId}
           action={action}
           page={page}

@@ -6,7 +6,7 @@ import { AppError } from '../app-error.ts';
 import type { Principal } from '../../services/principal.ts';
 import { resetMfa } from '../../services/mfa-reset.ts';
 import { needsStepUp, stepUp } from '../../services/step-up.ts';
-import { createSkill, getUser, listUsers, updateUser } from '../../services/user-directory.ts';
+import { accountSkills, createSkill, getUser, listUsers, updateUser } from '../../services/user-directory.ts';
 import type { UserDetail } from '../../services/user-directory.ts';
 import { createUser } from '../../services/users.ts';
 import { actorOf } from '../actor.ts';
@@ -39,7 +39,7 @@ export async function userPages(app: FastifyInstance, { deps }: RouteContext) {
     const pageNumber = typeof query.page === 'string' && /^\d{1,6}$/.test(query.page) ? Number(query.page) : 1;
     const [page, skills] = await Promise.all([
       listUsers(deps, auth.account.id, { search, ...(mfa ? { mfa } : {}), page: pageNumber }),
-      deps.store.skills.list(auth.account.id),
+      accountSkills(deps, auth.account.id),
     ]);
     const notice = extra.notice ?? (query.notice === 'skill' ? 'Skill created.' : undefined);
     return html(
@@ -58,7 +58,7 @@ export async function userPages(app: FastifyInstance, { deps }: RouteContext) {
       created: `User ${user.username} was created.`,
     };
     const notice = noticeFor(notices, (request.query as Record<string, unknown>).notice);
-    const skills = await deps.store.skills.list(auth.account.id);
+    const skills = await accountSkills(deps, auth.account.id);
     return html(
       reply,
       status,
@@ -71,7 +71,7 @@ export async function userPages(app: FastifyInstance, { deps }: RouteContext) {
   app.post('/manage/users', { config: { access: { permission: 'manageUsers' } }, preHandler: app.csrfProtection }, async (request, reply) => {
     const auth = principalOf(request);
     const skillIds = new Set(formFields(request.body, 'skills'));
-    const skills = (await deps.store.skills.list(auth.account.id)).filter((s) => skillIds.has(s.id)).map((s) => s.name);
+    const skills = (await accountSkills(deps, auth.account.id)).filter((s) => skillIds.has(s.id)).map((s) => s.name);
     const result = await createUser(
       deps,
       auth.account.id,

@@ -155,22 +155,17 @@ export function sessionQueries(db: Kysely<Database>) {
       return changed(await deleteSession(db, { id })) === 1;
     },
 
-    /**
-     * A user's full sessions still live at `now`, as resolveSession judges them:
-     * before their absolute end, seen since `seenSince`, and with a verified
-     * second factor when the account requires one. The most recently used first.
-     */
-    async listFull(accountId: string, userId: string, live: { now: number; seenSince: number; factorRequired: boolean }): Promise<Session[]> {
-      let q = db
+    /** A user's full sessions, the most recently used first; which of them are live is the services' rule (sessionIsLive). */
+    async listFull(accountId: string, userId: string): Promise<Session[]> {
+      const rows = await db
         .selectFrom('sessions')
         .selectAll()
         .where('account_id', '=', accountId)
         .where('user_id', '=', userId)
         .where('state', '=', 'full')
-        .where('expires_at', '>', live.now)
-        .where('last_seen_at', '>', live.seenSince);
-      if (live.factorRequired) q = q.where('mfa_verified_at', 'is not', null);
-      const rows = await q.orderBy('last_seen_at', 'desc').orderBy('id').execute();
+        .orderBy('last_seen_at', 'desc')
+        .orderBy('id')
+        .execute();
       return rows.map(toSession);
     },
 
