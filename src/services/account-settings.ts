@@ -1,6 +1,7 @@
 import { secondFactorVerifiedAt } from '../domain/auth-methods.ts';
 import type { SessionView } from '../storage/queries/sessions.ts';
 import { audit } from './audit.ts';
+import { inTransaction } from './deps.ts';
 import type { Deps } from './deps.ts';
 import { createSession } from './sessions.ts';
 
@@ -20,17 +21,17 @@ export async function setAccountMfa(deps: Deps, admin: SessionView, enabled: boo
   if (account.mfaEnabled === enabled) return { kind: 'unchanged' };
   const base = { accountId: account.id, actorUserId: user.id, actor: user.username, ip, result: 'success' as const };
   if (!enabled) {
-    await deps.store.transaction(async (store) => {
-      await store.accounts.setMfaEnabled(account.id, false);
-      await audit(deps, store, { ...base, action: 'account.mfa_disabled' });
+    await inTransaction(deps, async (tx) => {
+      await tx.store.accounts.setMfaEnabled(account.id, false);
+      await audit(tx, { ...base, action: 'account.mfa_disabled' });
     });
     return { kind: 'disabled' };
   }
   const ownNeedsFactor = secondFactorVerifiedAt(session.methods) === null;
-  const sessionsEnded = await deps.store.transaction(async (store) => {
-    await store.accounts.setMfaEnabled(account.id, true);
-    const ended = await store.sessions.deleteWithoutSecondFactor(account.id, ownNeedsFactor ? null : session.id);
-    await audit(deps, store, { ...base, action: 'account.mfa_enabled', detail: { sessionsEnded: ended } });
+  const sessionsEnded = await inTransaction(deps, async (tx) => {
+    await tx.store.accounts.setMfaEnabled(account.id, true);
+    const ended = await tx.store.sessions.deleteWithoutSecondFactor(account.id, ownNeedsFactor ? null : session.id);
+    await audit(tx, { ...base, action: 'account.mfa_enabled', detail: { sessionsEnded: ended } });
     return ended;
   });
   const client = { ip, agent: session.client.agent };

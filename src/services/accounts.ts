@@ -1,6 +1,7 @@
 import { ACCOUNT_NUMBER_LENGTH, checkAccountName } from '../domain/names.ts';
 import { randomDigits } from '../domain/providers.ts';
 import { audit } from './audit.ts';
+import { inTransaction } from './deps.ts';
 import type { Deps } from './deps.ts';
 import { insertUser, validateUser } from './users.ts';
 import type { Actor } from './users.ts';
@@ -27,13 +28,13 @@ export async function createAccount(
   if (!name.ok || !admin.ok) return { ok: false, errors };
   const passwordHash = await deps.hasher.hash(admin.value.password);
 
-  return deps.store.transaction(async (store) => {
+  return inTransaction(deps, async (tx) => {
     for (let attempt = 0; attempt < 20; attempt++) {
       const accountId = newAccountNumber(deps);
-      const created = await store.accounts.create({ id: accountId, name: name.name, mfaEnabled: false, createdAt: deps.clock.now() });
+      const created = await tx.store.accounts.create({ id: accountId, name: name.name, mfaEnabled: false, createdAt: deps.clock.now() });
       if (!created) continue;
-      await audit(deps, store, { accountId, actor: actor.label, action: 'account.create', ip: actor.ip, result: 'success', detail: { name: name.name } });
-      const adminUserId = await insertUser(deps, store, accountId, admin.value, passwordHash, actor);
+      await audit(tx, { accountId, actor: actor.label, action: 'account.create', ip: actor.ip, result: 'success', detail: { name: name.name } });
+      const adminUserId = await insertUser(tx, accountId, admin.value, passwordHash, actor);
       if (!adminUserId) throw new Error('a new account already had a user');
       return { ok: true as const, accountId, adminUserId };
     }

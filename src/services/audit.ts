@@ -1,14 +1,14 @@
 import { randomId } from '../domain/providers.ts';
 import type { AuditQuery } from '../storage/queries/audit.ts';
 import type { AuditEvent } from '../storage/records.ts';
-import type { Store } from '../storage/store.ts';
 import type { Deps } from './deps.ts';
 
 export type AuditInput = Omit<AuditEvent, 'id' | 'at' | 'detail' | 'actorUserId' | 'targetUserId' | 'target' | 'ip'> &
   Partial<Pick<AuditEvent, 'detail' | 'actorUserId' | 'targetUserId' | 'target' | 'ip'>>;
 
-/** Writes one audit event; pass a transaction's store to make it part of that transaction (and its metric of the commit). */
-export async function audit(deps: Pick<Deps, 'clock' | 'random'> & Partial<Pick<Deps, 'metrics'>>, store: Store, input: AuditInput): Promise<void> {
+/** Writes one audit event through deps' store: inside inTransaction it is part of that transaction (and its metric of the commit). */
+export async function audit(deps: Pick<Deps, 'clock' | 'random' | 'store'> & Partial<Pick<Deps, 'metrics'>>, input: AuditInput): Promise<void> {
+  const { store } = deps;
   await store.audit.record({
     id: randomId(deps.random),
     at: deps.clock.now(),

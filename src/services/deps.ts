@@ -20,3 +20,12 @@ export interface Deps {
   notifier: Notifier;
   metrics: Metrics;
 }
+
+/**
+ * Runs fn in one transaction of deps' store: fn gets the same deps with the
+ * transaction's store, and every service it calls takes part (the one way a
+ * transaction is passed on: as deps).
+ */
+export function inTransaction<D extends { store: Store }, T>(deps: D, fn: (tx: D) => Promise<T>): Promise<T> {
+  return deps.store.transaction((store) => fn({ ...deps, store }));
+}

@@ -2,6 +2,7 @@ import type { SecondFactorMethod } from '../domain/auth-methods.ts';
 import type { ThrottleKey } from '../storage/records.ts';
 import type { SessionView } from '../storage/queries/sessions.ts';
 import { audit } from './audit.ts';
+import { inTransaction } from './deps.ts';
 import type { Deps } from './deps.ts';
 import { StartOver } from './factors/factor-module.ts';
 import type { Challenge, Spent } from './factors/factor-module.ts';
@@ -73,14 +74,14 @@ async function codeStep(deps: Deps, view: SessionView, submission: Submission, i
 
   const factor = secondFactors[submission.method];
   const verified = factor.verify(deps, challenge, submission.code);
-  const spent: Spent = verified.ok ? await factor.spend(deps, store, challenge, verified.proof, ip) : verified;
+  const spent: Spent = verified.ok ? await factor.spend(deps, challenge, verified.proof, ip) : verified;
   if (!spent.ok) {
     deps.logger.info({ accountId: account.id, userId: user.id, reason: spent.reason }, 'second factor refused');
-    await audit(deps, store, { ...auditBase, action: 'mfa.verify', result: 'failure', detail: { reason: spent.reason } });
+    await audit(deps, { ...auditBase, action: 'mfa.verify', result: 'failure', detail: { reason: spent.reason } });
     const refused = (result: CodeResult): StepResult => (spent.reason === 'reused' ? { ...result, reused: true } : result);
     if (admission.lock) {
       if (admission.lock.lockedNow) {
-        await audit(deps, store, { ...auditBase, action: 'mfa.locked', result: 'failure', detail: { lockedUntil: admission.lock.lockedUntil } });
+        await audit(deps, { ...auditBase, action: 'mfa.locked', result: 'failure', detail: { lockedUntil: admission.lock.lockedUntil } });
       }
       await store.sessions.delete(session.id);
       return refused({ kind: 'locked', lockedUntil: admission.lock.lockedUntil });
@@ -93,14 +94,14 @@ async function codeStep(deps: Deps, view: SessionView, submission: Submission, i
   }
 
   const { method } = submission;
-  if (spent.recoveryCodes) await audit(deps, store, { ...auditBase, action: 'mfa.enroll', result: 'success' });
+  if (spent.recoveryCodes) await audit(deps, { ...auditBase, action: 'mfa.enroll', result: 'success' });
   if (!(await store.sessions.delete(session.id))) throw new StartOver();
   await clearThrottle(deps, key);
   // The same browser as the password step: its User-Agent carries over; the
   // address is this request's. The password step's record carries over too.
   const methods = [...session.methods, { kind: method, at: deps.clock.now() }];
   const fresh = await createSession(deps, { accountId: account.id, id: user.id }, 'full', { ip, agent: session.client.agent }, methods);
-  await audit(deps, store, { ...auditBase, action: 'mfa.verify', result: 'success', detail: { method } });
+  await audit(deps, { ...auditBase, action: 'mfa.verify', result: 'success', detail: { method } });
   return {
     kind: 'signed_in',
     token: fresh.token,
@@ -116,7 +117,7 @@ export async function submitCode(deps: Deps, view: SessionView, submission: Subm
   let outcome: StepResult;
   try {
     const bounded = { method: submission.method, code: submission.code.slice(0, 64) };
-    outcome = await deps.store.transaction((store) => codeStep({ ...deps, store }, view, bounded, ip));
+    outcome = await inTransaction(deps, (tx) => codeStep(tx, view, bounded, ip));
   } catch (error) {
     if (error instanceof StartOver) return { kind: 'restart' };
     throw error;

@@ -1,4 +1,5 @@
 import { audit } from './audit.ts';
+import { inTransaction } from './deps.ts';
 import type { Deps } from './deps.ts';
 import { secondFactorThrottleKey } from './mfa-challenge.ts';
 import type { Actor } from './users.ts';
@@ -13,14 +14,14 @@ export type ResetResult = { ok: true; sessionsEnded: number; factorsRevoked: num
 export async function resetMfa(deps: Deps, accountId: string, userId: string, actor: Actor): Promise<ResetResult> {
   const user = await deps.store.users.get(accountId, userId);
   if (!user) return { ok: false, reason: 'not_found' };
-  const outcome = await deps.store.transaction(async (store) => {
+  const outcome = await inTransaction(deps, async (tx) => {
     // The user's row first, as the code step takes it: the two take turns (PostgreSQL).
-    await store.users.lockForUpdate(accountId, userId);
-    const removed = await store.factors.deleteForUser(accountId, userId);
-    const codes = await store.recoveryCodes.deleteForUser(accountId, userId);
-    const sessionsEnded = await store.sessions.deleteForUser(accountId, userId);
-    await store.throttles.clear(secondFactorThrottleKey(accountId, userId));
-    await audit(deps, store, {
+    await tx.store.users.lockForUpdate(accountId, userId);
+    const removed = await tx.store.factors.deleteForUser(accountId, userId);
+    const codes = await tx.store.recoveryCodes.deleteForUser(accountId, userId);
+    const sessionsEnded = await tx.store.sessions.deleteForUser(accountId, userId);
+    await tx.store.throttles.clear(secondFactorThrottleKey(accountId, userId));
+    await audit(tx, {
       accountId,
       actorUserId: actor.userId,
       actor: actor.label,

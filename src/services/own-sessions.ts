@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { amrOf, describeSteps } from '../domain/auth-methods.ts';
 import type { SessionView } from '../storage/queries/sessions.ts';
 import { audit } from './audit.ts';
+import { inTransaction } from './deps.ts';
 import type { Deps } from './deps.ts';
 import { sessionIsLive } from './sessions.ts';
 
@@ -62,9 +63,9 @@ export async function endOwnSessions(deps: Deps, auth: SessionView, which: { han
     if (!match) return undefined;
     chosen = { only: match.id };
   }
-  return deps.store.transaction(async (store) => {
-    const ended = await store.sessions.deleteForUser(auth.account.id, auth.user.id, chosen);
-    await audit(deps, store, {
+  return inTransaction(deps, async (tx) => {
+    const ended = await tx.store.sessions.deleteForUser(auth.account.id, auth.user.id, chosen);
+    await audit(tx, {
       accountId: auth.account.id,
       actorUserId: auth.user.id,
       actor: auth.user.username,

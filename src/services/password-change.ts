@@ -3,6 +3,7 @@ import { checkNewPassword, normalizePassword } from '../domain/password-policy.t
 import type { ThrottleKey } from '../storage/records.ts';
 import type { SessionView } from '../storage/queries/sessions.ts';
 import { audit } from './audit.ts';
+import { inTransaction } from './deps.ts';
 import type { Deps } from './deps.ts';
 import { createSession } from './sessions.ts';
 import { admitAttempt, checkAdmitted, clearThrottle } from './throttle.ts';
@@ -51,9 +52,9 @@ export async function changePassword(deps: Deps, auth: SessionView, input: Passw
     found?.state === 'active' && (await deps.hasher.verify(found.passwordHash, input.currentPassword)) ? deps.hasher.hash(input.newPassword) : undefined,
   );
   if (!passwordHash) {
-    await audit(deps, deps.store, { ...base, action: 'user.password_change', result: 'failure', detail: { cause: 'wrong password' } });
+    await audit(deps, { ...base, action: 'user.password_change', result: 'failure', detail: { cause: 'wrong password' } });
     if (admission.lock?.lockedNow) {
-      await audit(deps, deps.store, { ...base, action: 'sign_in.locked', result: 'failure', detail: { scope: 'password', lockedUntil: admission.lock.lockedUntil } });
+      await audit(deps, { ...base, action: 'sign_in.locked', result: 'failure', detail: { scope: 'password', lockedUntil: admission.lock.lockedUntil } });
     }
     return admission.lock ? { kind: 'locked', lockedUntil: admission.lock.lockedUntil } : { kind: 'wrong_password' };
   }
@@ -61,15 +62,15 @@ export async function changePassword(deps: Deps, auth: SessionView, input: Passw
   const now = deps.clock.now();
   let changed: { sessionsEnded: number; token: string };
   try {
-    changed = await deps.store.transaction(async (store) => {
+    changed = await inTransaction(deps, async (tx) => {
       // Conditional on the hash just verified: of two changes racing, one writes.
-      if (!(await store.users.setPassword(account.id, user.id, passwordHash, now, found!.passwordHash))) throw new Conflict();
-      await clearThrottle({ ...deps, store }, key);
-      const ended = await store.sessions.deleteForUser(account.id, user.id, { except: session.id });
+      if (!(await tx.store.users.setPassword(account.id, user.id, passwordHash, now, found!.passwordHash))) throw new Conflict();
+      await clearThrottle(tx, key);
+      const ended = await tx.store.sessions.deleteForUser(account.id, user.id, { except: session.id });
       // This session comes back under a new token; if it ended meanwhile, nothing is written.
-      if (!(await store.sessions.delete(session.id))) throw new Conflict();
-      const fresh = await createSession({ ...deps, store }, { accountId: account.id, id: user.id }, 'full', { ip, agent: session.client.agent }, session.methods);
-      await audit(deps, store, { ...base, action: 'user.password_change', result: 'success', detail: { sessionsEnded: ended } });
+      if (!(await tx.store.sessions.delete(session.id))) throw new Conflict();
+      const fresh = await createSession(tx, { accountId: account.id, id: user.id }, 'full', { ip, agent: session.client.agent }, session.methods);
+      await audit(tx, { ...base, action: 'user.password_change', result: 'success', detail: { sessionsEnded: ended } });
       return { sessionsEnded: ended, token: fresh.token };
     });
   } catch (error) {

@@ -3,6 +3,7 @@ import { isAccountNumber, usernameKey } from '../domain/names.ts';
 import type { ThrottleKey } from '../storage/records.ts';
 import { audit } from './audit.ts';
 import { hasFactor } from './factors/index.ts';
+import { inTransaction } from './deps.ts';
 import type { Deps } from './deps.ts';
 import { describeAgent } from './device-names.ts';
 import { createSession } from './sessions.ts';
@@ -73,9 +74,9 @@ export async function signIn(deps: Deps, input: SignInInput): Promise<SignInResu
         ip: input.ip,
         result: 'failure' as const,
       };
-      await audit(deps, deps.store, { ...base, action: 'sign_in.password', detail: { cause } });
+      await audit(deps, { ...base, action: 'sign_in.password', detail: { cause } });
       for (const [scope, lock] of [['password', user.lock], ['address', addressLock]] as const) {
-        if (lock?.lockedNow) await audit(deps, deps.store, { ...base, action: 'sign_in.locked', detail: { scope, lockedUntil: lock.lockedUntil } });
+        if (lock?.lockedNow) await audit(deps, { ...base, action: 'sign_in.locked', detail: { scope, lockedUntil: lock.lockedUntil } });
       }
     }
     const lockedUntil = Math.max(user.lock?.lockedUntil ?? 0, addressLock?.lockedUntil ?? 0);
@@ -88,10 +89,10 @@ export async function signIn(deps: Deps, input: SignInInput): Promise<SignInResu
   // second factor turns it into a full one. One transaction: one commit (a disk
   // sync on PostgreSQL) instead of three.
   const state = account.mfaEnabled ? 'pending' : 'full';
-  const session = await deps.store.transaction(async (store) => {
-    await clearThrottle({ ...deps, store }, userKey);
-    const made = await createSession({ ...deps, store }, found, state, { ip: input.ip, agent: describeAgent(input.userAgent) });
-    await audit(deps, store, {
+  const session = await inTransaction(deps, async (tx) => {
+    await clearThrottle(tx, userKey);
+    const made = await createSession(tx, found, state, { ip: input.ip, agent: describeAgent(input.userAgent) });
+    await audit(tx, {
       accountId: account.id,
       actorUserId: found.id,
       actor: found.username,

@@ -34,12 +34,12 @@ export async function stepUp(deps: Deps, view: SessionView, code: string, ip: st
   const challenge = { view, factors: totpFactorsOf({ factors }) };
   const base = { accountId: account.id, actorUserId: user.id, actor: user.username, targetUserId: user.id, target: user.username, ip };
   const verified = challenge.factors.length > 0 ? totpSecondFactor.verify(deps, challenge, code.slice(0, 64)) : ({ ok: false, reason: 'no authenticator' } satisfies Refusal);
-  const check = verified.ok ? await totpSecondFactor.spend(deps, deps.store, challenge, verified.proof, ip) : verified;
+  const check = verified.ok ? await totpSecondFactor.spend(deps, challenge, verified.proof, ip) : verified;
   if (!check.ok) {
-    await audit(deps, deps.store, { ...base, action: 'mfa.step_up', result: 'failure', detail: { reason: check.reason } });
+    await audit(deps, { ...base, action: 'mfa.step_up', result: 'failure', detail: { reason: check.reason } });
     if (admission.lock) {
       if (admission.lock.lockedNow) {
-        await audit(deps, deps.store, { ...base, action: 'mfa.locked', result: 'failure', detail: { lockedUntil: admission.lock.lockedUntil } });
+        await audit(deps, { ...base, action: 'mfa.locked', result: 'failure', detail: { lockedUntil: admission.lock.lockedUntil } });
       }
       return { ok: false, kind: 'locked', lockedUntil: admission.lock.lockedUntil };
     }
@@ -48,6 +48,6 @@ export async function stepUp(deps: Deps, view: SessionView, code: string, ip: st
   await clearThrottle(deps, key);
   const now = deps.clock.now();
   await deps.store.sessions.setMethods(session.id, [...session.methods.filter((m) => m.kind !== 'totp'), { kind: 'totp', at: now }], now);
-  await audit(deps, deps.store, { ...base, action: 'mfa.step_up', result: 'success' });
+  await audit(deps, { ...base, action: 'mfa.step_up', result: 'success' });
   return { ok: true };
 }

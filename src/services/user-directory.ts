@@ -8,6 +8,7 @@ import type { Skill, UserState } from '../storage/records.ts';
 import type { MfaFilter } from '../storage/queries/users.ts';
 import { audit } from './audit.ts';
 import { userFactors } from './factors/index.ts';
+import { inTransaction } from './deps.ts';
 import type { Deps } from './deps.ts';
 import type { Actor } from './users.ts';
 
@@ -145,11 +146,11 @@ export async function updateUser(deps: Deps, accountId: string, userId: string, 
   if (errors.length > 0 || !isRole(changes.role) || !checked.ok) return { ok: false, errors };
   const email = checked.email;
   const state = changes.state as UserState;
-  await deps.store.transaction(async (store) => {
-    await store.users.update(accountId, userId, { role: changes.role as Role, state, email }, deps.clock.now());
-    await store.skills.setForUser(accountId, userId, changes.skillIds);
-    if (state === 'disabled') await store.sessions.deleteForUser(accountId, userId);
-    await audit(deps, store, {
+  await inTransaction(deps, async (tx) => {
+    await tx.store.users.update(accountId, userId, { role: changes.role as Role, state, email }, deps.clock.now());
+    await tx.store.skills.setForUser(accountId, userId, changes.skillIds);
+    if (state === 'disabled') await tx.store.sessions.deleteForUser(accountId, userId);
+    await audit(tx, {
       accountId,
       actorUserId: actor.userId,
       actor: actor.label,
@@ -174,6 +175,6 @@ export async function createSkill(deps: Deps, accountId: string, name: string, a
   const skills = await deps.store.skills.ensure(accountId, [{ id: randomId(deps.random), name: checked.name, key: checked.key }], deps.clock.now());
   const skill = skills.get(checked.key);
   if (!skill) return { ok: false, error: 'The skill could not be created.' };
-  await audit(deps, deps.store, { accountId, actorUserId: actor.userId, actor: actor.label, action: 'skill.create', ip: actor.ip, result: 'success', detail: { name: checked.name } });
+  await audit(deps, { accountId, actorUserId: actor.userId, actor: actor.label, action: 'skill.create', ip: actor.ip, result: 'success', detail: { name: checked.name } });
   return { ok: true, skill };
 }

@@ -1,5 +1,6 @@
 import { parseCsv } from '../domain/csv.ts';
 import { audit } from './audit.ts';
+import { inTransaction } from './deps.ts';
 import type { Deps } from './deps.ts';
 import { insertUser, validateUser } from './users.ts';
 import type { Actor, ValidUser } from './users.ts';
@@ -95,12 +96,12 @@ export async function importUsers(deps: Deps, accountId: string, csv: string, ac
     }
   }
   try {
-    await deps.store.transaction(async (store) => {
+    await inTransaction(deps, async (tx) => {
       for (const [index, row] of rows.entries()) {
-        const id = await insertUser(deps, store, accountId, row.user, hashes[index] as string, actor);
+        const id = await insertUser(tx, accountId, row.user, hashes[index] as string, actor);
         if (!id) throw new Clash(row);
       }
-      await audit(deps, store, { accountId, actorUserId: actor.userId, actor: actor.label, action: 'user.import', ip: actor.ip, result: 'success', detail: { users: rows.length } });
+      await audit(tx, { accountId, actorUserId: actor.userId, actor: actor.label, action: 'user.import', ip: actor.ip, result: 'success', detail: { users: rows.length } });
     });
   } catch (error) {
     if (error instanceof Clash) {

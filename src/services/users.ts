@@ -4,8 +4,8 @@ import { checkNewPassword } from '../domain/password-policy.ts';
 import { randomId } from '../domain/providers.ts';
 import { isRole, roles } from '../domain/roles.ts';
 import type { Role } from '../domain/roles.ts';
-import type { Store } from '../storage/store.ts';
 import { audit } from './audit.ts';
+import { inTransaction } from './deps.ts';
 import type { Deps } from './deps.ts';
 
 export interface UserDraft {
@@ -61,13 +61,13 @@ export interface Actor {
  * transaction when several must land together.
  */
 export async function insertUser(
-  deps: Pick<Deps, 'clock' | 'random'>,
-  store: Store,
+  deps: Pick<Deps, 'clock' | 'random' | 'store'>,
   accountId: string,
   user: ValidUser,
   passwordHash: string,
   actor: Actor,
 ): Promise<string | undefined> {
+  const { store } = deps;
   const now = deps.clock.now();
   const id = randomId(deps.random);
   const inserted = await store.users.create({
@@ -90,7 +90,7 @@ export async function insertUser(
     );
     await store.skills.assign(accountId, id, [...skills.values()].map((s) => s.id));
   }
-  await audit(deps, store, {
+  await audit(deps, {
     accountId,
     actorUserId: actor.userId,
     actor: actor.label,
@@ -111,9 +111,7 @@ export async function createUser(deps: Deps, accountId: string, draft: UserDraft
   if (!checked.ok) return checked;
   if (!(await deps.store.accounts.get(accountId))) return { ok: false, errors: [`There is no account ${accountId}.`] };
   const passwordHash = await deps.hasher.hash(checked.value.password);
-  const userId = await deps.store.transaction((store) =>
-    insertUser(deps, store, accountId, checked.value, passwordHash, actor),
-  );
+  const userId = await inTransaction(deps, (tx) => insertUser(tx, accountId, checked.value, passwordHash, actor));
   if (!userId) return { ok: false, errors: [`Username "${checked.value.username}" is already taken in this account.`] };
   return { ok: true, userId };
 }

@@ -46,12 +46,12 @@ for (const kind of await storeKinds()) {
       const event = { accountId: '55555555', actor: 'admin', action: 'mfa.reset', result: 'success' } as const;
       await expect(
         t.store.transaction(async (trx) => {
-          await audit(deps, trx, event);
+          await audit({ ...deps, store: trx }, event);
           throw new Error('rolled back after the audit');
         }),
       ).rejects.toThrow();
       expect(await resets()).toBe(0);
-      await t.store.transaction((trx) => audit(deps, trx, event));
+      await t.store.transaction((trx) => audit({ ...deps, store: trx }, event));
       expect(await resets()).toBe(1);
     });
   });

@@ -1,7 +1,6 @@
 import type { SecondFactorMethod } from '../../domain/auth-methods.ts';
 import type { Factor } from '../../storage/records.ts';
 import type { SessionView } from '../../storage/queries/sessions.ts';
-import type { Store } from '../../storage/store.ts';
 import type { Deps } from '../deps.ts';
 
 // One small interface every kind of second factor implements, so the code
@@ -28,12 +27,12 @@ export interface SecondFactor<P> {
   /** Checks what the client submitted against the user's factors; writes nothing. */
   verify(deps: Deps, challenge: Challenge, input: string): Verified<P>;
   /**
-   * Spends a proof in the caller's transaction (store): records the step, uses
-   * the code, saves the new factor. Answers why not when it was spent already
+   * Spends a proof in the caller's transaction (deps.store, from inTransaction):
+   * records the step, uses the code, saves the new factor. Answers why not when it was spent already
    * (a replay that lost a race). Throws StartOver when the sign-in must begin
    * again (someone set up a factor for this user a moment ago).
    */
-  spend(deps: Deps, store: Store, challenge: Challenge, proof: P, ip: string): Promise<Spent>;
+  spend(deps: Deps, challenge: Challenge, proof: P, ip: string): Promise<Spent>;
 }
 
 /** Thrown inside a transaction to roll it back: the sign-in starts over. */

@@ -16,8 +16,9 @@ export const recoveryCodeSecondFactor: SecondFactor<RecoveryProof> = {
     return { ok: true, proof: { hash: hashRecoveryCode(challenge.view.user.id, code) } };
   },
 
-  async spend(deps, store, challenge, proof): Promise<Spent> {
+  async spend(deps, challenge, proof): Promise<Spent> {
     const { account, user } = challenge.view;
+    const { store } = deps;
     const used = await store.recoveryCodes.use(account.id, user.id, proof.hash, deps.clock.now());
     if (!used) return { ok: false, reason: 'recovery code unknown or used' };
     return { ok: true, recoveryCodesLeft: await store.recoveryCodes.countUnused(account.id, user.id) };

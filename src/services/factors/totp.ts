@@ -6,7 +6,6 @@ import { checkTotp, standardTotp } from '../../domain/totp.ts';
 import type { TotpCheck, TotpCheckOptions } from '../../domain/totp.ts';
 import type { TotpFactor } from '../../storage/records.ts';
 import type { SessionView } from '../../storage/queries/sessions.ts';
-import type { Store } from '../../storage/store.ts';
 import type { Deps } from '../deps.ts';
 import { totpContext } from '../secret-box.ts';
 import { StartOver } from './factor-module.ts';
@@ -98,8 +97,9 @@ export async function totpOffer(deps: Deps, view: SessionView): Promise<TotpOffe
  * Saves the proven secret as the user's first authenticator app, with the step
  * of the code that proved it already used, and a fresh set of recovery codes.
  */
-async function saveFirstFactor(deps: Deps, store: Store, challenge: Challenge, proof: TotpProof, ip: string): Promise<Spent> {
+async function saveFirstFactor(deps: Deps, challenge: Challenge, proof: TotpProof, ip: string): Promise<Spent> {
   const { view } = challenge;
+  const { store } = deps;
   const enrolment = view.session.enrolment;
   // Someone (another tab, another instance) set up a factor for this user a
   // moment ago. The code step holds the user's row lock, so this read is current.
@@ -146,10 +146,10 @@ export const totpSecondFactor: SecondFactor<TotpProof> = {
     return { ok: true, proof: { factorId: check.factorId, step: check.step, drift: check.drift } };
   },
 
-  async spend(deps, store, challenge, proof, ip): Promise<Spent> {
-    if (proof.factorId === null) return saveFirstFactor(deps, store, challenge, proof, ip);
+  async spend(deps, challenge, proof, ip): Promise<Spent> {
+    if (proof.factorId === null) return saveFirstFactor(deps, challenge, proof, ip);
     const { account, user } = challenge.view;
-    const recorded = await store.factors.recordTotpUse(account.id, user.id, proof.factorId, proof.step, proof.drift, deps.clock.now());
+    const recorded = await deps.store.factors.recordTotpUse(account.id, user.id, proof.factorId, proof.step, proof.drift, deps.clock.now());
     return recorded ? { ok: true } : { ok: false, reason: 'reused' };
   },
 };
