@@ -1,4 +1,4 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import type { RandomSource } from './providers.ts';
 
 // Recovery codes: 10 per enrolment, each 12 characters from a 32-symbol
@@ -27,10 +27,4 @@ export function normalizeRecoveryCode(input: string): string | undefined {
 /** Salted with the user id, so equal codes of two users hash differently. */
 export function hashRecoveryCode(userId: string, normalized: string): string {
   return createHash('sha256').update(`portcullis-recovery:${userId}:${normalized}`).digest('hex');
-}
-
-export function sameHash(a: string, b: string): boolean {
-  const x = Buffer.from(a, 'hex');
-  const y = Buffer.from(b, 'hex');
-  return x.length === y.length && timingSafeEqual(x, y);
 }

@@ -13,7 +13,7 @@ export type Param<P> = <K extends keyof P & string>(name: K) => P[K];
 
 const MARK = '\u0000portcullis-param:';
 
-/** Every SQL text compiled here: a fixed set, which PostgreSQL gets as named prepared statements (database.ts). */
+/** Every SQL text compiled here: a fixed set, which PostgreSQL gets as named prepared statements (postgres-connection.ts). */
 export const compiledTexts = new Set<string>();
 
 interface Plan<P> {

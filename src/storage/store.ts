@@ -30,7 +30,7 @@ export interface Store {
   /**
    * Runs fn in one transaction: all of its writes land, or none. On PostgreSQL
    * a transaction that meets a prepared `select *` made stale by another
-   * instance's migration (0A000, marked by database.ts) runs again: the failed
+   * instance's migration (0A000, marked by postgres-connection.ts) runs again: the failed
    * try changed nothing, and that statement now goes unnamed on every
    * connection, so each try gets further. fn may therefore run more than once
    * and must keep its effects in the transaction (metrics that audit() counts

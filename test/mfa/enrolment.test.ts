@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { formatTime } from '../../src/http/views/users.tsx';
+import { formatTime } from '../../src/http/views/format.ts';
 import { buildTestApp } from '../helpers/app.ts';
 import type { TestApp } from '../helpers/app.ts';
 import type { Tenant } from '../helpers/client.ts';

@@ -7,7 +7,7 @@ import * as foundation from '../../src/storage/migrations/001-foundation.ts';
 import * as mfa from '../../src/storage/migrations/002-mfa.ts';
 import * as nameSuffixMigration from '../../src/storage/migrations/004-name-suffixes.ts';
 import { SUFFIX_CHARACTERS } from '../../src/storage/migrations/004-name-suffixes.ts';
-import { nextPrefix } from '../../src/storage/queries/users.ts';
+import { nextPrefix } from '../../src/storage/queries/user-search.ts';
 import type { NewUser } from '../../src/storage/queries/users.ts';
 import { createStore } from '../../src/storage/store.ts';
 import { openTestDatabase, openUnmigrated, storeKinds } from '../helpers/stores.ts';

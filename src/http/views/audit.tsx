@@ -2,7 +2,7 @@
 import type { AuditEvent } from '../../services/audit.ts';
 import { Layout } from './layout.tsx';
 import type { Viewer } from './layout.tsx';
-import { formatTime } from './users.tsx';
+import { formatTime } from './format.ts';
 
 export const auditActions: Array<[string, string]> = [
   ['', 'All actions'],

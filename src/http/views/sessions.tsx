@@ -2,7 +2,7 @@
 import type { OwnSession } from '../../services/own-sessions.ts';
 import { CsrfField, Layout } from './layout.tsx';
 import type { Viewer } from './layout.tsx';
-import { formatTime } from './users.tsx';
+import { formatTime } from './format.ts';
 
 export interface SessionsPageProps {
   csrf: string;

@@ -2,21 +2,14 @@
 import { roles } from '../../domain/roles.ts';
 import { mfaStates } from '../../domain/mfa-state.ts';
 import type { MfaStateName } from '../../domain/mfa-state.ts';
-import type { MfaState, Skill, UserDetail, UserPage } from '../../services/user-directory.ts';
+import type { Skill, UserPage } from '../../services/user-directory.ts';
 import { CsrfField, Layout } from './layout.tsx';
 import type { Viewer } from './layout.tsx';
+import { MfaStatus, roleLabels } from './user-parts.tsx';
 
-const roleLabels: Record<string, string> = { admin: 'Admin', 'agent-manager': 'Agent manager', agent: 'Agent' };
-
-export function formatTime(ms: number): string {
-  return new Date(ms).toISOString().replace('T', ' ').slice(0, 16) + ' UTC';
-}
-
-export function MfaStatus({ mfa }: { mfa: MfaState }) {
-  if (mfa.kind === 'not_enrolled') return <span class="badge warn">Not enrolled</span>;
-  if (mfa.kind === 'locked') return <span class="badge danger">Locked until {formatTime(mfa.until)}</span>;
-  return <span class="badge ok">Enrolled since {formatTime(mfa.since).slice(0, 10)}</span>;
-}
+// The two other user pages, re-exported: routes/user-pages.tsx imports all three from here.
+export { EditUserPage } from './edit-user.tsx';
+export { ResetConfirmPage } from './reset-mfa.tsx';
 
 export interface UsersPageProps {
   csrf: string;
@@ -150,164 +143,6 @@ export function UsersPage({ csrf, viewer, page, search, mfa, skills, notice, err
           </form>
         </section>
       </div>
-    </Layout>
-  );
-}
-
-export interface EditUserProps {
-  csrf: string;
-  viewer: Viewer;
-  user: UserDetail;
-  skills: Skill[];
-  notice?: string | undefined;
-  errors?: string[] | undefined;
-}
-
-/** What Reset MFA does, asked the same way in the dialog and on the no-JavaScript page. */
-function ResetQuestion({ id, username }: { id?: string; username: string }) {
-  return (
-    <p id={id}>
-      Revoke the authenticator and recovery codes of <strong>{username}</strong> and sign them out everywhere? They will set up their
-      authenticator app again at their next sign-in.
-    </p>
-  );
-}
-
-function ResetDeleteForm({ csrf, userId }: { csrf: string; userId: string }) {
-  return (
-    <form method="post" action={`/manage/users/${userId}/reset-mfa`}>
-      <CsrfField token={csrf} />
-      <button type="submit" class="danger">
-        Delete
-      </button>
-    </form>
-  );
-}
-
-export function ResetMfaDialog({ csrf, user }: { csrf: string; user: UserDetail }) {
-  return (
-    <dialog id="reset-mfa-dialog" aria-labelledby="reset-mfa-title" aria-describedby="reset-mfa-text">
-      <h2 id="reset-mfa-title">Reset MFA</h2>
-      <ResetQuestion id="reset-mfa-text" username={user.username} />
-      <div class="actions">
-        <ResetDeleteForm csrf={csrf} userId={user.id} />
-        <form method="dialog">
-          <button type="submit" class="secondary" value="cancel">
-            Cancel
-          </button>
-        </form>
-      </div>
-    </dialog>
-  );
-}
-
-export function EditUserPage({ csrf, viewer, user, skills, notice, errors }: EditUserProps) {
-  return (
-    <Layout title={`Edit user ${user.username}`} csrf={csrf} viewer={viewer}>
-      <nav aria-label="Breadcrumb" class="crumbs">
-        <ol>
-          <li>
-            <a href="/manage/users">Users &amp; Skills</a>
-          </li>
-          <li>
-            <span aria-current="page">{user.username}</span>
-          </li>
-        </ol>
-      </nav>
-      <h1>Edit user</h1>
-      {notice && (
-        <p class="notice" role="status">
-          {notice}
-        </p>
-      )}
-      {errors && errors.length > 0 && (
-        <div class="error" role="alert">
-          <ul>
-            {errors.map((e) => (
-              <li>{e}</li>
-            ))}
-          </ul>
-        </div>
-      )}
-      <div class="columns">
-        <section class="card" aria-labelledby="details-title">
-          <h2 id="details-title">{user.username}</h2>
-          <form method="post" action={`/manage/users/${user.id}`}>
-            <CsrfField token={csrf} />
-            <label for="role">Role</label>
-            <select id="role" name="role">
-              {roles.map((r) => (
-                <option value={r} selected={r === user.role}>
-                  {roleLabels[r]}
-                </option>
-              ))}
-            </select>
-            <label for="state">State</label>
-            <select id="state" name="state">
-              <option value="active" selected={user.state === 'active'}>
-                Active
-              </option>
-              <option value="disabled" selected={user.state === 'disabled'}>
-                Disabled
-              </option>
-            </select>
-            <label for="email">Email</label>
-            <input id="email" name="email" type="email" value={user.email ?? ''} maxLength={320} />
-            <fieldset>
-              <legend>Skills</legend>
-              {skills.length === 0 && <p class="help">No skills yet: create them on Users &amp; Skills.</p>}
-              {skills.map((s) => (
-                <label class="inline-check">
-                  <input type="checkbox" name="skills" value={s.id} checked={user.skillIds.includes(s.id)} /> {s.name}
-                </label>
-              ))}
-            </fieldset>
-            <button type="submit">Save</button>
-          </form>
-        </section>
-        <section class="card" aria-labelledby="mfa-title">
-          <h2 id="mfa-title">Multi-factor authentication</h2>
-          <dl class="facts">
-            <dt>Status</dt>
-            <dd>
-              <MfaStatus mfa={user.mfa} />
-            </dd>
-            {user.mfa.kind !== 'not_enrolled' && (user.mfa.kind === 'enrolled' || user.mfa.enrolledSince !== null) && (
-              <>
-                <dt>Enrolled at</dt>
-                <dd>{formatTime(user.mfa.kind === 'enrolled' ? user.mfa.since : (user.mfa.enrolledSince as number))}</dd>
-                <dt>Enrolled from</dt>
-                <dd>{user.enrolledIp ?? 'unknown'}</dd>
-                <dt>Recovery codes left</dt>
-                <dd>{user.recoveryCodesLeft}</dd>
-              </>
-            )}
-          </dl>
-          <p>
-            <a class="button danger" href={`/manage/users/${user.id}/reset-mfa`} data-dialog="reset-mfa-dialog">
-              Reset MFA
-            </a>
-          </p>
-          <ResetMfaDialog csrf={csrf} user={user} />
-        </section>
-      </div>
-      <script src="/app.js" defer />
-    </Layout>
-  );
-}
-
-/** The same confirmation as the dialog, as a page: the path that needs no JavaScript. */
-export function ResetConfirmPage({ csrf, viewer, user }: { csrf: string; viewer: Viewer; user: UserDetail }) {
-  return (
-    <Layout title="Reset MFA" csrf={csrf} viewer={viewer}>
-      <section class="card narrow" aria-labelledby="reset-title">
-        <h1 id="reset-title">Reset MFA</h1>
-        <ResetQuestion username={user.username} />
-        <ResetDeleteForm csrf={csrf} userId={user.id} />
-        <p>
-          <a href={`/manage/users/${user.id}`}>Cancel</a>
-        </p>
-      </section>
     </Layout>
   );
 }

@@ -1,0 +1,61 @@
+// A real `portcullis serve` for one store's run: its own folder, a fresh database,
+// a free port, the production hashing parameters; stopped and cleaned up after.
+import { execFileSync, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { benchDatabase, freePort, waitHealthy } from './support.ts';
+
+const ROOT = resolve(import.meta.dirname, '..');
+const BIN = join(ROOT, 'bin/portcullis.js');
+
+export interface BenchServer {
+  base: string;
+  /** The server's process id, for its CPU time. */
+  pid: number;
+  /** The folder it runs in (its SQLite file is under it). */
+  dir: string;
+  /** Runs a `portcullis` command against the same database; answers its output. */
+  cli(args: string[], input?: string): string;
+  stop(): Promise<void>;
+}
+
+export async function startServer(store: string): Promise<BenchServer> {
+  const dir = mkdtempSync(join(tmpdir(), 'portcullis-bench-'));
+  const database = await benchDatabase(store, dir, 'bench');
+  const url = database.url;
+  const port = await freePort();
+  const env = {
+    PATH: process.env.PATH ?? '',
+    PORT: String(port),
+    PORTCULLIS_DATABASE_URL: url,
+    PORTCULLIS_SECRET_KEY: `k1:${randomBytes(32).toString('base64')}`,
+    PORTCULLIS_LOG_LEVEL: 'warn',
+    PORTCULLIS_DATABASE_POOL_SIZE: '10',
+  };
+  const base = `http://127.0.0.1:${port}`;
+  // BENCH_CPU_PROFILE=folder: the server writes a V8 CPU profile of its main thread there.
+  const profile = process.env.BENCH_CPU_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${resolve(process.env.BENCH_CPU_PROFILE)}`] : [];
+  const server: ChildProcess = spawn(process.execPath, [...profile, BIN, 'serve'], { cwd: dir, env, stdio: 'ignore' });
+  const stop = async () => {
+    server.kill('SIGTERM');
+    await new Promise((r) => (server.exitCode !== null ? r(null) : server.once('exit', r)));
+    rmSync(dir, { recursive: true, force: true });
+    await database.drop();
+  };
+  try {
+    await waitHealthy(base);
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  return {
+    base,
+    pid: server.pid as number,
+    dir,
+    cli: (args, input) => execFileSync(process.execPath, [BIN, ...args], { cwd: dir, env, input, encoding: 'utf8', stdio: ['pipe', 'pipe', 'ignore'] }),
+    stop,
+  };
+}

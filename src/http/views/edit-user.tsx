@@ -1,0 +1,112 @@
+/** @jsxRuntime automatic @jsxImportSource preact */
+import { roles } from '../../domain/roles.ts';
+import type { Skill, UserDetail } from '../../services/user-directory.ts';
+import { formatTime } from './format.ts';
+import { CsrfField, Layout } from './layout.tsx';
+import type { Viewer } from './layout.tsx';
+import { ResetMfaDialog } from './reset-mfa.tsx';
+import { MfaStatus, roleLabels } from './user-parts.tsx';
+
+export interface EditUserProps {
+  csrf: string;
+  viewer: Viewer;
+  user: UserDetail;
+  skills: Skill[];
+  notice?: string | undefined;
+  errors?: string[] | undefined;
+}
+
+export function EditUserPage({ csrf, viewer, user, skills, notice, errors }: EditUserProps) {
+  return (
+    <Layout title={`Edit user ${user.username}`} csrf={csrf} viewer={viewer}>
+      <nav aria-label="Breadcrumb" class="crumbs">
+        <ol>
+          <li>
+            <a href="/manage/users">Users &amp; Skills</a>
+          </li>
+          <li>
+            <span aria-current="page">{user.username}</span>
+          </li>
+        </ol>
+      </nav>
+      <h1>Edit user</h1>
+      {notice && (
+        <p class="notice" role="status">
+          {notice}
+        </p>
+      )}
+      {errors && errors.length > 0 && (
+        <div class="error" role="alert">
+          <ul>
+            {errors.map((e) => (
+              <li>{e}</li>
+            ))}
+          </ul>
+        </div>
+      )}
+      <div class="columns">
+        <section class="card" aria-labelledby="details-title">
+          <h2 id="details-title">{user.username}</h2>
+          <form method="post" action={`/manage/users/${user.id}`}>
+            <CsrfField token={csrf} />
+            <label for="role">Role</label>
+            <select id="role" name="role">
+              {roles.map((r) => (
+                <option value={r} selected={r === user.role}>
+                  {roleLabels[r]}
+                </option>
+              ))}
+            </select>
+            <label for="state">State</label>
+            <select id="state" name="state">
+              <option value="active" selected={user.state === 'active'}>
+                Active
+              </option>
+              <option value="disabled" selected={user.state === 'disabled'}>
+                Disabled
+              </option>
+            </select>
+            <label for="email">Email</label>
+            <input id="email" name="email" type="email" value={user.email ?? ''} maxLength={320} />
+            <fieldset>
+              <legend>Skills</legend>
+              {skills.length === 0 && <p class="help">No skills yet: create them on Users &amp; Skills.</p>}
+              {skills.map((s) => (
+                <label class="inline-check">
+                  <input type="checkbox" name="skills" value={s.id} checked={user.skillIds.includes(s.id)} /> {s.name}
+                </label>
+              ))}
+            </fieldset>
+            <button type="submit">Save</button>
+          </form>
+        </section>
+        <section class="card" aria-labelledby="mfa-title">
+          <h2 id="mfa-title">Multi-factor authentication</h2>
+          <dl class="facts">
+            <dt>Status</dt>
+            <dd>
+              <MfaStatus mfa={user.mfa} />
+            </dd>
+            {user.mfa.kind !== 'not_enrolled' && (user.mfa.kind === 'enrolled' || user.mfa.enrolledSince !== null) && (
+              <>
+                <dt>Enrolled at</dt>
+                <dd>{formatTime(user.mfa.kind === 'enrolled' ? user.mfa.since : (user.mfa.enrolledSince as number))}</dd>
+                <dt>Enrolled from</dt>
+                <dd>{user.enrolledIp ?? 'unknown'}</dd>
+                <dt>Recovery codes left</dt>
+                <dd>{user.recoveryCodesLeft}</dd>
+              </>
+            )}
+          </dl>
+          <p>
+            <a class="button danger" href={`/manage/users/${user.id}/reset-mfa`} data-dialog="reset-mfa-dialog">
+              Reset MFA
+            </a>
+          </p>
+          <ResetMfaDialog csrf={csrf} user={user} />
+        </section>
+      </div>
+      <script src="/app.js" defer />
+    </Layout>
+  );
+}

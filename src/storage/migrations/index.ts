@@ -1,0 +1,17 @@
+import type { Migration } from 'kysely';
+import * as foundation from './001-foundation.ts';
+import * as mfa from './002-mfa.ts';
+import * as userSearch from './003-user-search.ts';
+import * as nameSuffixes from './004-name-suffixes.ts';
+import * as sessionClient from './005-session-client.ts';
+import * as factors from './006-factors.ts';
+
+/** Every migration by the name it is recorded under; they run in the order of the names. */
+export const migrations: Record<string, Migration> = {
+  '001-foundation': foundation,
+  '002-mfa': mfa,
+  '003-user-search': userSearch,
+  '004-name-suffixes': nameSuffixes,
+  '005-session-client': sessionClient,
+  '006-factors': factors,
+};
