@@ -124,11 +124,15 @@ export function loadSettings(env: Env = process.env): Settings {
     minLength: passwordDefaults.minLength,
     maxLength: passwordDefaults.maxLength,
   };
+  const idleTimeoutMs = minutes('PORTCULLIS_SESSION_IDLE_MINUTES', sessionDefaults.idleTimeoutMs, 24 * 60);
   const session = {
-    idleTimeoutMs: minutes('PORTCULLIS_SESSION_IDLE_MINUTES', sessionDefaults.idleTimeoutMs, 24 * 60),
+    idleTimeoutMs,
     absoluteTimeoutMs: minutes('PORTCULLIS_SESSION_ABSOLUTE_MINUTES', sessionDefaults.absoluteTimeoutMs, 30 * 24 * 60),
     pendingTimeoutMs: minutes('PORTCULLIS_PENDING_SIGNIN_MINUTES', sessionDefaults.pendingTimeoutMs, 60),
-    touchIntervalMs: sessionDefaults.touchIntervalMs,
+    // Last-seen is recorded at most this often, so it lags a use by less than a
+    // tenth of the idle limit: a session in use is never ended as idle, and an
+    // idle one ends after at least 90% of the limit (issue 16, finding 11).
+    touchIntervalMs: Math.min(sessionDefaults.touchIntervalMs, Math.floor(idleTimeoutMs / 10)),
   };
   const throttle = {
     maxConsecutiveFailures: integer(env, 'PORTCULLIS_LOCK_AFTER_FAILURES', throttleDefaults.maxConsecutiveFailures, 1, 100),

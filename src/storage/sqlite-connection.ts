@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
 import { Kysely, SqliteDialect } from 'kysely';
@@ -57,7 +57,14 @@ export interface SqliteConnection {
 export function openSqlite(url: string): SqliteConnection {
   const path = sqlitePath(url);
   const inMemory = path === ':memory:';
-  if (!inMemory) mkdirSync(dirname(resolve(path)), { recursive: true });
+  if (!inMemory) {
+    // The file holds password and recovery-code hashes, e-mail addresses and
+    // the audit log: readable by the service's user only (issue 16, finding 5).
+    // A folder made here is 0700; the file is made 0600 before SQLite opens it,
+    // and SQLite gives its -wal and -shm files the database file's mode.
+    mkdirSync(dirname(resolve(path)), { recursive: true, mode: 0o700 });
+    closeSync(openSync(path, 'a', 0o600));
+  }
   const sqlite = new SqliteDatabase(path);
   // First: every statement after it, the pragmas included, waits for a lock
   // another connection (the checkpointer's, another process's) holds a moment.
