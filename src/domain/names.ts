@@ -37,7 +37,8 @@ const SKILL = /^[\p{L}\p{N} ._&/+-]{1,64}$/u;
 export function checkSkillName(raw: string): NameCheck {
   const name = raw.normalize('NFKC').trim().replace(/\s+/g, ' ');
   if (!SKILL.test(name)) {
-    return { ok: false, reason: `Skill name "${raw}" must be 1–64 letters, digits, spaces or . _ & / + -.` };
+    // Not the text itself: in an import file with its columns swapped it may be a password.
+    return { ok: false, reason: 'A skill name must be 1–64 letters, digits, spaces or . _ & / + -.' };
   }
   return { ok: true, name, key: name.toLowerCase() };
 }

@@ -54,7 +54,8 @@ function readRows(deps: Deps, text: string): { rows: Row[]; errors: ImportError[
     }
     const first = seen.get(checked.value.usernameKey);
     if (first !== undefined) {
-      errors.push({ line, message: `Username "${checked.value.username}" also appears on line ${first}.` });
+      // By line only: a column of passwords taken for usernames must not be printed (issue 16, finding 12).
+      errors.push({ line, message: `The same username as on line ${first}.` });
       continue;
     }
     seen.set(checked.value.usernameKey, line);
@@ -85,7 +86,7 @@ export async function importUsers(deps: Deps, accountId: string, csv: string, ac
   const taken = await deps.store.users.existingKeys(accountId, rows.map((r) => r.user.usernameKey));
   const clashes = rows
     .filter((r) => taken.has(r.user.usernameKey))
-    .map((r) => ({ line: r.line, message: `Username "${r.user.username}" already exists in this account.` }));
+    .map((r) => ({ line: r.line, message: 'This username already exists in this account.' }));
   if (clashes.length > 0) return { ok: false, errors: clashes };
 
   const hashes = await mapLimited(rows, concurrency, (r) => deps.hasher.hash(r.user.password));
@@ -105,7 +106,7 @@ export async function importUsers(deps: Deps, accountId: string, csv: string, ac
     });
   } catch (error) {
     if (error instanceof Clash) {
-      return { ok: false, errors: [{ line: error.row.line, message: `Username "${error.row.user.username}" was created by someone else during the import.` }] };
+      return { ok: false, errors: [{ line: error.row.line, message: 'This username was created by someone else during the import.' }] };
     }
     throw error;
   }

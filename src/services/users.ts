@@ -33,7 +33,8 @@ export function validateUser(deps: Pick<Deps, 'settings'>, draft: UserDraft): Ch
   const errors: string[] = [];
   const name = checkUsername(draft.username);
   if (!name.ok) errors.push(name.reason);
-  if (!isRole(draft.role)) errors.push(`Role must be one of ${roles.join(', ')}; got "${draft.role}".`);
+  // Never the value itself: in a file with its columns swapped it is a password (issue 16, finding 12).
+  if (!isRole(draft.role)) errors.push(`Role must be one of ${roles.join(', ')}.`);
   const password = checkNewPassword(draft.password, deps.settings.password);
   if (!password.ok) errors.push(password.reason);
   const skills: ValidUser['skills'] = [];

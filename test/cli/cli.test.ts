@@ -140,8 +140,8 @@ describe('portcullis CLI (sqlite)', { timeout: 60_000 }, () => {
       const accountId = await seedAccount();
       const run = await portcullis(['user', 'create', '--account', accountId, '--username', 'sam', '--role', 'supervisor'], { url, stdin: `${PASSWORD}\n` });
       expect(run.code).not.toBe(0);
-      expect(run.stderr).toMatch(/role/i);
-      expect(run.stderr).toContain('supervisor');
+      expect(run.stderr).toMatch(/Role must be one of admin, agent-manager, agent/);
+      expect(run.stderr).not.toContain('supervisor');
       expect(run.stdout).toBe('');
       expect(await store.users.findByUsername(accountId, 'sam')).toBeUndefined();
     });
@@ -211,7 +211,7 @@ describe('portcullis CLI (sqlite)', { timeout: 60_000 }, () => {
       const run = await portcullis(['user', 'import', '--account', accountId, file], { url });
       expect(run.code).not.toBe(0);
       for (const line of [3, 4, 5]) expect(namesLine(run.stderr, line), `line ${line} in:\n${run.stderr}`).toBe(true);
-      expect(run.stderr).toMatch(/supervisor/);
+      expect(run.stderr).toMatch(/Role must be one of admin, agent-manager, agent/);
       expect(run.stderr).toMatch(/12 characters/);
       expect(run.stderr).toMatch(/nothing was imported/i);
       for (const line of [1, 2, 6]) expect(run.stderr).not.toContain(`bad.csv:${line}:`);
@@ -221,6 +221,23 @@ describe('portcullis CLI (sqlite)', { timeout: 60_000 }, () => {
       expect(await store.users.findByUsername(accountId, 'dora')).toBeUndefined();
       expect(await store.users.findByUsername(accountId, 'gus')).toBeUndefined();
       expect(await store.skills.list(accountId)).toEqual([]);
+    });
+
+    it('never prints a field of a file whose columns are swapped (the passwords would be shown)', async ({ expect }) => {
+      const accountId = await seedAccount();
+      // Role and password swapped, the same initial password for two users, the skills column holding a password.
+      const file = csv(
+        'swapped.csv',
+        ['username,password,role', 'kim,Kim-Secret-Passw0rd-1,agent', 'Welcome-2026-Pass,agent,x', 'Welcome-2026-Pass,agent,x', 'lee,agent,a fine long passphrase,Lee!Secret pass 9'].join('\n'),
+      );
+      const run = await portcullis(['user', 'import', '--account', accountId, file], { url });
+      expect(run.code).not.toBe(0);
+      expect(namesLine(run.stderr, 2), run.stderr).toBe(true);
+      for (const secret of ['Kim-Secret-Passw0rd-1', 'Welcome-2026-Pass', 'Lee!Secret pass 9']) {
+        expect(run.stderr.toLowerCase()).not.toContain(secret.toLowerCase());
+        expect(run.stdout.toLowerCase()).not.toContain(secret.toLowerCase());
+      }
+      expect(await store.users.count(accountId)).toBe(1);
     });
 
     it('refuses a file naming a user who already exists, and imports none of its rows', async ({ expect }) => {
