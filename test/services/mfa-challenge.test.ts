@@ -34,7 +34,7 @@ for (const kind of await storeKinds()) {
     /** The password step through the service: a pending sign-in's view. */
     async function pending(username: string): Promise<SessionView> {
       const result = await signIn(t.deps, { accountId: tenant.accountId, username, password: PASSWORD, ip: '198.51.100.20' });
-      if (result.kind !== 'signed_in' || result.state !== 'pending') throw new Error(`no pending sign-in: ${result.kind}`);
+      if (!result.ok || result.state !== 'pending') throw new Error(`no pending sign-in: ${result.ok ? result.state : result.reason}`);
       const view = await t.deps.store.sessions.view(hashToken(result.token));
       if (!view) throw new Error('pending session not stored');
       return view;
