@@ -129,7 +129,7 @@ export async function userPages(app: FastifyInstance, { deps }: RouteContext) {
         if (verified.kind === 'locked') {
           return html(reply, 429, renderPage(<MessagePage title="Locked" message={lockedMessage(verified.lockedUntil, deps.clock.now())} csrf={csrfToken(request, reply)} viewer={viewerOf(auth)} />));
         }
-        return stepUpPage(401, codeErrorMessage({ kind: 'invalid', ...(verified.clockSkewMinutes ? { clockSkewMinutes: verified.clockSkewMinutes } : {}) }));
+        return stepUpPage(401, codeErrorMessage({ ok: false, reason: 'invalid', ...(verified.clockSkewMinutes ? { clockSkewMinutes: verified.clockSkewMinutes } : {}) }));
       }
     }
     const result = await resetMfa(deps, auth.account.id, user.id, actorOf(auth, request));
