@@ -126,10 +126,12 @@ export async function userPages(app: FastifyInstance, { deps }: RouteContext) {
       if (formField(request.body, 'confirm') !== '1') return stepUpPage(200);
       const verified = await stepUp(deps, auth, code, request.ip);
       if (!verified.ok) {
-        if (verified.kind === 'locked') {
-          return html(reply, 429, renderPage(<MessagePage title="Locked" message={lockedMessage(verified.lockedUntil, deps.clock.now())} csrf={csrfToken(request, reply)} viewer={viewerOf(auth)} />));
+        switch (verified.reason) {
+          case 'locked':
+            return html(reply, 429, renderPage(<MessagePage title="Locked" message={lockedMessage(verified.lockedUntil, deps.clock.now())} csrf={csrfToken(request, reply)} viewer={viewerOf(auth)} />));
+          case 'invalid':
+            return stepUpPage(401, codeErrorMessage({ ok: false, reason: 'invalid', ...(verified.clockSkewMinutes ? { clockSkewMinutes: verified.clockSkewMinutes } : {}) }));
         }
-        return stepUpPage(401, codeErrorMessage({ ok: false, reason: 'invalid', ...(verified.clockSkewMinutes ? { clockSkewMinutes: verified.clockSkewMinutes } : {}) }));
       }
     }
     const result = await resetMfa(deps, auth.account.id, user.id, actorOf(auth, request));
