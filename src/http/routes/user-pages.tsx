@@ -85,7 +85,7 @@ export async function userPages(app: FastifyInstance, { deps }: RouteContext) {
   app.post('/manage/skills', { config: { access: { permission: 'manageUsers' } }, preHandler: app.csrfProtection }, async (request, reply) => {
     const auth = principalOf(request);
     const result = await createSkill(deps, auth.account.id, formField(request.body, 'name'), actorOf(auth, request));
-    if (!result.ok) return usersPage(request, reply, auth, 400, { error: result.error });
+    if (!result.ok) return usersPage(request, reply, auth, 400, { error: result.errors.join(' ') });
     return reply.redirect('/manage/users?notice=skill', 303);
   });
 
@@ -104,7 +104,14 @@ export async function userPages(app: FastifyInstance, { deps }: RouteContext) {
       { role: formField(request.body, 'role'), state: formField(request.body, 'state'), email: formField(request.body, 'email'), skillIds: formFields(request.body, 'skills') },
       actorOf(auth, request),
     );
-    if (!result.ok) return editPage(request, reply, auth, user, 400, 'errors' in result ? result.errors : ['Not found.']);
+    if (!result.ok) {
+      switch (result.reason) {
+        case 'invalid':
+          return editPage(request, reply, auth, user, 400, result.errors);
+        case 'not_found':
+          return editPage(request, reply, auth, user, 400, ['Not found.']);
+      }
+    }
     return reply.redirect(`/manage/users/${user.id}?notice=saved`, 303);
   });
 
