@@ -4,7 +4,7 @@ import type { CodeResult } from '../services/mfa-challenge.ts';
 // What a page says about a refused or locked code: the sign-in's code step and
 // an admin's step-up say it the same way.
 
-export function codeErrorMessage(result: Extract<CodeResult, { kind: 'invalid' }>): string {
+export function codeErrorMessage(result: Extract<CodeResult, { reason: 'invalid' }>): string {
   if (result.clockSkewMinutes !== undefined) {
     const n = result.clockSkewMinutes;
     return `That code didn’t work. Your phone’s clock seems to be off by about ${n} minute${n === 1 ? '' : 's'}: set it to update automatically, then try again.`;

@@ -6,10 +6,10 @@ import type { Deps } from './deps.ts';
 import { createSession } from './sessions.ts';
 
 export type MfaSettingResult =
-  | { kind: 'unchanged' }
-  | { kind: 'disabled' }
+  | { ok: true; change: 'unchanged' }
+  | { ok: true; change: 'disabled' }
   /** MFA is on; the admin's own session needs its second factor now: continue with this pending session. */
-  | { kind: 'enabled'; sessionsEnded: number; pendingToken: string | undefined };
+  | { ok: true; change: 'enabled'; sessionsEnded: number; pendingToken: string | undefined };
 
 /**
  * Switches the account's MFA policy. Switching it on applies at once: every
@@ -18,14 +18,14 @@ export type MfaSettingResult =
  */
 export async function setAccountMfa(deps: Deps, admin: SessionView, enabled: boolean, ip: string): Promise<MfaSettingResult> {
   const { account, user, session } = admin;
-  if (account.mfaEnabled === enabled) return { kind: 'unchanged' };
+  if (account.mfaEnabled === enabled) return { ok: true, change: 'unchanged' };
   const base = { accountId: account.id, actorUserId: user.id, actor: user.username, ip, result: 'success' as const };
   if (!enabled) {
     await inTransaction(deps, async (tx) => {
       await tx.store.accounts.setMfaEnabled(account.id, false);
       await audit(tx, { ...base, action: 'account.mfa_disabled' });
     });
-    return { kind: 'disabled' };
+    return { ok: true, change: 'disabled' };
   }
   const ownNeedsFactor = secondFactorVerifiedAt(session.methods) === null;
   const sessionsEnded = await inTransaction(deps, async (tx) => {
@@ -38,5 +38,5 @@ export async function setAccountMfa(deps: Deps, admin: SessionView, enabled: boo
   // The admin's password step carries over; the factor is what is still owed.
   const methods = session.methods.filter((m) => m.kind === 'password');
   const pending = ownNeedsFactor ? await createSession(deps, { accountId: account.id, id: user.id }, 'pending', client, methods) : undefined;
-  return { kind: 'enabled', sessionsEnded, pendingToken: pending?.token };
+  return { ok: true, change: 'enabled', sessionsEnded, pendingToken: pending?.token };
 }

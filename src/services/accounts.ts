@@ -8,7 +8,7 @@ import type { Actor } from './users.ts';
 
 export type CreateAccountResult =
   | { ok: true; accountId: string; adminUserId: string }
-  | { ok: false; errors: string[] };
+  | { ok: false; reason: 'invalid'; errors: string[] };
 
 /** A random account number that does not start with 0 (people drop leading zeros). */
 function newAccountNumber(deps: Deps): string {
@@ -25,7 +25,7 @@ export async function createAccount(
   const name = checkAccountName(input.name);
   const admin = validateUser(deps, { username: input.adminUsername, role: 'admin', password: input.adminPassword });
   const errors = [...(name.ok ? [] : [name.reason]), ...(admin.ok ? [] : admin.errors)];
-  if (!name.ok || !admin.ok) return { ok: false, errors };
+  if (!name.ok || !admin.ok) return { ok: false, reason: 'invalid', errors };
   const passwordHash = await deps.hasher.hash(admin.value.password);
 
   return inTransaction(deps, async (tx) => {

@@ -18,11 +18,11 @@ import { admitAttempt, clearThrottle } from './throttle.ts';
 // audited and logged only.
 
 export type CodeResult =
-  | { kind: 'signed_in'; token: string; method: SecondFactorMethod; recoveryCodes?: string[]; recoveryCodesLeft?: number }
-  | { kind: 'invalid'; clockSkewMinutes?: number }
-  | { kind: 'locked'; lockedUntil: number }
+  | { ok: true; token: string; method: SecondFactorMethod; recoveryCodes?: string[]; recoveryCodesLeft?: number }
+  | { ok: false; reason: 'invalid'; clockSkewMinutes?: number }
+  | { ok: false; reason: 'locked'; lockedUntil: number }
   /** The pending sign-in is used up (too many wrong codes) or gone: enter the password again. */
-  | { kind: 'restart' };
+  | { ok: false; reason: 'restart' };
 
 /** What the client submitted: which kind of second factor, and its text. */
 export interface Submission {
@@ -64,12 +64,12 @@ async function codeStep(deps: Deps, view: SessionView, submission: Submission, i
   const tries = await store.sessions.addCodeFailure(session.id);
   if (tries > deps.settings.mfa.maxCodesPerPendingSignIn) {
     await store.sessions.delete(session.id);
-    return { kind: 'restart' };
+    return { ok: false, reason: 'restart' };
   }
   const challenge: Challenge = { view, factors: await store.factors.forUser(account.id, user.id) };
   const key = secondFactorThrottleKey(account.id, user.id);
   const admission = await admitAttempt(deps, key, deps.settings.throttle);
-  if (!admission.admitted) return { kind: 'locked', lockedUntil: admission.lockedUntil };
+  if (!admission.admitted) return { ok: false, reason: 'locked', lockedUntil: admission.lockedUntil };
   const auditBase: AuditBase = { accountId: account.id, actorUserId: user.id, actor: user.username, targetUserId: user.id, target: user.username, ip };
 
   const factor = secondFactors[submission.method];
@@ -84,13 +84,13 @@ async function codeStep(deps: Deps, view: SessionView, submission: Submission, i
         await audit(deps, { ...auditBase, action: 'mfa.locked', result: 'failure', detail: { lockedUntil: admission.lock.lockedUntil } });
       }
       await store.sessions.delete(session.id);
-      return refused({ kind: 'locked', lockedUntil: admission.lock.lockedUntil });
+      return refused({ ok: false, reason: 'locked', lockedUntil: admission.lock.lockedUntil });
     }
     if (tries >= deps.settings.mfa.maxCodesPerPendingSignIn) {
       await store.sessions.delete(session.id);
-      return refused({ kind: 'restart' });
+      return refused({ ok: false, reason: 'restart' });
     }
-    return refused(spent.driftSteps === undefined ? { kind: 'invalid' } : { kind: 'invalid', clockSkewMinutes: skewMinutes(spent.driftSteps) });
+    return refused(spent.driftSteps === undefined ? { ok: false, reason: 'invalid' } : { ok: false, reason: 'invalid', clockSkewMinutes: skewMinutes(spent.driftSteps) });
   }
 
   const { method } = submission;
@@ -103,7 +103,7 @@ async function codeStep(deps: Deps, view: SessionView, submission: Submission, i
   const fresh = await createSession(deps, { accountId: account.id, id: user.id }, 'full', { ip, agent: session.client.agent }, methods);
   await audit(deps, { ...auditBase, action: 'mfa.verify', result: 'success', detail: { method } });
   return {
-    kind: 'signed_in',
+    ok: true,
     token: fresh.token,
     method,
     ...(spent.recoveryCodes ? { recoveryCodes: spent.recoveryCodes } : {}),
@@ -113,20 +113,20 @@ async function codeStep(deps: Deps, view: SessionView, submission: Submission, i
 
 export async function submitCode(deps: Deps, view: SessionView, submission: Submission, ip: string): Promise<CodeResult> {
   const { account, user, session } = view;
-  if (session.state !== 'pending') return { kind: 'restart' };
+  if (session.state !== 'pending') return { ok: false, reason: 'restart' };
   let outcome: StepResult;
   try {
     const bounded = { method: submission.method, code: submission.code.slice(0, 64) };
     outcome = await inTransaction(deps, (tx) => codeStep(tx, view, bounded, ip));
   } catch (error) {
-    if (error instanceof StartOver) return { kind: 'restart' };
+    if (error instanceof StartOver) return { ok: false, reason: 'restart' };
     throw error;
   }
   const { reused, ...result } = outcome;
   const at = new Date(deps.clock.now()).toISOString();
   const notice = (subject: string, text: string) =>
     deps.store.users.get(account.id, user.id).then((full) => deps.notifier.notify({ to: { username: user.username, email: full?.email ?? null }, subject, text }));
-  if (result.kind === 'signed_in' && result.recoveryCodes) {
+  if (result.ok && result.recoveryCodes) {
     await notice(
       `An authenticator app was set up for ${account.name}`,
       `An authenticator app was set up for your sign-in "${user.username}" to ${account.name} (account ${account.id}) at ${at} from ${ip}. If this was not you, ask your administrator to reset MFA at once.`,

@@ -24,13 +24,13 @@ export interface PasswordChangeInput {
 
 export type PasswordChangeResult =
   /** token: the current session's new token, for the cookie. */
-  | { kind: 'changed'; sessionsEnded: number; token: string }
+  | { ok: true; sessionsEnded: number; token: string }
   /** The password changed between reading and writing (another request): nothing was written. */
-  | { kind: 'conflict' }
-  /** The new password is refused (policy, confirmation): nothing was checked or counted. */
-  | { kind: 'invalid'; reason: string }
-  | { kind: 'wrong_password' }
-  | { kind: 'locked'; lockedUntil: number };
+  | { ok: false; reason: 'conflict' }
+  /** The new password is refused (policy, confirmation): nothing was checked or counted. message says why, to the user. */
+  | { ok: false; reason: 'invalid'; message: string }
+  | { ok: false; reason: 'wrong_password' }
+  | { ok: false; reason: 'locked'; lockedUntil: number };
 
 /** Thrown inside the transaction to roll it back: the password or the session changed under this request. */
 class Conflict extends Error {}
@@ -38,13 +38,13 @@ class Conflict extends Error {}
 export async function changePassword(deps: Deps, auth: SessionView, input: PasswordChangeInput, ip: string): Promise<PasswordChangeResult> {
   const { account, user, session } = auth;
   const checked = checkNewPassword(input.newPassword, deps.settings.password);
-  if (!checked.ok) return { kind: 'invalid', reason: checked.reason };
+  if (!checked.ok) return { ok: false, reason: 'invalid', message: checked.reason };
   if (input.confirmation !== undefined && normalizePassword(input.confirmation) !== checked.normalized) {
-    return { kind: 'invalid', reason: 'The new password and its confirmation differ.' };
+    return { ok: false, reason: 'invalid', message: 'The new password and its confirmation differ.' };
   }
   const key: ThrottleKey = { scope: 'password', accountId: account.id, subject: usernameKey(user.username) };
   const admission = await admitAttempt(deps, key, deps.settings.throttle);
-  if (!admission.admitted) return { kind: 'locked', lockedUntil: admission.lockedUntil };
+  if (!admission.admitted) return { ok: false, reason: 'locked', lockedUntil: admission.lockedUntil };
   const base = { accountId: account.id, actorUserId: user.id, actor: user.username, targetUserId: user.id, target: user.username, ip };
 
   const found = await deps.store.users.get(account.id, user.id);
@@ -56,7 +56,7 @@ export async function changePassword(deps: Deps, auth: SessionView, input: Passw
     if (admission.lock?.lockedNow) {
       await audit(deps, { ...base, action: 'sign_in.locked', result: 'failure', detail: { scope: 'password', lockedUntil: admission.lock.lockedUntil } });
     }
-    return admission.lock ? { kind: 'locked', lockedUntil: admission.lock.lockedUntil } : { kind: 'wrong_password' };
+    return admission.lock ? { ok: false, reason: 'locked', lockedUntil: admission.lock.lockedUntil } : { ok: false, reason: 'wrong_password' };
   }
 
   const now = deps.clock.now();
@@ -74,7 +74,7 @@ export async function changePassword(deps: Deps, auth: SessionView, input: Passw
       return { sessionsEnded: ended, token: fresh.token };
     });
   } catch (error) {
-    if (error instanceof Conflict) return { kind: 'conflict' };
+    if (error instanceof Conflict) return { ok: false, reason: 'conflict' };
     throw error;
   }
   await deps.notifier.notify({
@@ -82,5 +82,5 @@ export async function changePassword(deps: Deps, auth: SessionView, input: Passw
     subject: `Your password for ${account.name} was changed`,
     text: `The password of your sign-in "${user.username}" to ${account.name} (account ${account.id}) was changed at ${new Date(now).toISOString()} from ${ip}; your other sessions were signed out. If this was not you, tell your administrator at once.`,
   });
-  return { kind: 'changed', ...changed };
+  return { ok: true, ...changed };
 }

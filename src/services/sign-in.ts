@@ -24,9 +24,9 @@ export interface SignInInput {
  * is logged and audited only.
  */
 export type SignInResult =
-  | { kind: 'signed_in'; token: string; state: 'full' | 'pending'; mfaEnrolled: boolean }
-  | { kind: 'invalid' }
-  | { kind: 'locked'; lockedUntil: number };
+  | { ok: true; token: string; state: 'full' | 'pending'; mfaEnrolled: boolean }
+  | { ok: false; reason: 'invalid' }
+  | { ok: false; reason: 'locked'; lockedUntil: number };
 
 /**
  * Verifies an account number, username and password.
@@ -80,7 +80,7 @@ export async function signIn(deps: Deps, input: SignInInput): Promise<SignInResu
       }
     }
     const lockedUntil = Math.max(user.lock?.lockedUntil ?? 0, addressLock?.lockedUntil ?? 0);
-    return lockedUntil > 0 ? { kind: 'locked', lockedUntil } : { kind: 'invalid' };
+    return lockedUntil > 0 ? { ok: false, reason: 'locked', lockedUntil } : { ok: false, reason: 'invalid' };
   }
 
   // Success clears the user's count and lock, not the address's: one valid
@@ -106,10 +106,10 @@ export async function signIn(deps: Deps, input: SignInInput): Promise<SignInResu
     return made;
   });
   const mfaEnrolled = state === 'pending' && (await hasFactor(deps, account.id, found.id));
-  return { kind: 'signed_in', token: session.token, state, mfaEnrolled };
+  return { ok: true, token: session.token, state, mfaEnrolled };
 }
 
 function refused(deps: Deps, input: SignInInput, scope: string, lockedUntil: number): SignInResult {
   deps.logger.info({ scope, accountId: input.accountId }, 'sign-in refused: locked');
-  return { kind: 'locked', lockedUntil };
+  return { ok: false, reason: 'locked', lockedUntil };
 }

@@ -22,14 +22,14 @@ export async function needsStepUp(deps: Deps, view: SessionView): Promise<boolea
   return verifiedAt === null || deps.clock.now() - verifiedAt > deps.settings.mfa.stepUpMaxAgeMs;
 }
 
-export type StepUpResult = { ok: true } | { ok: false; kind: 'invalid'; clockSkewMinutes?: number } | { ok: false; kind: 'locked'; lockedUntil: number };
+export type StepUpResult = { ok: true } | { ok: false; reason: 'invalid'; clockSkewMinutes?: number } | { ok: false; reason: 'locked'; lockedUntil: number };
 
 /** Verifies the admin's own current code; counts failures against the same lock as sign-in codes. */
 export async function stepUp(deps: Deps, view: SessionView, code: string, ip: string): Promise<StepUpResult> {
   const { account, user, session } = view;
   const key = secondFactorThrottleKey(account.id, user.id);
   const admission = await admitAttempt(deps, key, deps.settings.throttle);
-  if (!admission.admitted) return { ok: false, kind: 'locked', lockedUntil: admission.lockedUntil };
+  if (!admission.admitted) return { ok: false, reason: 'locked', lockedUntil: admission.lockedUntil };
   const factors = await userFactors(deps, account.id, user.id);
   const challenge = { view, factors: totpFactorsOf({ factors }) };
   const base = { accountId: account.id, actorUserId: user.id, actor: user.username, targetUserId: user.id, target: user.username, ip };
@@ -41,9 +41,9 @@ export async function stepUp(deps: Deps, view: SessionView, code: string, ip: st
       if (admission.lock.lockedNow) {
         await audit(deps, { ...base, action: 'mfa.locked', result: 'failure', detail: { lockedUntil: admission.lock.lockedUntil } });
       }
-      return { ok: false, kind: 'locked', lockedUntil: admission.lock.lockedUntil };
+      return { ok: false, reason: 'locked', lockedUntil: admission.lock.lockedUntil };
     }
-    return check.driftSteps === undefined ? { ok: false, kind: 'invalid' } : { ok: false, kind: 'invalid', clockSkewMinutes: skewMinutes(check.driftSteps) };
+    return check.driftSteps === undefined ? { ok: false, reason: 'invalid' } : { ok: false, reason: 'invalid', clockSkewMinutes: skewMinutes(check.driftSteps) };
   }
   await clearThrottle(deps, key);
   const now = deps.clock.now();

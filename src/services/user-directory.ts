@@ -129,12 +129,12 @@ export interface UserChanges {
   skillIds: string[];
 }
 
-export type UpdateResult = { ok: true } | { ok: false; errors: string[] } | { ok: false; notFound: true };
+export type UpdateResult = { ok: true } | { ok: false; reason: 'invalid'; errors: string[] } | { ok: false; reason: 'not_found' };
 
 /** Saves role, state, email and skills. Disabling a user ends their sessions; admins cannot demote or disable themselves. */
 export async function updateUser(deps: Deps, accountId: string, userId: string, changes: UserChanges, actor: Actor): Promise<UpdateResult> {
   const user = await deps.store.users.get(accountId, userId);
-  if (!user) return { ok: false, notFound: true };
+  if (!user) return { ok: false, reason: 'not_found' };
   const errors: string[] = [];
   if (!isRole(changes.role)) errors.push('Choose a role.');
   if (changes.state !== 'active' && changes.state !== 'disabled') errors.push('Choose a state.');
@@ -143,7 +143,7 @@ export async function updateUser(deps: Deps, accountId: string, userId: string, 
   if (actor.userId === userId && (changes.role !== user.role || changes.state !== 'active')) {
     errors.push('You cannot change your own role or disable yourself; ask another admin.');
   }
-  if (errors.length > 0 || !isRole(changes.role) || !checked.ok) return { ok: false, errors };
+  if (errors.length > 0 || !isRole(changes.role) || !checked.ok) return { ok: false, reason: 'invalid', errors };
   const email = checked.email;
   const state = changes.state as UserState;
   await inTransaction(deps, async (tx) => {
@@ -165,16 +165,16 @@ export async function updateUser(deps: Deps, accountId: string, userId: string, 
   return { ok: true };
 }
 
-export type SkillResult = { ok: true; skill: Skill } | { ok: false; error: string };
+export type SkillResult = { ok: true; skill: Skill } | { ok: false; reason: 'invalid'; errors: string[] };
 
 export async function createSkill(deps: Deps, accountId: string, name: string, actor: Actor): Promise<SkillResult> {
   const checked = checkSkillName(name);
-  if (!checked.ok) return { ok: false, error: checked.reason };
+  if (!checked.ok) return { ok: false, reason: 'invalid', errors: [checked.reason] };
   const existing = await deps.store.skills.list(accountId);
-  if (existing.some((s) => s.name.toLowerCase() === checked.key)) return { ok: false, error: `Skill "${checked.name}" already exists.` };
+  if (existing.some((s) => s.name.toLowerCase() === checked.key)) return { ok: false, reason: 'invalid', errors: [`Skill "${checked.name}" already exists.`] };
   const skills = await deps.store.skills.ensure(accountId, [{ id: randomId(deps.random), name: checked.name, key: checked.key }], deps.clock.now());
   const skill = skills.get(checked.key);
-  if (!skill) return { ok: false, error: 'The skill could not be created.' };
+  if (!skill) return { ok: false, reason: 'invalid', errors: ['The skill could not be created.'] };
   await audit(deps, { accountId, actorUserId: actor.userId, actor: actor.label, action: 'skill.create', ip: actor.ip, result: 'success', detail: { name: checked.name } });
   return { ok: true, skill };
 }

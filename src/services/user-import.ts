@@ -16,7 +16,7 @@ export interface ImportError {
 
 export type ImportResult =
   | { ok: true; imported: number; skillsAssigned: number }
-  | { ok: false; errors: ImportError[] };
+  | { ok: false; reason: 'invalid'; errors: ImportError[] };
 
 /** At most this many rows in one file; larger onboardings are split. */
 export const MAX_IMPORT_ROWS = 100_000;
@@ -79,15 +79,15 @@ async function mapLimited<T, R>(items: T[], limit: number, fn: (item: T) => Prom
 }
 
 export async function importUsers(deps: Deps, accountId: string, csv: string, actor: Actor, concurrency = 4): Promise<ImportResult> {
-  if (!(await deps.store.accounts.get(accountId))) return { ok: false, errors: [{ line: 0, message: `There is no account ${accountId}.` }] };
+  if (!(await deps.store.accounts.get(accountId))) return { ok: false, reason: 'invalid', errors: [{ line: 0, message: `There is no account ${accountId}.` }] };
   const { rows, errors } = readRows(deps, csv);
-  if (errors.length > 0) return { ok: false, errors };
+  if (errors.length > 0) return { ok: false, reason: 'invalid', errors };
 
   const taken = await deps.store.users.existingKeys(accountId, rows.map((r) => r.user.usernameKey));
   const clashes = rows
     .filter((r) => taken.has(r.user.usernameKey))
     .map((r) => ({ line: r.line, message: 'This username already exists in this account.' }));
-  if (clashes.length > 0) return { ok: false, errors: clashes };
+  if (clashes.length > 0) return { ok: false, reason: 'invalid', errors: clashes };
 
   const hashes = await mapLimited(rows, concurrency, (r) => deps.hasher.hash(r.user.password));
 
@@ -106,7 +106,7 @@ export async function importUsers(deps: Deps, accountId: string, csv: string, ac
     });
   } catch (error) {
     if (error instanceof Clash) {
-      return { ok: false, errors: [{ line: error.row.line, message: 'This username was created by someone else during the import.' }] };
+      return { ok: false, reason: 'invalid', errors: [{ line: error.row.line, message: 'This username was created by someone else during the import.' }] };
     }
     throw error;
   }

@@ -26,7 +26,7 @@ export interface ValidUser {
   email: string | null;
 }
 
-export type Checked<T> = { ok: true; value: T } | { ok: false; errors: string[] };
+export type Checked<T> = { ok: true; value: T } | { ok: false; reason: 'invalid'; errors: string[] };
 
 /** Checks a draft against the username, role, password, skill and email rules; lists every problem. */
 export function validateUser(deps: Pick<Deps, 'settings'>, draft: UserDraft): Checked<ValidUser> {
@@ -46,7 +46,7 @@ export function validateUser(deps: Pick<Deps, 'settings'>, draft: UserDraft): Ch
   }
   const email = checkEmail(draft.email);
   if (!email.ok) errors.push(email.reason);
-  if (errors.length > 0 || !name.ok || !isRole(draft.role) || !email.ok) return { ok: false, errors };
+  if (errors.length > 0 || !name.ok || !isRole(draft.role) || !email.ok) return { ok: false, reason: 'invalid', errors };
   return { ok: true, value: { username: name.name, usernameKey: name.key, role: draft.role, password: draft.password, skills, email: email.email } };
 }
 
@@ -105,14 +105,14 @@ export async function insertUser(
   return id;
 }
 
-export type CreateUserResult = { ok: true; userId: string } | { ok: false; errors: string[] };
+export type CreateUserResult = { ok: true; userId: string } | { ok: false; reason: 'invalid'; errors: string[] };
 
 export async function createUser(deps: Deps, accountId: string, draft: UserDraft, actor: Actor): Promise<CreateUserResult> {
   const checked = validateUser(deps, draft);
   if (!checked.ok) return checked;
-  if (!(await deps.store.accounts.get(accountId))) return { ok: false, errors: [`There is no account ${accountId}.`] };
+  if (!(await deps.store.accounts.get(accountId))) return { ok: false, reason: 'invalid', errors: [`There is no account ${accountId}.`] };
   const passwordHash = await deps.hasher.hash(checked.value.password);
   const userId = await inTransaction(deps, (tx) => insertUser(tx, accountId, checked.value, passwordHash, actor));
-  if (!userId) return { ok: false, errors: [`Username "${checked.value.username}" is already taken in this account.`] };
+  if (!userId) return { ok: false, reason: 'invalid', errors: [`Username "${checked.value.username}" is already taken in this account.`] };
   return { ok: true, userId };
 }

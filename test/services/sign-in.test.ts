@@ -93,8 +93,8 @@ for (const kind of await storeKinds()) {
       const ip = '192.0.2.10';
       const result = await signIn(t.deps, { accountId: tenant.accountId, username, password: PASSWORD, ip, userAgent: FIREFOX });
 
-      expect(result).toEqual({ kind: 'signed_in', token: expect.any(String), state: 'full', mfaEnrolled: false });
-      if (result.kind !== 'signed_in') throw new Error('unreachable');
+      expect(result).toEqual({ ok: true, token: expect.any(String), state: 'full', mfaEnrolled: false });
+      if (!result.ok) throw new Error('unreachable');
       const view = await resolveSession(t.deps, result.token);
       expect(view?.user).toMatchObject({ id: userId, username });
       expect(view?.session).toMatchObject({
@@ -111,9 +111,9 @@ for (const kind of await storeKinds()) {
       const { userId, username } = await newUser();
       const first = await attempt(username.toUpperCase(), PASSWORD);
       const second = await attempt(` ${username} `, PASSWORD);
-      expect(first).toMatchObject({ kind: 'signed_in', state: 'full' });
-      expect(second).toMatchObject({ kind: 'signed_in', state: 'full' });
-      if (first.kind !== 'signed_in' || second.kind !== 'signed_in') throw new Error('unreachable');
+      expect(first).toMatchObject({ ok: true, state: 'full' });
+      expect(second).toMatchObject({ ok: true, state: 'full' });
+      if (!first.ok || !second.ok) throw new Error('unreachable');
       expect(second.token).not.toBe(first.token);
       expect((await resolveSession(t.deps, first.token))?.user.id).toBe(userId);
       expect((await resolveSession(t.deps, second.token))?.user.id).toBe(userId);
@@ -123,8 +123,8 @@ for (const kind of await storeKinds()) {
       const { userId, username } = await newUser(mfa);
       const result = await signIn(t.deps, { accountId: mfa.accountId, username, password: PASSWORD, ip: nextIp() });
 
-      expect(result).toEqual({ kind: 'signed_in', token: expect.any(String), state: 'pending', mfaEnrolled: false });
-      if (result.kind !== 'signed_in') throw new Error('unreachable');
+      expect(result).toEqual({ ok: true, token: expect.any(String), state: 'pending', mfaEnrolled: false });
+      if (!result.ok) throw new Error('unreachable');
       const view = await resolveSession(t.deps, result.token);
       expect(view?.user.id).toBe(userId);
       expect(view?.session).toMatchObject({ state: 'pending', methods: [{ kind: 'password', at: t.clock.now() }], expiresAt: t.clock.now() + t.settings.session.pendingTimeoutMs });
@@ -135,8 +135,8 @@ for (const kind of await storeKinds()) {
       await enrolByApi(t, mfa, username);
       const result = await signIn(t.deps, { accountId: mfa.accountId, username, password: PASSWORD, ip: nextIp() });
 
-      expect(result).toEqual({ kind: 'signed_in', token: expect.any(String), state: 'pending', mfaEnrolled: true });
-      if (result.kind !== 'signed_in') throw new Error('unreachable');
+      expect(result).toEqual({ ok: true, token: expect.any(String), state: 'pending', mfaEnrolled: true });
+      if (!result.ok) throw new Error('unreachable');
       const view = await resolveSession(t.deps, result.token);
       expect(view?.user.id).toBe(userId);
       expect(view?.session).toMatchObject({ state: 'pending', methods: [{ kind: 'password', at: t.clock.now() }] });
@@ -153,7 +153,7 @@ for (const kind of await storeKinds()) {
       ] as const;
       for (const { spends, ...input } of tries) {
         const { result, verify, dummy } = await counting(() => signIn(t.deps, { ...input, ip: nextIp() }));
-        expect(result, JSON.stringify(input)).toEqual({ kind: 'invalid' });
+        expect(result, JSON.stringify(input)).toEqual({ ok: false, reason: 'invalid' });
         // The time a refusal takes tells nothing: every one pays for one hash.
         expect({ verify, dummy }, JSON.stringify(input)).toEqual(spends === 'verify' ? { verify: 1, dummy: 0 } : { verify: 0, dummy: 1 });
       }
@@ -173,7 +173,7 @@ for (const kind of await storeKinds()) {
       const sessionsBefore = await sessionCount();
 
       const { result, verify } = await counting(() => attempt(username, PASSWORD));
-      expect(result).toEqual({ kind: 'invalid' });
+      expect(result).toEqual({ ok: false, reason: 'invalid' });
       expect(verify).toBe(1);
       expect(await sessionCount()).toBe(sessionsBefore);
       expect((await auditOf(username)).filter((e) => e.action === 'sign_in.password').map((e) => e.detail)).toEqual([{ cause: 'user disabled' }]);
@@ -182,21 +182,21 @@ for (const kind of await storeKinds()) {
     it('locks the username at the configured failure, refuses even the right password until the lock ends without checking it, then lets it in', async () => {
       const { username } = await newUser();
       const limit = t.settings.throttle.maxConsecutiveFailures;
-      for (let i = 1; i < limit; i++) expect(await attempt(username, WRONG)).toEqual({ kind: 'invalid' });
+      for (let i = 1; i < limit; i++) expect(await attempt(username, WRONG)).toEqual({ ok: false, reason: 'invalid' });
       expect(await throttleOf(username)).toMatchObject({ failures: limit - 1, lockedUntil: null });
 
       // The last failure allowed is still checked, and locks.
       const lockedUntil = t.clock.now() + t.settings.throttle.firstLockMs;
-      expect(await attempt(username, WRONG)).toEqual({ kind: 'locked', lockedUntil });
+      expect(await attempt(username, WRONG)).toEqual({ ok: false, reason: 'locked', lockedUntil });
       expect((await auditOf(username)).filter((e) => e.action === 'sign_in.locked').map((e) => e.detail)).toEqual([{ scope: 'password', lockedUntil }]);
 
       // Locked: the right password gets the same answer, and no hash is spent on it.
       t.clock.advance(t.settings.throttle.firstLockMs - 1);
       const during = await counting(() => attempt(username, PASSWORD));
-      expect(during).toEqual({ result: { kind: 'locked', lockedUntil }, verify: 0, dummy: 0 });
+      expect(during).toEqual({ result: { ok: false, reason: 'locked', lockedUntil }, verify: 0, dummy: 0 });
 
       t.clock.advance(1);
-      expect(await attempt(username, PASSWORD)).toMatchObject({ kind: 'signed_in', state: 'full' });
+      expect(await attempt(username, PASSWORD)).toMatchObject({ ok: true, state: 'full' });
       // Success starts the count over (the row may be gone: no count, no lock).
       const after = await throttleOf(username);
       expect({ failures: after?.failures ?? 0, lockedUntil: after?.lockedUntil ?? null }).toEqual({ failures: 0, lockedUntil: null });
@@ -206,16 +206,16 @@ for (const kind of await storeKinds()) {
       const { username } = await newUser();
       const limit = t.settings.throttle.maxConsecutiveFailures;
       for (let i = 1; i < limit; i++) await attempt(username, WRONG);
-      expect(await attempt(username, PASSWORD)).toMatchObject({ kind: 'signed_in' });
-      for (let i = 1; i < limit; i++) expect(await attempt(username, WRONG)).toEqual({ kind: 'invalid' });
-      expect(await attempt(username, WRONG)).toMatchObject({ kind: 'locked' });
+      expect(await attempt(username, PASSWORD)).toMatchObject({ ok: true });
+      for (let i = 1; i < limit; i++) expect(await attempt(username, WRONG)).toEqual({ ok: false, reason: 'invalid' });
+      expect(await attempt(username, WRONG)).toMatchObject({ ok: false, reason: 'locked' });
     });
 
     it('locks an unknown username after the same count, so a lock tells nothing about who exists', async () => {
       const limit = t.settings.throttle.maxConsecutiveFailures;
       const ghost = 'ghost-of-a-user';
-      for (let i = 1; i < limit; i++) expect(await attempt(ghost, WRONG)).toEqual({ kind: 'invalid' });
-      expect(await attempt(ghost, WRONG)).toEqual({ kind: 'locked', lockedUntil: t.clock.now() + t.settings.throttle.firstLockMs });
+      for (let i = 1; i < limit; i++) expect(await attempt(ghost, WRONG)).toEqual({ ok: false, reason: 'invalid' });
+      expect(await attempt(ghost, WRONG)).toEqual({ ok: false, reason: 'locked', lockedUntil: t.clock.now() + t.settings.throttle.firstLockMs });
     });
 
     it('when no hashing thread answers, throws TemporarilyUnavailable for a known and an unknown user alike, and counts nothing', async () => {
@@ -237,7 +237,7 @@ for (const kind of await storeKinds()) {
       expect(await auditOf(username)).toEqual([]);
       expect(await sessionCount()).toBe(sessionsBefore);
       // Once hashing is back, the same user signs in at once.
-      expect(await attempt(username, PASSWORD, { ip })).toMatchObject({ kind: 'signed_in' });
+      expect(await attempt(username, PASSWORD, { ip })).toMatchObject({ ok: true });
     });
 
     it('takes back the lock an unchecked last attempt set, and keeps the real failures before it', async () => {
@@ -249,7 +249,7 @@ for (const kind of await storeKinds()) {
       });
       expect(await throttleOf(username)).toMatchObject({ failures: limit - 1, lockedUntil: null });
       // The real failures still count: the next wrong one locks.
-      expect(await attempt(username, WRONG)).toMatchObject({ kind: 'locked' });
+      expect(await attempt(username, WRONG)).toMatchObject({ ok: false, reason: 'locked' });
     });
   });
 }

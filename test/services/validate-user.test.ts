@@ -36,7 +36,7 @@ describe('validateUser', () => {
 
   it('refuses a common password', () => {
     const result = validateUser(deps, { ...good, password: 'Password1234' });
-    expect(result).toEqual({ ok: false, errors: [expect.stringMatching(/too common/)] });
+    expect(result).toEqual({ ok: false, reason: 'invalid', errors: [expect.stringMatching(/too common/)] });
   });
 
   it('refuses a role by its exact name only', () => {
@@ -68,7 +68,7 @@ describe('validateUser', () => {
   it('rejects a bad email', () => {
     for (const email of ['alice', 'alice@', '@example.com', 'a@b@example.com', 'ali ce@example.com', `${'a'.repeat(65)}@example.com`]) {
       const result = validateUser(deps, { ...good, email });
-      expect(result, email).toEqual({ ok: false, errors: [expect.stringMatching(/^Enter a valid email address, or leave it empty\.$/)] });
+      expect(result, email).toEqual({ ok: false, reason: 'invalid', errors: [expect.stringMatching(/^Enter a valid email address, or leave it empty\.$/)] });
     }
   });
 });

@@ -42,12 +42,12 @@ export async function apiAccountRoutes(app: FastifyInstance, { deps, cookie }: R
     async (request, reply) => {
       const auth = principalOf(request);
       const result = await setAccountMfa(deps, auth, request.body.mfaEnabled, request.ip);
-      if (result.kind === 'enabled' && result.pendingToken) {
+      if (result.change === 'enabled' && result.pendingToken) {
         setSessionCookie(reply, cookie, result.pendingToken);
         const enrolled = await hasFactor(deps, auth.account.id, auth.user.id);
         return { mfaEnabled: true, sessionsEnded: result.sessionsEnded, state: enrolled ? ('mfa_required' as const) : ('mfa_enrollment_required' as const) };
       }
-      return { mfaEnabled: request.body.mfaEnabled, sessionsEnded: result.kind === 'enabled' ? result.sessionsEnded : 0, state: 'authenticated' as const };
+      return { mfaEnabled: request.body.mfaEnabled, sessionsEnded: result.change === 'enabled' ? result.sessionsEnded : 0, state: 'authenticated' as const };
     },
   );
 }

@@ -41,9 +41,13 @@ export async function apiAuthRoutes(app: FastifyInstance, { deps, cookie }: Rout
     async (request, reply) => {
       const { accountId, username, password } = request.body;
       const result = await signIn(deps, { accountId: accountId.trim(), username: username.trim(), password, ip: request.ip, userAgent: request.headers['user-agent'] });
-      if (result.kind === 'invalid') throw new AppError('invalid_credentials');
-      if (result.kind === 'locked') {
-        throw new AppError('too_many_attempts', undefined, { retryAfter: retryAfterSeconds(result.lockedUntil, deps.clock.now()) });
+      if (!result.ok) {
+        switch (result.reason) {
+          case 'invalid':
+            throw new AppError('invalid_credentials');
+          case 'locked':
+            throw new AppError('too_many_attempts', undefined, { retryAfter: retryAfterSeconds(result.lockedUntil, deps.clock.now()) });
+        }
       }
       const previous = sessionToken(request, cookie);
       if (previous) await endSession(deps, previous);

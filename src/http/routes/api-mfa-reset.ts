@@ -41,8 +41,12 @@ export async function apiMfaResetRoutes(app: FastifyInstance, { deps }: RouteCon
         if (!code) throw new AppError('step_up_required');
         const verified = await stepUp(deps, auth, code, request.ip);
         if (!verified.ok) {
-          if (verified.kind === 'locked') throw new AppError('too_many_attempts', undefined, { retryAfter: retryAfterSeconds(verified.lockedUntil, deps.clock.now()) });
-          throw new AppError('invalid_code');
+          switch (verified.reason) {
+            case 'locked':
+              throw new AppError('too_many_attempts', undefined, { retryAfter: retryAfterSeconds(verified.lockedUntil, deps.clock.now()) });
+            case 'invalid':
+              throw new AppError('invalid_code');
+          }
         }
       }
       const result = await resetMfa(deps, auth.account.id, user.id, actorOf(auth, request));

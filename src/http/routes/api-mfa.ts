@@ -64,14 +64,15 @@ export async function apiMfaRoutes(app: FastifyInstance, { deps, cookie }: Route
     async (request, reply) => {
       const view = principalOf(request);
       const result = await submitCode(deps, view, { method: request.body.method ?? 'totp', code: request.body.code }, request.ip);
-      switch (result.kind) {
-        case 'signed_in':
-          setSessionCookie(reply, cookie, result.token);
-          return {
-            state: 'authenticated' as const,
-            ...(result.recoveryCodes ? { recoveryCodes: result.recoveryCodes } : {}),
-            ...(result.recoveryCodesLeft !== undefined ? { recoveryCodesLeft: result.recoveryCodesLeft } : {}),
-          };
+      if (result.ok) {
+        setSessionCookie(reply, cookie, result.token);
+        return {
+          state: 'authenticated' as const,
+          ...(result.recoveryCodes ? { recoveryCodes: result.recoveryCodes } : {}),
+          ...(result.recoveryCodesLeft !== undefined ? { recoveryCodesLeft: result.recoveryCodesLeft } : {}),
+        };
+      }
+      switch (result.reason) {
         case 'invalid':
           throw new AppError('invalid_code', undefined, result.clockSkewMinutes ? { clockSkewMinutes: result.clockSkewMinutes } : {});
         case 'locked':

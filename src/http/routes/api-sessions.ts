@@ -90,14 +90,15 @@ export async function apiSessionRoutes(app: FastifyInstance, { deps, cookie }: R
     },
     async (request, reply) => {
       const result = await changePassword(deps, principalOf(request), request.body, request.ip);
-      switch (result.kind) {
-        case 'changed':
-          setSessionCookie(reply, cookie, result.token);
-          return { sessionsEnded: result.sessionsEnded };
+      if (result.ok) {
+        setSessionCookie(reply, cookie, result.token);
+        return { sessionsEnded: result.sessionsEnded };
+      }
+      switch (result.reason) {
         case 'conflict':
           throw new AppError('conflict', 'Your password or session changed while this was sent.');
         case 'invalid':
-          throw new AppError('invalid_request', result.reason);
+          throw new AppError('invalid_request', result.message);
         case 'wrong_password':
           throw new AppError('wrong_password');
         case 'locked':

@@ -149,7 +149,14 @@ export async function apiUserRoutes(app: FastifyInstance, { deps }: RouteContext
         { role: b.role ?? user.role, state: b.state ?? user.state, email: b.email === undefined ? (user.email ?? '') : (b.email ?? ''), skillIds: b.skillIds ?? user.skillIds },
         actorOf(auth, request),
       );
-      if (!result.ok) throw 'errors' in result ? new AppError('invalid_request', result.errors.join(' ')) : new AppError('not_found');
+      if (!result.ok) {
+        switch (result.reason) {
+          case 'invalid':
+            throw new AppError('invalid_request', result.errors.join(' '));
+          case 'not_found':
+            throw new AppError('not_found');
+        }
+      }
       const updated = await getUser(deps, auth.account.id, user.id);
       if (!updated) throw new AppError('not_found');
       return userJson(updated);

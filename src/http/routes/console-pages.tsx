@@ -75,7 +75,7 @@ export async function consolePages(app: FastifyInstance, { deps, cookie }: Route
     const auth = principalOf(request);
     const enabled = formField(request.body, 'mfaEnabled') === 'on';
     const result = await setAccountMfa(deps, auth, enabled, request.ip);
-    if (result.kind === 'enabled' && result.pendingToken) {
+    if (result.change === 'enabled' && result.pendingToken) {
       // The admin's own session had no second factor: set up (or verify) now.
       setSessionCookie(reply, cookie, result.pendingToken);
       return reply.redirect('/login/mfa', 303);

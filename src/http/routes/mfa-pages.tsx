@@ -48,15 +48,16 @@ export async function mfaPages(app: FastifyInstance, { deps, cookie }: RouteCont
     // The form says which kind of code it carries (the recovery form sends method=recovery_code).
     const method = formField(request.body, 'method') === 'recovery_code' ? 'recovery_code' : 'totp';
     const result = await submitCode(deps, view, { method, code: formField(request.body, 'code') }, request.ip);
-    switch (result.kind) {
-      case 'signed_in':
-        setSessionCookie(reply, cookie, result.token);
-        if (result.recoveryCodes) {
-          // Shown once, in this answer only: nothing can fetch them again.
-          request.auth = null;
-          return html(reply, 200, renderPage(<RecoveryCodesPage csrf="" codes={result.recoveryCodes} />));
-        }
-        return reply.redirect('/', 303);
+    if (result.ok) {
+      setSessionCookie(reply, cookie, result.token);
+      if (result.recoveryCodes) {
+        // Shown once, in this answer only: nothing can fetch them again.
+        request.auth = null;
+        return html(reply, 200, renderPage(<RecoveryCodesPage csrf="" codes={result.recoveryCodes} />));
+      }
+      return reply.redirect('/', 303);
+    }
+    switch (result.reason) {
       case 'invalid':
         return challengePage(request, reply, view, 401, codeErrorMessage(result));
       case 'locked':

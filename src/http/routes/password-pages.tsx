@@ -40,14 +40,15 @@ export async function passwordPages(app: FastifyInstance, { deps, cookie }: Rout
       },
       request.ip,
     );
-    switch (result.kind) {
-      case 'changed':
-        setSessionCookie(reply, cookie, result.token);
-        return reply.redirect('/account/password?changed=1', 303);
+    if (result.ok) {
+      setSessionCookie(reply, cookie, result.token);
+      return reply.redirect('/account/password?changed=1', 303);
+    }
+    switch (result.reason) {
       case 'conflict':
         return send(request, reply, 409, { error: 'Your password or session changed while this was sent. Sign in again if you are signed out.' });
       case 'invalid':
-        return send(request, reply, 400, { error: result.reason });
+        return send(request, reply, 400, { error: result.message });
       case 'wrong_password':
         return send(request, reply, 400, { error: 'The current password is not correct.' });
       case 'locked': {

@@ -41,7 +41,7 @@ export async function signInPages(app: FastifyInstance, { deps, cookie }: RouteC
     const username = formField(request.body, 'username').trim();
     const password = formField(request.body, 'password');
     const result = await signIn(deps, { accountId, username, password, ip: request.ip, userAgent: request.headers['user-agent'] });
-    if (result.kind === 'signed_in') {
+    if (result.ok) {
       // A new session id on every sign-in: whatever session the browser had ends here.
       const previous = sessionToken(request, cookie);
       if (previous) await endSession(deps, previous);
@@ -49,16 +49,19 @@ export async function signInPages(app: FastifyInstance, { deps, cookie }: RouteC
       return reply.redirect(result.state === 'pending' ? '/login/mfa' : '/', 303);
     }
     const csrf = csrfToken(request, reply);
-    if (result.kind === 'locked') {
-      const minutes = minutesLeft(result.lockedUntil, deps.clock.now());
-      return sendLogin(reply, 429, {
-        csrf,
-        accountId,
-        username,
-        error: `Too many failed attempts. Try again in ${minutes} minute${minutes === 1 ? '' : 's'}.`,
-      });
+    switch (result.reason) {
+      case 'locked': {
+        const minutes = minutesLeft(result.lockedUntil, deps.clock.now());
+        return sendLogin(reply, 429, {
+          csrf,
+          accountId,
+          username,
+          error: `Too many failed attempts. Try again in ${minutes} minute${minutes === 1 ? '' : 's'}.`,
+        });
+      }
+      case 'invalid':
+        return sendLogin(reply, 401, { csrf, accountId, username, error: 'Incorrect account number, username or password' });
     }
-    return sendLogin(reply, 401, { csrf, accountId, username, error: 'Incorrect account number, username or password' });
   });
 
   app.post('/logout', { config: { access: 'public' }, preHandler: app.csrfProtection }, async (request, reply) => {

@@ -85,7 +85,7 @@ export async function userPages(app: FastifyInstance, { deps }: RouteContext) {
   app.post('/manage/skills', { config: { access: { permission: 'manageUsers' } }, preHandler: app.csrfProtection }, async (request, reply) => {
     const auth = principalOf(request);
     const result = await createSkill(deps, auth.account.id, formField(request.body, 'name'), actorOf(auth, request));
-    if (!result.ok) return usersPage(request, reply, auth, 400, { error: result.error });
+    if (!result.ok) return usersPage(request, reply, auth, 400, { error: result.errors.join(' ') });
     return reply.redirect('/manage/users?notice=skill', 303);
   });
 
@@ -104,7 +104,14 @@ export async function userPages(app: FastifyInstance, { deps }: RouteContext) {
       { role: formField(request.body, 'role'), state: formField(request.body, 'state'), email: formField(request.body, 'email'), skillIds: formFields(request.body, 'skills') },
       actorOf(auth, request),
     );
-    if (!result.ok) return editPage(request, reply, auth, user, 400, 'errors' in result ? result.errors : ['Not found.']);
+    if (!result.ok) {
+      switch (result.reason) {
+        case 'invalid':
+          return editPage(request, reply, auth, user, 400, result.errors);
+        case 'not_found':
+          return editPage(request, reply, auth, user, 400, ['Not found.']);
+      }
+    }
     return reply.redirect(`/manage/users/${user.id}?notice=saved`, 303);
   });
 
@@ -126,10 +133,12 @@ export async function userPages(app: FastifyInstance, { deps }: RouteContext) {
       if (formField(request.body, 'confirm') !== '1') return stepUpPage(200);
       const verified = await stepUp(deps, auth, code, request.ip);
       if (!verified.ok) {
-        if (verified.kind === 'locked') {
-          return html(reply, 429, renderPage(<MessagePage title="Locked" message={lockedMessage(verified.lockedUntil, deps.clock.now())} csrf={csrfToken(request, reply)} viewer={viewerOf(auth)} />));
+        switch (verified.reason) {
+          case 'locked':
+            return html(reply, 429, renderPage(<MessagePage title="Locked" message={lockedMessage(verified.lockedUntil, deps.clock.now())} csrf={csrfToken(request, reply)} viewer={viewerOf(auth)} />));
+          case 'invalid':
+            return stepUpPage(401, codeErrorMessage({ ok: false, reason: 'invalid', ...(verified.clockSkewMinutes ? { clockSkewMinutes: verified.clockSkewMinutes } : {}) }));
         }
-        return stepUpPage(401, codeErrorMessage({ kind: 'invalid', ...(verified.clockSkewMinutes ? { clockSkewMinutes: verified.clockSkewMinutes } : {}) }));
       }
     }
     const result = await resetMfa(deps, auth.account.id, user.id, actorOf(auth, request));
