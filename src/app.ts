@@ -45,6 +45,21 @@ export async function buildApp({ deps, keys, trustProxy = false }: AppOptions): 
   const cookieSettings = sessionCookie(secure);
 
   registerErrorHandling(app);
+  // An empty JSON body is an empty object (issue 16, finding 8): clients that
+  // always send Content-Type: application/json call the routes that take no
+  // body (logout, reset MFA) with none. A route that needs fields still refuses
+  // {} by its schema. Anything else goes to Fastify's own parser, which keeps
+  // refusing __proto__ and constructor keys.
+  const json = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    const text = typeof body === 'string' ? body : body.toString('utf8');
+    if (text === '') {
+      done(null, {});
+      return;
+    }
+    void json(request, text, done); // the default parser answers through done (its type also allows a promise)
+  });
   await app.register(cookie);
   await app.register(formbody, { bodyLimit: 65_536 });
   await app.register(swagger, {
