@@ -35,7 +35,9 @@ const LETTERS = ['a', 'b', 'c', 'ab', 'abc', '_', '%', '"', "'", '\\', '*', ' ',
 const text = (min: number, max: number) => fc.array(fc.constantFrom(...LETTERS), { minLength: min, maxLength: max }).map((parts) => parts.join(''));
 
 for (const kind of await storeKinds()) {
-  describe(`user search index on ${kind}`, () => {
+  // Hundreds of cases a property (thousands of rows for the search): the default 30 s is too tight a
+  // bound on a busy two-core machine (a CI run beside other work took 30 s for one).
+  describe(`user search index on ${kind}`, { timeout: 120_000 }, () => {
     let t: TestDatabase;
     beforeAll(async () => {
       t = await openTestDatabase(kind);
