@@ -41,20 +41,51 @@ export function bufferedRandom(poolBytes = 4096): RandomSource {
 
 export const systemRandom: RandomSource = bufferedRandom();
 
-/** Paths pino must never print: credentials, cookies, tokens, codes. */
+/**
+ * Paths pino must never print: credentials, cookies, tokens, codes. A code
+ * is named where a body would hold one, not as `*.code`: that also hid
+ * `err.code` (ECONNREFUSED, HPE_INVALID_HEADER_TOKEN), which says what failed
+ * and holds no secret (issue 16, finding 4).
+ */
 export const redactPaths = [
   'req.headers.cookie',
   'req.headers.authorization',
   'req.headers["x-csrf-token"]',
   'res.headers["set-cookie"]',
   '*.password',
-  '*.code',
+  'body.code',
+  'req.body.code',
+  '*.recoveryCodes',
   '*.secret',
   '*.token',
 ];
 
+type SerializedError = ReturnType<typeof pino.stdSerializers.err> & Record<string, unknown>;
+
+/**
+ * pino's error serializer, without the bytes an error may carry: Node's HTTP
+ * parser puts the request it could not parse on `err.rawPacket` (cookies,
+ * a password in the body), and Fastify logs that error at trace. No byte
+ * array is a useful log field, so none is written, at any depth of `cause`.
+ */
+export function serializeError(error: Error): SerializedError {
+  const out = pino.stdSerializers.err(error) as SerializedError;
+  return withoutBytes(out, 0) as SerializedError;
+}
+
+function withoutBytes(value: Record<string, unknown>, depth: number): Record<string, unknown> {
+  for (const [key, field] of Object.entries(value)) {
+    if (field instanceof Uint8Array || ArrayBuffer.isView(field) || field instanceof ArrayBuffer) delete value[key];
+    else if (key === 'cause' && field && typeof field === 'object' && depth < 8) withoutBytes(field as Record<string, unknown>, depth + 1);
+  }
+  return value;
+}
+
 export function createLogger(settings: Pick<Settings, 'logLevel'>, destination?: pino.DestinationStream): Logger {
-  return pino({ level: settings.logLevel, redact: { paths: redactPaths, censor: '[redacted]' } }, destination);
+  return pino(
+    { level: settings.logLevel, redact: { paths: redactPaths, censor: '[redacted]' }, serializers: { err: serializeError } },
+    destination,
+  );
 }
 
 export interface Runtime {

@@ -3,6 +3,7 @@ import type { AuditEvent } from '../../services/audit.ts';
 import { Layout } from './layout.tsx';
 import type { Viewer } from './layout.tsx';
 import { formatTime } from './format.ts';
+import { visibleText } from '../../domain/visible-text.ts';
 
 export const auditActions: Array<[string, string]> = [
   ['', 'All actions'],
@@ -29,6 +30,26 @@ function describe(detail: Record<string, unknown> | null): string {
   return Object.entries(detail)
     .map(([k, v]) => `${k}: ${typeof v === 'number' && k.endsWith('Until') ? formatTime(v) : String(v)}`)
     .join(', ');
+}
+
+/**
+ * A name as the entry records it. At a failed sign-in for a username the
+ * account does not have, actor and target are what was typed, by anyone who
+ * knows the account number: marked as such, in quotes, with hidden characters
+ * shown, so "mallory (admin) reset MFA for everyone" cannot pass for a user
+ * or an entry (issue 16, finding 6). <bdi> keeps right-to-left letters from
+ * reordering the cell around it (HTML, §4.5.23).
+ */
+function Name({ name, userId, action }: { name: string | null; userId: string | null; action: string }) {
+  if (name === null) return <>—</>;
+  if (userId === null && action.startsWith('sign_in.')) {
+    return (
+      <>
+        unknown user “<bdi>{visibleText(name)}</bdi>”
+      </>
+    );
+  }
+  return <bdi>{visibleText(name)}</bdi>;
 }
 
 export interface AuditPageProps {
@@ -93,9 +114,13 @@ export function AuditPage({ csrf, viewer, events, users, userId, action, page, h
           {events.map((e) => (
             <tr>
               <td>{formatTime(e.at)}</td>
-              <td>{e.actor}</td>
+              <td>
+                <Name name={e.actor} userId={e.actorUserId} action={e.action} />
+              </td>
               <td>{auditActions.find(([v]) => v === e.action)?.[1] ?? e.action}</td>
-              <td>{e.target ?? '—'}</td>
+              <td>
+                <Name name={e.target} userId={e.targetUserId} action={e.action} />
+              </td>
               <td>{e.ip ?? '—'}</td>
               <td>{e.result === 'success' ? 'Success' : 'Failure'}</td>
               <td>{describe(e.detail)}</td>
