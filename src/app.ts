@@ -47,7 +47,7 @@ export async function buildApp({ deps, keys, trustProxy = false }: AppOptions): 
 
   registerErrorHandling(app);
   // First of all hooks: no route, plugin or hook reads request.ip before it.
-  await app.register(forwardedForPlugin);
+  await app.register(forwardedForPlugin, { trustProxy });
   // An empty JSON body is an empty object (issue 16, finding 8): clients that
   // always send Content-Type: application/json call the routes that take no
   // body (logout, reset MFA) with none. A route that needs fields still refuses

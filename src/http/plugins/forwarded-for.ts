@@ -1,7 +1,7 @@
 import fp from 'fastify-plugin';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { IncomingMessage } from 'node:http';
-import { forwardedAddress } from '../../domain/addresses.ts';
+import { addressRanges, forwardedAddress } from '../../domain/addresses.ts';
 
 // Fastify (through proxy-addr) takes the client address from X-Forwarded-For
 // as written: walking from the nearest hop, the first entry not trusted is the
@@ -33,20 +33,71 @@ export function vouchedForwardedFor(header: string): string[] {
   return kept;
 }
 
-function rewrite(raw: IncomingMessage): void {
+/** Rewrites the header in place; answers whether it vouched for every entry it had. */
+function rewrite(raw: IncomingMessage): boolean {
   const header = raw.headers['x-forwarded-for'];
   // Node joins repeated X-Forwarded-For lines into one string; proxy-addr reads nothing else.
-  if (typeof header !== 'string') return;
+  if (typeof header !== 'string') return true;
   const kept = vouchedForwardedFor(header);
   if (kept.length === 0) delete raw.headers['x-forwarded-for'];
   else raw.headers['x-forwarded-for'] = kept.join(', ');
+  return kept.length === header.split(',').filter((entry) => entry.trim() !== '').length;
 }
 
-/** Only valid IP addresses from X-Forwarded-For become request.ip (for trusted proxies only: Fastify ignores the header otherwise). */
+/** Fastify's trustProxy option, as the test of whether the peer is a trusted proxy. */
+export type TrustProxy = boolean | string | ((address: string, hop: number) => boolean);
+
+function peerTest(trustProxy: TrustProxy): (peer: string) => boolean {
+  if (typeof trustProxy === 'function') return (peer) => trustProxy(peer, 0);
+  if (typeof trustProxy === 'string') return addressRanges(trustProxy.split(',').map((entry) => entry.trim()));
+  return () => trustProxy;
+}
+
+// Requests whose address a forwarding header may have been meant to change,
+// but did not (or not wholly): /metrics never counts them as local.
+const unvouched = new WeakSet<FastifyRequest>();
+
+/**
+ * Whether the request carries X-Forwarded-For or Forwarded that its address
+ * does not come from: sent by a peer that is no trusted proxy, an entry that
+ * named no address, or Forwarded alone (RFC 7239, which Fastify does not read).
+ * Behind a proxy on the same host, such a request's peer is a loopback address
+ * that stands for anyone (issue 16, finding 3).
+ */
+export function forwardingUnvouched(request: FastifyRequest): boolean {
+  return unvouched.has(request);
+}
+
+/**
+ * Only valid IP addresses from X-Forwarded-For become request.ip (for trusted
+ * proxies only: Fastify ignores the header otherwise). A forwarding header from
+ * a peer that is not trusted is ignored, and logged once per instance at warn:
+ * most likely a proxy runs in front without PORTCULLIS_TRUST_PROXY, so every
+ * client has the proxy's address and shares its per-address throttle.
+ */
 export const forwardedForPlugin = fp(
-  async (app: FastifyInstance) => {
+  async (app: FastifyInstance, opts: { trustProxy: TrustProxy }) => {
+    const trusted = peerTest(opts.trustProxy);
+    let warned = false;
     app.addHook('onRequest', async (request) => {
-      rewrite(request.raw);
+      const { headers } = request.raw;
+      const hasForwardedFor = headers['x-forwarded-for'] !== undefined;
+      const hasForwarded = headers.forwarded !== undefined;
+      if (!hasForwardedFor && !hasForwarded) return;
+      const peer = request.raw.socket.remoteAddress ?? '';
+      if (!trusted(peer)) {
+        unvouched.add(request);
+        if (!warned) {
+          warned = true;
+          // Names the headers, not their values: those are whatever a client wrote.
+          request.log.warn(
+            { peer, headers: [hasForwardedFor && 'x-forwarded-for', hasForwarded && 'forwarded'].filter(Boolean) },
+            'a forwarding header came from a peer that is not a trusted proxy and was ignored; behind a proxy, set PORTCULLIS_TRUST_PROXY (logged once)',
+          );
+        }
+        return;
+      }
+      if (!rewrite(request.raw) || !hasForwardedFor) unvouched.add(request);
     });
   },
   { name: 'forwarded-for' },
