@@ -23,6 +23,13 @@ export const throttleDefaults = {
   maxConsecutiveFailures: 10,
   firstLockMs: 15 * MINUTE,
   maxLockMs: 24 * HOUR,
+  // A client address is no user: one NAT or one proxy on the same host may
+  // stand for hundreds of people, so failures counted against it only slow it
+  // down (issue 16, finding 3): each `maxConsecutiveFailures` of them within
+  // the window make it wait this long, never longer and never doubling; the
+  // per-user locks above stay the wall against guessing. 30 seconds is the
+  // first wait NIST SP 800-63B §5.2.2 gives as an example.
+  addressDelayMs: 30_000,
 } as const;
 
 export const sessionDefaults = {

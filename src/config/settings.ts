@@ -25,7 +25,7 @@ export interface Settings {
     maxLength: number;
   };
   throttle: { maxConsecutiveFailures: number; firstLockMs: number; maxLockMs: number };
-  /** Failed passwords per client address: the same locks, counted in a window instead of reset by success. */
+  /** Failed passwords per client address: counted in a window instead of reset by success, and only a short wait (never doubling), not a lock. */
   addressThrottle: { maxConsecutiveFailures: number; firstLockMs: number; maxLockMs: number; windowMs: number };
   mfa: {
     maxCodesPerPendingSignIn: number;
@@ -139,9 +139,11 @@ export function loadSettings(env: Env = process.env): Settings {
     firstLockMs: minutes('PORTCULLIS_LOCK_MINUTES', throttleDefaults.firstLockMs, 24 * 60),
     maxLockMs: minutes('PORTCULLIS_LOCK_MAX_MINUTES', throttleDefaults.maxLockMs, 7 * 24 * 60),
   };
+  // One address may be everyone behind a NAT or a proxy: it waits a moment, it is never locked for long.
   const addressThrottle = {
-    ...throttle,
     maxConsecutiveFailures: integer(env, 'PORTCULLIS_ADDRESS_LOCK_AFTER_FAILURES', throttle.maxConsecutiveFailures, 1, 10_000),
+    firstLockMs: throttleDefaults.addressDelayMs,
+    maxLockMs: throttleDefaults.addressDelayMs,
     windowMs: throttle.firstLockMs,
   };
   if (throttle.maxLockMs < throttle.firstLockMs) {

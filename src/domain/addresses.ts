@@ -85,3 +85,24 @@ export function addressRanges(entries: string[]): (address: string) => boolean {
     return ranges.some(([network, length]) => network.kind() === plain.kind() && plain.match(network, length));
   };
 }
+
+// What a proxy writes into X-Forwarded-For is an address, or an address and a
+// port, bracketed when IPv6 ("[2001:db8::1]:443", as in RFC 7239 §6's node
+// syntax, which some proxies also use here). Nothing else is an address: not
+// "unknown", not an obfuscated identifier, not a phone number.
+
+/**
+ * The address an X-Forwarded-For entry names, in canonical form (IPv6 as
+ * RFC 5952 writes it, an IPv4-mapped address as its IPv4 address), brackets,
+ * port and zone id taken off; undefined when it names none.
+ */
+export function forwardedAddress(entry: string): string | undefined {
+  const text = entry.trim();
+  const bracketed = /^\[([^\]]+)\](?::\d{1,5})?$/.exec(text);
+  const withPort = /^(\d{1,3}(?:\.\d{1,3}){3}):\d{1,5}$/.exec(text);
+  const candidate = bracketed?.[1] ?? withPort?.[1] ?? text;
+  const parsed = parseAddress(candidate);
+  // A bracket holds IPv6 only (RFC 3986 §3.2.2).
+  if (!parsed || (bracketed && parsed.kind() !== 'ipv6')) return undefined;
+  return unmapped(parsed).toString();
+}

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
 import { addressRanges } from '../../domain/addresses.ts';
 import { AppError } from '../app-error.ts';
+import { forwardingUnvouched } from '../plugins/forwarded-for.ts';
 import type { Deps } from '../../services/deps.ts';
 import { checkDatabase } from '../../services/health.ts';
 
@@ -13,9 +14,11 @@ export async function metaRoutes(app: FastifyInstance, { deps }: { deps: Deps })
   const { metrics } = deps;
   const allowed = addressRanges(deps.settings.metricsAllow);
 
-  // Prometheus scrapes from inside: only listed addresses (loopback by default) may read.
+  // Prometheus scrapes from inside: only listed addresses (loopback by default) may read,
+  // and never a request a proxy forwarded without vouching for its client (behind
+  // a proxy on the same host, the peer is loopback for anyone: issue 16, finding 3).
   app.get('/metrics', { config: { access: 'public' } }, async (request, reply) => {
-    if (!allowed(request.ip)) throw new AppError('not_found');
+    if (forwardingUnvouched(request) || !allowed(request.ip)) throw new AppError('not_found');
     return reply.type(metrics.registry.contentType).send(await metrics.registry.metrics());
   });
 
