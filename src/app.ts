@@ -30,10 +30,18 @@ export interface AppOptions {
 export async function buildApp({ deps, keys, trustProxy = false }: AppOptions): Promise<FastifyInstance> {
   // Widened, not asserted: with pino's type the instance would not be the FastifyInstance that plugins take.
   const loggerInstance: FastifyBaseLogger = deps.logger;
+  const { requestTimeoutMs, headersTimeoutMs, connectionTimeoutMs } = deps.settings.http;
   const app = Fastify({
     loggerInstance,
     trustProxy,
     bodyLimit: 1_048_576,
+    // Issue 16, finding 7: Fastify's defaults (0) let a trickled body hold a
+    // connection for ever. Node checks the request and header limits every
+    // connectionsCheckingInterval (30 s by default), so a connection is closed
+    // within half a header limit after it passes.
+    requestTimeout: requestTimeoutMs,
+    connectionTimeout: connectionTimeoutMs,
+    http: { headersTimeout: headersTimeoutMs, connectionsCheckingInterval: Math.ceil(headersTimeoutMs / 2) },
     return503OnClosing: true,
     // Router errors (a malformed or over-long URL) go through the same catalogue as the rest.
     frameworkErrors: (error, request, reply) => {
