@@ -7,6 +7,7 @@ import type { KeyRing } from './config/secret-key.ts';
 import type { Deps } from './services/deps.ts';
 import { registerErrorHandling, sendError, toAppError } from './http/plugins/errors.tsx';
 import { securityPlugin } from './http/plugins/security.ts';
+import { knownHostsPlugin } from './http/plugins/known-hosts.ts';
 import { accessPlugin } from './http/access.ts';
 import { sessionCookie, sessionPlugin } from './http/plugins/session.ts';
 import { apiRoutes } from './http/routes/api.ts';
@@ -53,6 +54,8 @@ export async function buildApp({ deps, keys, trustProxy = false }: AppOptions): 
   const cookieSettings = sessionCookie(secure);
 
   registerErrorHandling(app);
+  // First of the hooks: a request for a name that is not ours gets no further (issue 16, finding 10).
+  await app.register(knownHostsPlugin, { publicUrl, listenHost: deps.settings.host });
   // An empty JSON body is an empty object (issue 16, finding 8): clients that
   // always send Content-Type: application/json call the routes that take no
   // body (logout, reset MFA) with none. A route that needs fields still refuses

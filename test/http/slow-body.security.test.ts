@@ -27,7 +27,7 @@ describe('a request that takes too long to arrive', () => {
     socket.on('data', (chunk: string) => (answer += chunk));
     const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
     socket.once('connect', () => {
-      socket.write('POST /api/v1/login HTTP/1.1\r\nHost: 127.0.0.1:3000\r\nContent-Type: application/json\r\nContent-Length: 10000\r\n\r\n{');
+      socket.write(`POST /api/v1/login HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nContent-Type: application/json\r\nContent-Length: 10000\r\n\r\n{`);
     });
     // The client side of the trickle: one byte every 100 ms, never the whole body.
     const trickle = setInterval(() => {
