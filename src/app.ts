@@ -8,6 +8,7 @@ import type { Deps } from './services/deps.ts';
 import { registerErrorHandling, sendError, toAppError } from './http/plugins/errors.tsx';
 import { securityPlugin } from './http/plugins/security.ts';
 import { forwardedForPlugin } from './http/plugins/forwarded-for.ts';
+import { knownHostsPlugin } from './http/plugins/known-hosts.ts';
 import { accessPlugin } from './http/access.ts';
 import { sessionCookie, sessionPlugin } from './http/plugins/session.ts';
 import { apiRoutes } from './http/routes/api.ts';
@@ -31,10 +32,18 @@ export interface AppOptions {
 export async function buildApp({ deps, keys, trustProxy = false }: AppOptions): Promise<FastifyInstance> {
   // Widened, not asserted: with pino's type the instance would not be the FastifyInstance that plugins take.
   const loggerInstance: FastifyBaseLogger = deps.logger;
+  const { requestTimeoutMs, headersTimeoutMs, connectionTimeoutMs } = deps.settings.http;
   const app = Fastify({
     loggerInstance,
     trustProxy,
     bodyLimit: 1_048_576,
+    // Issue 16, finding 7: Fastify's defaults (0) let a trickled body hold a
+    // connection for ever. Node checks the request and header limits every
+    // connectionsCheckingInterval (30 s by default), so a connection is closed
+    // within half a header limit after it passes.
+    requestTimeout: requestTimeoutMs,
+    connectionTimeout: connectionTimeoutMs,
+    http: { headersTimeout: headersTimeoutMs, connectionsCheckingInterval: Math.ceil(headersTimeoutMs / 2) },
     return503OnClosing: true,
     // Router errors (a malformed or over-long URL) go through the same catalogue as the rest.
     frameworkErrors: (error, request, reply) => {
@@ -46,7 +55,9 @@ export async function buildApp({ deps, keys, trustProxy = false }: AppOptions): 
   const cookieSettings = sessionCookie(secure);
 
   registerErrorHandling(app);
-  // First of all hooks: no route, plugin or hook reads request.ip before it.
+  // First of the hooks: a request for a name that is not ours gets no further (issue 16, finding 10).
+  await app.register(knownHostsPlugin, { publicUrl, listenHost: deps.settings.host });
+  // Next, before any route, plugin or hook reads request.ip.
   await app.register(forwardedForPlugin, { trustProxy });
   // An empty JSON body is an empty object (issue 16, finding 8): clients that
   // always send Content-Type: application/json call the routes that take no

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import pretty from 'pino-pretty';
 import pino from 'pino';
 import type { Logger } from 'pino';
 import { loadSettings } from './config/settings.ts';
@@ -88,6 +89,16 @@ export function createLogger(settings: Pick<Settings, 'logLevel'>, destination?:
   );
 }
 
+/**
+ * Where log lines go (issue 16, finding 13): readable lines when a person
+ * watches (the stream is a terminal), JSON lines for a collector otherwise.
+ * Redaction happens before either, so both hide the same fields.
+ */
+export function logDestination(fd: 1 | 2, isTTY: boolean): pino.DestinationStream {
+  if (isTTY) return pretty({ destination: fd, colorize: true, translateTime: 'SYS:standard', ignore: 'pid,hostname' });
+  return pino.destination(fd);
+}
+
 export interface Runtime {
   settings: Settings;
   database: OpenDatabase;
@@ -119,7 +130,7 @@ export interface RuntimeOptions {
 /** Reads the environment, opens and migrates the database, and builds the services' dependencies. */
 export async function openRuntime(env: Record<string, string | undefined>, options: RuntimeOptions = {}): Promise<Runtime> {
   const settings = loadSettings(env);
-  const log = options.logger ?? createLogger(settings, pino.destination(options.logTo === 'stdout' ? 1 : 2));
+  const log = options.logger ?? createLogger(settings, options.logTo === 'stdout' ? logDestination(1, process.stdout.isTTY) : logDestination(2, process.stderr.isTTY));
   const database = openDatabase(settings.databaseUrl, { poolSize: settings.databasePoolSize });
   try {
     const { applied } = await migrateToLatest(database.db);

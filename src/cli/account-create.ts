@@ -2,13 +2,13 @@ import { usages } from './usage.ts';
 import { parseArgs } from 'node:util';
 import { openRuntime } from '../runtime.ts';
 import { createAccount } from '../services/accounts.ts';
-import { passwordFromStdin, printJson, readStdin, UsageError } from './io.ts';
+import { printJson, readPassword, UsageError } from './io.ts';
 
 
 export async function run(args: string[], env: Record<string, string | undefined>): Promise<number> {
   const { values } = parseArgs({ args, options: { name: { type: 'string' }, admin: { type: 'string' } }, strict: true });
   if (!values.name || !values.admin) throw new UsageError(usages.accountCreate);
-  const password = passwordFromStdin(await readStdin());
+  const password = await readPassword();
   const runtime = await openRuntime(env);
   try {
     const result = await createAccount(

@@ -2,7 +2,7 @@ import { usages } from './usage.ts';
 import { parseArgs } from 'node:util';
 import { openRuntime } from '../runtime.ts';
 import { createUser } from '../services/users.ts';
-import { passwordFromStdin, printJson, readStdin, UsageError } from './io.ts';
+import { printJson, readPassword, UsageError } from './io.ts';
 
 
 export async function run(args: string[], env: Record<string, string | undefined>): Promise<number> {
@@ -18,7 +18,7 @@ export async function run(args: string[], env: Record<string, string | undefined
     strict: true,
   });
   if (!values.account || !values.username || !values.role) throw new UsageError(usages.userCreate);
-  const password = passwordFromStdin(await readStdin());
+  const password = await readPassword();
   const runtime = await openRuntime(env);
   try {
     const result = await createUser(

@@ -59,3 +59,15 @@ export const mfaDefaults = {
   // RFC 4226 §4 R6 / the spec: 160-bit secrets.
   secretBytes: 20,
 } as const;
+
+export const httpDefaults = {
+  // Issue 16, finding 7: a body trickled a byte every few seconds held a
+  // connection open for minutes. The largest body a browser sends is a form
+  // (64 KiB at most); the API takes up to 1 MiB. At 256 kbit/s, a poor mobile
+  // link, 1 MiB arrives in about 33 s, so a whole request (headers and body)
+  // gets 60 s. Node's own default is 300 s (node:http server.requestTimeout).
+  requestTimeoutMs: 60_000,
+  // Headers are a few KiB: 20 s (Node's default is 60 s) is ample on any link,
+  // and never longer than the whole request (Node refuses that).
+  headersTimeoutMs: 20_000,
+} as const;

@@ -1,6 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { isAddressRange } from '../domain/addresses.ts';
-import { mfaDefaults, passwordDefaults, sessionDefaults, throttleDefaults } from './defaults.ts';
+import { httpDefaults, mfaDefaults, passwordDefaults, sessionDefaults, throttleDefaults } from './defaults.ts';
 
 /** Everything the service reads from its environment, typed and validated. */
 export interface Settings {
@@ -15,6 +15,15 @@ export interface Settings {
   /** https://portcullis.example.com; when unset, a request's own Host is the origin. */
   publicUrl: URL | undefined;
   logLevel: string;
+  /** How long a client may take to send a request, and to stay silent (issue 16, finding 7). */
+  http: {
+    /** The whole request, headers and body (node:http requestTimeout). */
+    requestTimeoutMs: number;
+    /** The headers alone (node:http headersTimeout). */
+    headersTimeoutMs: number;
+    /** A socket with no traffic either way this long is closed (Fastify connectionTimeout). */
+    connectionTimeoutMs: number;
+  };
   password: {
     argon2MemoryKiB: number;
     argon2Iterations: number;
@@ -156,6 +165,13 @@ export function loadSettings(env: Env = process.env): Settings {
     stepUpMaxAgeMs: minutes('PORTCULLIS_STEP_UP_MINUTES', mfaDefaults.stepUpMaxAgeMs, 24 * 60),
     secretBytes: mfaDefaults.secretBytes,
   };
+  const requestTimeoutMs = integer(env, 'PORTCULLIS_REQUEST_TIMEOUT_SECONDS', httpDefaults.requestTimeoutMs / 1000, 1, 3600) * 1000;
+  const http = {
+    requestTimeoutMs,
+    headersTimeoutMs: Math.min(httpDefaults.headersTimeoutMs, requestTimeoutMs),
+    // A client that stops reading or sending for as long as a whole request may take is gone.
+    connectionTimeoutMs: requestTimeoutMs,
+  };
   const smtpUrl = env.PORTCULLIS_SMTP_URL || undefined;
   if (smtpUrl !== undefined && !/^smtps?:\/\/[^/]+/.test(smtpUrl)) {
     throw new ConfigError('PORTCULLIS_SMTP_URL must look like smtp://user:password@host:587 or smtps://…');
@@ -172,6 +188,7 @@ export function loadSettings(env: Env = process.env): Settings {
     metricsAllow: addressList('PORTCULLIS_METRICS_ALLOW', env.PORTCULLIS_METRICS_ALLOW || '127.0.0.1,::1'),
     publicUrl: publicUrl(env.PORTCULLIS_PUBLIC_URL),
     logLevel,
+    http,
     password,
     throttle,
     addressThrottle,

@@ -16,6 +16,7 @@ export const errorCatalogue = {
   forbidden: { status: 403, message: 'You do not have permission to do that.' },
   not_found: { status: 404, message: 'Not found.' },
   conflict: { status: 409, message: 'That conflicts with what exists.' },
+  unknown_host: { status: 421, message: 'This service does not answer for that host name. Use its own address.' },
   method_not_allowed: { status: 405, message: 'Method not allowed.' },
   payload_too_large: { status: 413, message: 'The request body is too large.' },
   unsupported_media_type: { status: 415, message: 'This endpoint takes application/json.' },
