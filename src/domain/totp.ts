@@ -49,7 +49,7 @@ export function normalizeCode(input: string, digits: number): string | undefined
 export type TotpCheck =
   | { ok: true; step: number; drift: number }
   | { ok: false; reason: 'malformed' | 'mismatch' | 'reused' }
-  /** A wrong code that matches a step further away: the phone's clock is off by about driftSteps. */
+  /** A wrong code that matches an earlier step outside the window: the phone's clock is behind by about -driftSteps. */
   | { ok: false; reason: 'clock_skew'; driftSteps: number };
 
 export interface TotpCheckOptions {
@@ -58,7 +58,7 @@ export interface TotpCheckOptions {
   window: number;
   /** The last step accepted for this authenticator; it and every earlier step are refused. */
   lastUsedStep: number | null;
-  /** How far to look, without accepting, to tell a user their clock is off. */
+  /** How far back to look, without accepting, to tell a user their clock is behind (never ahead: finding 1 of issue 16). */
   skewSearch: number;
 }
 
@@ -81,10 +81,15 @@ export function checkTotp(key: Uint8Array, input: string, params: TotpParams, op
     if (options.lastUsedStep !== null && step <= options.lastUsedStep) return { ok: false, reason: 'reused' };
     return { ok: true, step, drift: matched };
   }
+  // The hint looks only behind the window (a phone running slow). A step
+  // behind now - window is never accepted again, so naming it gives a guesser
+  // nothing; a step ahead would be accepted when its time comes, so telling
+  // that a guess matched one would turn each guess into 3 + skewSearch - window
+  // usable steps instead of 3 (issue 16, finding 1; docs/security.md). A code
+  // of a step ahead is therefore refused exactly as a wrong one, and is not
+  // even compared, so its answer takes the wrong code's time too.
   for (let distance = options.window + 1; distance <= options.skewSearch; distance++) {
-    for (const offset of [-distance, distance]) {
-      if (sameCode(totpAt(key, now + offset, params), code)) return { ok: false, reason: 'clock_skew', driftSteps: offset };
-    }
+    if (sameCode(totpAt(key, now - distance, params), code)) return { ok: false, reason: 'clock_skew', driftSteps: -distance };
   }
   return { ok: false, reason: 'mismatch' };
 }

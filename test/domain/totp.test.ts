@@ -65,10 +65,14 @@ describe('checkTotp', () => {
     expect(checkTotp(key, code(1), standardTotp, opts)).toEqual({ ok: true, step: step + 1, drift: 1 });
   });
 
-  it('refuses a code two steps old or ahead, telling the clock is off', () => {
+  it('refuses a code two to ten steps old, telling the clock is behind', () => {
     expect(checkTotp(key, code(-2), standardTotp, opts)).toEqual({ ok: false, reason: 'clock_skew', driftSteps: -2 });
-    expect(checkTotp(key, code(2), standardTotp, opts)).toEqual({ ok: false, reason: 'clock_skew', driftSteps: 2 });
-    expect(checkTotp(key, code(8), standardTotp, opts)).toEqual({ ok: false, reason: 'clock_skew', driftSteps: 8 });
+    expect(checkTotp(key, code(-8), standardTotp, opts)).toEqual({ ok: false, reason: 'clock_skew', driftSteps: -8 });
+    expect(checkTotp(key, code(-10), standardTotp, opts)).toEqual({ ok: false, reason: 'clock_skew', driftSteps: -10 });
+  });
+
+  it('refuses a code two to ten steps ahead as a plain mismatch: it names a step still to come (issue 16, finding 1)', () => {
+    for (const offset of [2, 8, 10]) expect(checkTotp(key, code(offset), standardTotp, opts)).toEqual({ ok: false, reason: 'mismatch' });
   });
 
   it('refuses a code of the last accepted step or an earlier one (RFC 6238 §5.2)', () => {

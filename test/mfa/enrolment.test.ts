@@ -79,7 +79,7 @@ for (const kind of await storeKinds()) {
       expect(secretOf(scanQr(wrong.body))).toBe(secret);
       expect(await storedFor(t, userId)).toEqual({ authenticators: 0, recoveryCodes: 0 });
 
-      const skewed = await browser.post('/login/mfa', { code: codeNow(t, secret, 6) });
+      const skewed = await browser.post('/login/mfa', { code: codeNow(t, secret, -6) });
       expect(skewed.statusCode).toBe(401);
       expect(skewed.body).toContain('clock seems to be off by about 3 minutes');
       expect(await storedFor(t, userId)).toEqual({ authenticators: 0, recoveryCodes: 0 });

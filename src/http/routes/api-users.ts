@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { Type } from '@fastify/type-provider-typebox';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import { roles } from '../../domain/roles.ts';
+import { changesAdminStanding, roles } from '../../domain/roles.ts';
 import { getUser, listUsers, updateUser } from '../../services/user-directory.ts';
 import type { MfaState, UserDetail } from '../../services/user-directory.ts';
 import { createUser } from '../../services/users.ts';
@@ -10,11 +10,14 @@ import { adminOperation, ErrorBody, IdParams, MfaStateName, oneOf } from '../api
 import { AppError } from '../app-error.ts';
 import { principalOf } from '../access.ts';
 import type { RouteContext } from '../route-context.ts';
+import { requireApiStepUp } from '../step-up-gate.tsx';
 
 // Users & Skills for API clients: the same services and rules as the pages,
 // admins only, and only within their own account.
 
 const Role = oneOf(roles);
+/** A current code, asked for when the change grants or takes admin (step-up; see step-up-gate.tsx). */
+const STEP_UP_CODE = Type.Optional(Type.String({ maxLength: 64, description: 'A current code from your authenticator app: needed to create or make an admin, or to demote or disable one, when your own code is more than 15 minutes old.' }));
 const Mfa = Type.Object({
   state: MfaStateName,
   enrolledAt: Type.Union([Type.String(), Type.Null()]),
@@ -81,15 +84,18 @@ export async function apiUserRoutes(app: FastifyInstance, { deps }: RouteContext
             password: Type.String({ maxLength: 1024 }),
             email: Type.Optional(Type.Union([Type.String({ maxLength: 320 }), Type.Null()])),
             skills: Type.Optional(Type.Array(Type.String({ maxLength: 64 }), { maxItems: 100 })),
+            code: STEP_UP_CODE,
           },
           { additionalProperties: false },
         ),
-        response: { 201: Type.Object({ userId: Type.String() }), 400: ErrorBody },
+        response: { 201: Type.Object({ userId: Type.String() }), 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 429: ErrorBody },
       },
     },
     async (request, reply) => {
       const auth = principalOf(request);
-      const result = await createUser(deps, auth.account.id, { ...request.body, email: request.body.email ?? null }, actorOf(auth, request));
+      const { code, ...fields } = request.body;
+      if (changesAdminStanding(undefined, { role: fields.role, state: 'active' })) await requireApiStepUp(deps, auth, code, request.ip);
+      const result = await createUser(deps, auth.account.id, { ...fields, email: fields.email ?? null }, actorOf(auth, request));
       if (!result.ok) throw new AppError('invalid_request', result.errors.join(' '));
       return reply.code(201).send({ userId: result.userId });
     },
@@ -131,10 +137,11 @@ export async function apiUserRoutes(app: FastifyInstance, { deps }: RouteContext
             state: Type.Optional(Type.Union([Type.Literal('active'), Type.Literal('disabled')])),
             email: Type.Optional(Type.Union([Type.String({ maxLength: 320 }), Type.Null()])),
             skillIds: Type.Optional(Type.Array(Type.String({ maxLength: 64 }), { maxItems: 500 })),
+            code: STEP_UP_CODE,
           },
           { additionalProperties: false },
         ),
-        response: { 200: UserSummary, 400: ErrorBody, 404: ErrorBody },
+        response: { 200: UserSummary, 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 404: ErrorBody, 429: ErrorBody },
       },
     },
     async (request) => {
@@ -142,13 +149,9 @@ export async function apiUserRoutes(app: FastifyInstance, { deps }: RouteContext
       const user = await getUser(deps, auth.account.id, request.params.id);
       if (!user) throw new AppError('not_found');
       const b = request.body;
-      const result = await updateUser(
-        deps,
-        auth.account.id,
-        user.id,
-        { role: b.role ?? user.role, state: b.state ?? user.state, email: b.email === undefined ? (user.email ?? '') : (b.email ?? ''), skillIds: b.skillIds ?? user.skillIds },
-        actorOf(auth, request),
-      );
+      const change = { role: b.role ?? user.role, state: b.state ?? user.state, email: b.email === undefined ? (user.email ?? '') : (b.email ?? ''), skillIds: b.skillIds ?? user.skillIds };
+      if (changesAdminStanding(user, change)) await requireApiStepUp(deps, auth, b.code, request.ip);
+      const result = await updateUser(deps, auth.account.id, user.id, change, actorOf(auth, request));
       if (!result.ok) {
         switch (result.reason) {
           case 'invalid':

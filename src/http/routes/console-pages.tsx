@@ -9,6 +9,7 @@ import type { SettingEntry } from '../views/console.tsx';
 import { renderPage } from '../views/layout.tsx';
 import { csrfToken, formField } from '../forms.ts';
 import type { RouteContext } from '../route-context.ts';
+import { requirePageStepUp } from '../step-up-gate.tsx';
 
 /** What the console's search knows: each settings page with the words people type for it. */
 const settings: Array<SettingEntry & { keywords: string[] }> = [
@@ -74,6 +75,9 @@ export async function consolePages(app: FastifyInstance, { deps, cookie }: Route
   app.post('/manage/console/account-access-control', { config: { access: { permission: 'manageAccount' } }, preHandler: app.csrfProtection }, async (request, reply) => {
     const auth = principalOf(request);
     const enabled = formField(request.body, 'mfaEnabled') === 'on';
+    if (!enabled && auth.account.mfaEnabled) {
+      if (await requirePageStepUp(deps, request, reply, auth, { action: '/manage/console/account-access-control', what: 'switch multi-factor authentication off', fields: { mfaEnabled: 'off' } })) return reply;
+    }
     const result = await setAccountMfa(deps, auth, enabled, request.ip);
     if (result.change === 'enabled' && result.pendingToken) {
       // The admin's own session had no second factor: set up (or verify) now.

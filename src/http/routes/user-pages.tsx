@@ -2,10 +2,10 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { isId } from '../../domain/ids.ts';
 import { isMfaStateName } from '../../domain/mfa-state.ts';
+import { changesAdminStanding } from '../../domain/roles.ts';
 import { AppError } from '../app-error.ts';
 import type { Principal } from '../../services/principal.ts';
 import { resetMfa } from '../../services/mfa-reset.ts';
-import { needsStepUp, stepUp } from '../../services/step-up.ts';
 import { accountSkills, createSkill, getUser, listUsers, updateUser } from '../../services/user-directory.ts';
 import type { UserDetail } from '../../services/user-directory.ts';
 import { createUser } from '../../services/users.ts';
@@ -13,12 +13,10 @@ import { actorOf } from '../actor.ts';
 import { principalOf } from '../access.ts';
 import { viewerOf } from '../viewer.ts';
 import { renderPage } from '../views/layout.tsx';
-import { MessagePage } from '../views/message.tsx';
-import { StepUpPage } from '../views/mfa.tsx';
 import { EditUserPage, ResetConfirmPage, UsersPage } from '../views/users.tsx';
 import { csrfToken, formField, formFields, noticeFor } from '../forms.ts';
-import { codeErrorMessage, lockedMessage } from '../code-messages.ts';
 import type { RouteContext } from '../route-context.ts';
+import { requirePageStepUp } from '../step-up-gate.tsx';
 
 
 export async function userPages(app: FastifyInstance, { deps }: RouteContext) {
@@ -70,6 +68,11 @@ export async function userPages(app: FastifyInstance, { deps }: RouteContext) {
 
   app.post('/manage/users', { config: { access: { permission: 'manageUsers' } }, preHandler: app.csrfProtection }, async (request, reply) => {
     const auth = principalOf(request);
+    const role = formField(request.body, 'role');
+    if (changesAdminStanding(undefined, { role, state: 'active' })) {
+      const fields = { username: formField(request.body, 'username'), role, password: formField(request.body, 'password'), email: formField(request.body, 'email'), skills: formFields(request.body, 'skills') };
+      if (await requirePageStepUp(deps, request, reply, auth, { action: '/manage/users', what: `create the admin ${fields.username}`, fields })) return reply;
+    }
     const skillIds = new Set(formFields(request.body, 'skills'));
     const skills = (await accountSkills(deps, auth.account.id)).filter((s) => skillIds.has(s.id)).map((s) => s.name);
     const result = await createUser(
@@ -97,13 +100,12 @@ export async function userPages(app: FastifyInstance, { deps }: RouteContext) {
   app.post('/manage/users/:id', { config: { access: { permission: 'manageUsers' } }, preHandler: app.csrfProtection }, async (request, reply) => {
     const auth = principalOf(request);
     const user = await targetUser(request, auth);
-    const result = await updateUser(
-      deps,
-      auth.account.id,
-      user.id,
-      { role: formField(request.body, 'role'), state: formField(request.body, 'state'), email: formField(request.body, 'email'), skillIds: formFields(request.body, 'skills') },
-      actorOf(auth, request),
-    );
+    const change = { role: formField(request.body, 'role'), state: formField(request.body, 'state'), email: formField(request.body, 'email'), skillIds: formFields(request.body, 'skills') };
+    if (changesAdminStanding(user, change)) {
+      const fields = { role: change.role, state: change.state, email: change.email, skills: change.skillIds };
+      if (await requirePageStepUp(deps, request, reply, auth, { action: `/manage/users/${user.id}`, what: `change what ${user.username} may do as an admin`, fields })) return reply;
+    }
+    const result = await updateUser(deps, auth.account.id, user.id, change, actorOf(auth, request));
     if (!result.ok) {
       switch (result.reason) {
         case 'invalid':
@@ -124,23 +126,7 @@ export async function userPages(app: FastifyInstance, { deps }: RouteContext) {
   app.post('/manage/users/:id/reset-mfa', { config: { access: { permission: 'resetMfa' } }, preHandler: app.csrfProtection }, async (request, reply) => {
     const auth = principalOf(request);
     const user = await targetUser(request, auth);
-    const action = `/manage/users/${user.id}/reset-mfa`;
-    const what = `reset MFA for ${user.username}`;
-    if (await needsStepUp(deps, auth)) {
-      const code = formField(request.body, 'code');
-      const stepUpPage = (status: number, error?: string) =>
-        html(reply, status, renderPage(<StepUpPage csrf={csrfToken(request, reply)} viewer={viewerOf(auth)} action={action} what={what} error={error} />));
-      if (formField(request.body, 'confirm') !== '1') return stepUpPage(200);
-      const verified = await stepUp(deps, auth, code, request.ip);
-      if (!verified.ok) {
-        switch (verified.reason) {
-          case 'locked':
-            return html(reply, 429, renderPage(<MessagePage title="Locked" message={lockedMessage(verified.lockedUntil, deps.clock.now())} csrf={csrfToken(request, reply)} viewer={viewerOf(auth)} />));
-          case 'invalid':
-            return stepUpPage(401, codeErrorMessage({ ok: false, reason: 'invalid', ...(verified.clockSkewMinutes ? { clockSkewMinutes: verified.clockSkewMinutes } : {}) }));
-        }
-      }
-    }
+    if (await requirePageStepUp(deps, request, reply, auth, { action: `/manage/users/${user.id}/reset-mfa`, what: `reset MFA for ${user.username}` })) return reply;
     const result = await resetMfa(deps, auth.account.id, user.id, actorOf(auth, request));
     if (!result.ok) throw new AppError('not_found');
     // Resetting one's own MFA ends one's own session too.

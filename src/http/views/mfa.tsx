@@ -8,7 +8,8 @@ export interface CodeFormProps {
   /** Where the form posts; the sign-in's /login/mfa or a step-up form. */
   action?: string;
   recovery?: boolean;
-  hidden?: Record<string, string>;
+  /** Fields carried through the form; a list is sent as repeated fields (checkboxes). */
+  hidden?: Record<string, string | string[]>;
 }
 
 /** The code field: labelled, numeric keypad on phones, filled by the OS from SMS/app where it can. */
@@ -16,9 +17,7 @@ export function CodeForm({ csrf, error, action = '/login/mfa', recovery = false,
   return (
     <form method="post" action={action} aria-describedby={error ? 'code-error' : undefined}>
       <CsrfField token={csrf} />
-      {Object.entries(hidden).map(([name, value]) => (
-        <input type="hidden" name={name} value={value} />
-      ))}
+      {Object.entries(hidden).flatMap(([name, value]) => (Array.isArray(value) ? value : [value]).map((v) => <input type="hidden" name={name} value={v} />))}
       {/* Which kind of code this form carries: the server never guesses it from the code's shape. */}
       <input type="hidden" name="method" value={recovery ? 'recovery_code' : 'totp'} />
       {error && (
@@ -165,14 +164,14 @@ export function RecoveryCodesPage({ csrf, codes }: { csrf: string; codes: string
 }
 
 /** Step-up: a current code before a sensitive action (ASVS 4.0.3 V4.3.1). */
-export function StepUpPage(props: { csrf: string; viewer: Viewer; action: string; what: string; error?: string | undefined }) {
-  const { csrf, viewer, action, what, error } = props;
+export function StepUpPage(props: { csrf: string; viewer: Viewer; action: string; what: string; fields?: Record<string, string | string[]> | undefined; error?: string | undefined }) {
+  const { csrf, viewer, action, what, fields, error } = props;
   return (
     <Layout title="Confirm it’s you" csrf={csrf} viewer={viewer}>
       <section class="card narrow" aria-labelledby="stepup-title">
         <h1 id="stepup-title">Confirm it’s you</h1>
         <p>To {what}, enter the current code from your authenticator app.</p>
-        <CodeForm csrf={csrf} error={error} action={action} hidden={{ confirm: '1' }} />
+        <CodeForm csrf={csrf} error={error} action={action} hidden={{ ...fields, confirm: '1' }} />
       </section>
     </Layout>
   );
