@@ -5,6 +5,7 @@ import formbody from '@fastify/formbody';
 import swagger from '@fastify/swagger';
 import type { KeyRing } from './config/secret-key.ts';
 import type { Deps } from './services/deps.ts';
+import { AppError } from './http/app-error.ts';
 import { registerErrorHandling, sendError, toAppError } from './http/plugins/errors.tsx';
 import { securityPlugin } from './http/plugins/security.ts';
 import { forwardedForPlugin } from './http/plugins/forwarded-for.ts';
@@ -62,12 +63,21 @@ export async function buildApp({ deps, keys, trustProxy = false }: AppOptions): 
   // An empty JSON body is an empty object (issue 16, finding 8): clients that
   // always send Content-Type: application/json call the routes that take no
   // body (logout, reset MFA) with none. A route that needs fields still refuses
-  // {} by its schema. Anything else goes to Fastify's own parser, which keeps
-  // refusing __proto__ and constructor keys.
+  // {} by its schema. A body that is not UTF-8 is refused here, not read with
+  // replacement characters (RFC 8259 §8.1: JSON exchanged between systems is
+  // UTF-8). Anything else goes to Fastify's own parser, which keeps refusing
+  // __proto__ and constructor keys.
   const json = app.getDefaultJsonParser('error', 'error');
+  const utf8 = new TextDecoder('utf-8', { fatal: true });
   app.removeContentTypeParser('application/json');
-  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
-    const text = typeof body === 'string' ? body : body.toString('utf8');
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body, done) => {
+    let text: string;
+    try {
+      text = typeof body === 'string' ? body : utf8.decode(body);
+    } catch {
+      done(new AppError('invalid_request', 'The body is not valid UTF-8.'), undefined);
+      return;
+    }
     if (text === '') {
       done(null, {});
       return;

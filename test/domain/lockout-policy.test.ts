@@ -8,7 +8,7 @@ const rules = { ...throttleDefaults };
 
 describe('lockDuration', () => {
   it('ships 15 minutes doubling up to 24 hours, after 10 failures', () => {
-    expect(rules).toEqual({ maxConsecutiveFailures: 10, firstLockMs: 15 * MINUTE, maxLockMs: 24 * HOUR });
+    expect(rules).toEqual({ maxConsecutiveFailures: 10, firstLockMs: 15 * MINUTE, maxLockMs: 24 * HOUR, addressDelayMs: 30 * 1000 });
   });
 
   it('doubles from 15 minutes: 15, 30, 60, 120, 240, 480, 960', () => {

@@ -102,8 +102,10 @@ describe('logs at trace hold no secret (issue 16, finding 4)', () => {
   });
 
   it('runs sign-in, MFA and hostile requests, and no line holds a canary in any encoding', async () => {
+    // The server listens, so only its own host and port are served (issue 16, finding 10).
+    const host = `127.0.0.1:${port}`;
     // Pages: a wrong password, then enrolment with a code, recovery codes shown.
-    const browser = new TestBrowser(t.app);
+    const browser = new TestBrowser(t.app, host);
     await browser.signIn(tenant.accountId, 'cara', WRONG);
     const pending = await browser.signIn(tenant.accountId, 'cara', PASSWORD);
     expect(pending.headers.location).toBe('/login/mfa');
@@ -118,7 +120,7 @@ describe('logs at trace hold no secret (issue 16, finding 4)', () => {
 
     // API: sign in with a recovery code; a body that is not JSON; a body that fails the schema.
     t.clock.advance(STEP);
-    const client = new TestBrowser(t.app);
+    const client = new TestBrowser(t.app, host);
     await client.json('POST', '/api/v1/login', { accountId: tenant.accountId, username: 'cara', password: PASSWORD });
     const done = await client.json('POST', '/api/v1/login/mfa', { method: 'recovery_code', code: recovery[0] });
     expect(done.statusCode).toBe(200);
@@ -126,13 +128,13 @@ describe('logs at trace hold no secret (issue 16, finding 4)', () => {
     await t.app.inject({
       method: 'POST',
       url: '/api/v1/login',
-      headers: { host: '127.0.0.1:3000', 'content-type': 'application/json', cookie: cookieHeaderOf(client) },
+      headers: { host, 'content-type': 'application/json', cookie: cookieHeaderOf(client) },
       payload: `{"accountId":"${tenant.accountId}","username":"cara","password":"${PASSWORD}"x`,
     });
     await t.app.inject({
       method: 'POST',
       url: '/api/v1/login',
-      headers: { host: '127.0.0.1:3000', 'content-type': 'application/json' },
+      headers: { host, 'content-type': 'application/json' },
       payload: JSON.stringify({ accountId: tenant.accountId, username: 'cara', password: PASSWORD, extra: WRONG }),
     });
 
