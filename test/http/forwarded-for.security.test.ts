@@ -70,9 +70,11 @@ describe('a client address behind a trusted proxy', () => {
 
   it('takes the hop that forwarded something that is no address, never the text itself', async () => {
     expect((await login('mia', PASSWORD, '+1 555 0100')).statusCode).toBe(200);
+    expect(await auditIps('mia')).toEqual(['127.0.0.1']);
     // Through two proxies: the second (10.0.0.2) forwarded "unknown"; what came before it proves nothing.
     expect((await login('mia', PASSWORD, '198.51.100.66, unknown, 10.0.0.2')).statusCode).toBe(200);
-    expect(await auditIps('mia')).toEqual(['127.0.0.1', '10.0.0.2']);
+    // Audit ids are random and the test clock stands still: compare without order.
+    expect((await auditIps('mia')).sort()).toEqual(['10.0.0.2', '127.0.0.1']);
   });
 
   it('counts a bracketed IPv6 address, with or without a port, in its /64', async () => {
