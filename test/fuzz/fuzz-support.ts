@@ -8,8 +8,8 @@ import { expect } from 'vitest';
 // an input it echoed.
 
 /** What a leaked stack trace or framework internal looks like in an answer. */
-// FST_ERR_, not FST_: a random CSRF token once held "FST_" and read as a leak.
-export const LEAK = /^\s*at .+:\d+:\d+\)?\s*$|node_modules|\.tsx?:\d+|FST_ERR_|Error:|"stack"|"statusCode"/m;
+// FST_ERR_ and FST_CSRF_, not FST_: a random CSRF token once held "FST_" and read as a leak.
+export const LEAK = /^\s*at .+:\d+:\d+\)?\s*$|node_modules|\.tsx?:\d+|FST_(ERR|CSRF)_|Error:|"stack"|"statusCode"/m;
 
 /**
  * The seed of this run: FUZZ_SEED replays one, otherwise a fresh one, printed
