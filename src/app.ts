@@ -21,6 +21,8 @@ import { passwordPages } from './http/routes/password-pages.tsx';
 import { mfaPages } from './http/routes/mfa-pages.tsx';
 import { userPages } from './http/routes/user-pages.tsx';
 import { signInPages } from './http/routes/sign-in-pages.tsx';
+import { mountProvider, oidcRoutes, providerPages } from './http/routes/oidc-routes.tsx';
+import { createOidc, issuerFor, providerCookieKey } from './services/oidc/index.ts';
 
 export interface AppOptions {
   deps: Deps;
@@ -101,7 +103,18 @@ export async function buildApp({ deps, keys, trustProxy = false }: AppOptions): 
   // Before any route: it refuses a route without a declared access, and enforces each one.
   await app.register(accessPlugin);
 
-  const routeOptions = { deps, cookie: cookieSettings };
+  const oidc = await createOidc(deps, {
+    issuer: issuerFor(deps.settings),
+    sessionCookieName: cookieSettings.name,
+    // Every key of the ring: cookies signed before a key rotation still verify.
+    cookieKeys: [keys.active.key, ...[...keys.all.values()].filter((k) => k !== keys.active.key)].map(providerCookieKey),
+    proxy: trustProxy !== false,
+    interactionPath: (uid) => `/oidc/interaction/${uid}`,
+    ...(providerPages as unknown as Pick<Parameters<typeof createOidc>[1], 'renderError' | 'logoutSource' | 'postLogoutSuccessSource'>),
+  });
+  app.addHook('onClose', async () => oidc.close());
+  await mountProvider(app, oidc);
+  const routeOptions = { deps, cookie: cookieSettings, oidc };
   app.addHook('onResponse', async (request, reply) => {
     deps.metrics.requestDuration.observe(
       { method: request.method, route: request.routeOptions.url ?? 'unmatched', status: String(reply.statusCode) },
@@ -109,6 +122,7 @@ export async function buildApp({ deps, keys, trustProxy = false }: AppOptions): 
     );
   });
   await app.register(metaRoutes, { deps });
+  await app.register(oidcRoutes, routeOptions);
   await app.register(signInPages, routeOptions);
   await app.register(mfaPages, routeOptions);
   await app.register(consolePages, routeOptions);

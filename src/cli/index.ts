@@ -11,6 +11,9 @@ const commands: Record<string, Command> = {
   'user create': { usage: usages.userCreate, load: () => import('./user-create.ts') },
   'user import': { usage: usages.userImport, load: () => import('./user-import.ts') },
   'user reset-mfa': { usage: usages.userResetMfa, load: () => import('./user-reset-mfa.ts') },
+  client: { usage: `${usages.clientCreate}
+  ${usages.clientList}
+  ${usages.clientDelete}`, load: () => import('./client.ts') },
   migrate: { usage: usages.migrate, load: () => import('./migrate.ts') },
   keys: { usage: usages.keys, load: () => import('./keys.ts') },
 };

@@ -6,6 +6,7 @@ import { parseArgs } from 'node:util';
 import { formatKey, parseKeyRing } from '../config/secret-key.ts';
 import { openRuntime } from '../runtime.ts';
 import { rotateSecrets } from '../services/key-rotation.ts';
+import { DEFAULT_SIGNING_DELAY_S, ID_TOKEN_TTL_S, rotateSigningKeys } from '../services/oidc/signing-keys.ts';
 import { printJson, UsageError } from './io.ts';
 
 
@@ -21,6 +22,22 @@ export async function run(args: string[], env: Record<string, string | undefined
     if (!/^[A-Za-z0-9_-]{1,32}$/.test(id)) throw new UsageError('key id: 1–32 letters, digits, _ or -');
     process.stdout.write(`${formatKey(id, randomBytes(32))}\n`);
     return 0;
+  }
+  if (verb === 'rotate-signing') {
+    const { values } = parseArgs({ args: rest, options: { 'delay-seconds': { type: 'string' } }, strict: true });
+    const raw = values['delay-seconds'] ?? String(DEFAULT_SIGNING_DELAY_S);
+    if (!/^\d{1,9}$/.test(raw)) throw new UsageError('--delay-seconds: a whole number of seconds');
+    const runtime = await openRuntime(env, { keys: true });
+    try {
+      const result = await rotateSigningKeys(runtime.deps, { delayMs: Number(raw) * 1000, idTokenTtlMs: ID_TOKEN_TTL_S * 1000 });
+      printJson({
+        added: result.added.map((k) => ({ kid: k.kid, alg: k.alg, signsFrom: new Date(k.signsFrom).toISOString() })),
+        retiring: result.retiring.map((k) => ({ kid: k.kid, retiresAt: new Date(k.retiresAt).toISOString() })),
+      });
+      return 0;
+    } finally {
+      await runtime.close();
+    }
   }
   if (verb !== 'rotate') throw new UsageError(usages.keys);
   const { values } = parseArgs({ args: rest, options: { new: { type: 'boolean' } }, strict: true });

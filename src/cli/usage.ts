@@ -2,8 +2,13 @@
 export const usages = {
   accountCreate: 'portcullis account create --name NAME --admin USERNAME   (admin password on standard input)',
   keys: `portcullis keys generate [--id KEYID]   (prints a new PORTCULLIS_SECRET_KEY entry)
-  portcullis keys rotate [--new]          (re-encrypts TOTP secrets under the first key; --new first adds a key to the embedded key file)`,
+  portcullis keys rotate [--new]          (re-encrypts TOTP secrets under the first key; --new first adds a key to the embedded key file)
+  portcullis keys rotate-signing [--delay-seconds N]   (adds OpenID Connect signing keys that sign after N seconds, default 86400; retires the old ones)`,
   migrate: 'portcullis migrate',
+  clientCreate:
+    'portcullis client create --account ID --name NAME --redirect-uri URI [--redirect-uri URI]… [--post-logout-redirect-uri URI] [--backchannel-logout-uri URI] [--launch-url URL] [--public]',
+  clientList: 'portcullis client list --account ID',
+  clientDelete: 'portcullis client delete --account ID --client-id ID',
   userCreate: 'portcullis user create --account ID --username NAME --role admin|agent-manager|agent [--skills "A;B"] [--email ADDRESS]   (password on standard input)',
   userImport: 'portcullis user import --account ID FILE.csv   (columns username,role,password[,skills]; skills separated by ";")',
   userResetMfa: 'portcullis user reset-mfa --account ID --username NAME   (break-glass: for the day the only admin loses the phone)',

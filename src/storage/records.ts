@@ -120,3 +120,36 @@ export interface AuditEvent {
   result: 'success' | 'failure';
   detail: Record<string, unknown> | null;
 }
+
+/** An OpenID Connect client of an account (issue 13). */
+export interface Application {
+  /** The client id. */
+  id: string;
+  accountId: string;
+  name: string;
+  /** SHA-256 of the client secret (hex); null for a public client. */
+  secretHash: string | null;
+  redirectUris: string[];
+  postLogoutRedirectUris: string[];
+  backchannelLogoutUri: string | null;
+  /** Where the home page's launcher opens the application; null: not listed. */
+  launchUrl: string | null;
+  createdAt: number;
+  updatedAt: number;
+}
+
+/** What oidc-provider stored under one model and id, as it gave it. */
+export interface OidcPayload {
+  payload: Record<string, unknown>;
+  consumedAt: number | null;
+}
+
+/** A signing key of the provider, its private JWK sealed. */
+export interface SigningKey {
+  id: string;
+  alg: 'RS256' | 'ES256';
+  privateJwk: Sealed;
+  createdAt: number;
+  signsFrom: number;
+  retiredAt: number | null;
+}

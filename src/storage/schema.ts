@@ -130,4 +130,42 @@ export interface Database {
   factors: FactorsTable;
   recovery_codes: RecoveryCodesTable;
   user_name_suffixes: UserNameSuffixesTable;
+  applications: ApplicationsTable;
+  oidc_payloads: OidcPayloadsTable;
+  signing_keys: SigningKeysTable;
+}
+
+export interface ApplicationsTable {
+  id: string;
+  account_id: string;
+  name: string;
+  secret_hash: string | null;
+  redirect_uris: string;
+  post_logout_redirect_uris: string;
+  backchannel_logout_uri: string | null;
+  launch_url: string | null;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface OidcPayloadsTable {
+  model: string;
+  id: string;
+  payload: string;
+  grant_id: string | null;
+  uid: string | null;
+  user_code: string | null;
+  user_id: string | null;
+  expires_at: number | null;
+  consumed_at: number | null;
+}
+
+export interface SigningKeysTable {
+  id: string;
+  alg: string;
+  secret_key_id: string;
+  private_jwk: string;
+  created_at: number;
+  signs_from: number;
+  retired_at: number | null;
 }

@@ -2,6 +2,9 @@ import { sql } from 'kysely';
 import type { Kysely } from 'kysely';
 import type { Dialect } from './database.ts';
 import { accountQueries } from './queries/accounts.ts';
+import { applicationQueries } from './queries/applications.ts';
+import { oidcPayloadQueries } from './queries/oidc-payloads.ts';
+import { signingKeyQueries } from './queries/signing-keys.ts';
 import { recoveryCodeQueries } from './queries/recovery-codes.ts';
 import { auditQueries } from './queries/audit.ts';
 import { factorQueries } from './queries/factors.ts';
@@ -25,6 +28,9 @@ export interface Store {
   readonly audit: ReturnType<typeof auditQueries>;
   readonly factors: ReturnType<typeof factorQueries>;
   readonly recoveryCodes: ReturnType<typeof recoveryCodeQueries>;
+  readonly applications: ReturnType<typeof applicationQueries>;
+  readonly oidcPayloads: ReturnType<typeof oidcPayloadQueries>;
+  readonly signingKeys: ReturnType<typeof signingKeyQueries>;
   /** Answers when the database does; throws when it is unreachable. */
   ping(): Promise<void>;
   /**
@@ -60,6 +66,9 @@ export function createStore(db: Kysely<Database>, dialect: Dialect, committed?: 
     audit: auditQueries(db),
     factors: factorQueries(db),
     recoveryCodes: recoveryCodeQueries(db),
+    applications: applicationQueries(db),
+    oidcPayloads: oidcPayloadQueries(db),
+    signingKeys: signingKeyQueries(db),
     ping: async () => {
       await sql`select 1`.execute(db);
     },

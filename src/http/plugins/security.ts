@@ -1,4 +1,5 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { ServerResponse } from 'node:http';
 import fp from 'fastify-plugin';
 import helmet from '@fastify/helmet';
 import csrf from '@fastify/csrf-protection';
@@ -116,3 +117,31 @@ export const securityPlugin = fp(
   },
   { name: 'portcullis-security', dependencies: ['portcullis-session'] },
 );
+
+/**
+ * Lets this response's forms lead to other origins as well as our own.
+ * Chromium applies form-action to every redirect that follows a form post
+ * (CSP Level 3, form-action): a sign-in that ends at an application's
+ * redirect URI, or a sign-out that returns to one, needs that origin listed.
+ */
+export function allowFormTargets(reply: FastifyReply | ServerResponse, origins: string[]): void {
+  const raw = 'raw' in reply ? reply.raw : reply;
+  const current = raw.getHeader('content-security-policy');
+  if (typeof current !== 'string') return;
+  const extra = [...new Set(origins.filter((o) => /^https?:\/\/[^\s;,']+$/.test(o)))];
+  if (extra.length === 0) return;
+  raw.setHeader('content-security-policy', current.replace(/form-action 'self'/, `form-action 'self' ${extra.join(' ')}`));
+}
+
+/** The origins of a list of URLs; those that are no URL are left out. */
+export function originsOf(urls: readonly string[]): string[] {
+  const origins: string[] = [];
+  for (const url of urls) {
+    try {
+      origins.push(new URL(url).origin);
+    } catch {
+      // not a URL: nothing to allow
+    }
+  }
+  return origins;
+}

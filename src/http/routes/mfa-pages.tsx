@@ -13,13 +13,17 @@ import { MessagePage } from '../views/message.tsx';
 import { RecoveryCodesPage, SetupPage, VerifyPage } from '../views/mfa.tsx';
 import { csrfToken, formField } from '../forms.ts';
 import type { RouteContext } from '../route-context.ts';
+import { afterSignIn, applicationContext } from './oidc-routes.tsx';
+import { allowFormTargets, originsOf } from '../plugins/security.ts';
 
-export async function mfaPages(app: FastifyInstance, { deps, cookie }: RouteContext) {
+export async function mfaPages(app: FastifyInstance, ctx: RouteContext) {
+  const { deps, cookie } = ctx;
   const html = (reply: FastifyReply, status: number, body: string) => reply.code(status).type('text/html; charset=utf-8').send(body);
 
   /** The set-up page or the code page, as this pending sign-in needs. */
   async function challengePage(request: FastifyRequest, reply: FastifyReply, view: Principal, status: number, error?: string) {
     const csrf = csrfToken(request, reply);
+    await allowApplicationTargets(request, reply);
     const enrolled = await hasFactor(deps, view.account.id, view.user.id);
     if (enrolled) {
       const recovery = (request.query as Record<string, unknown>).method === 'recovery';
@@ -35,6 +39,12 @@ export async function mfaPages(app: FastifyInstance, { deps, cookie }: RouteCont
         <SetupPage csrf={csrf} qrDataUrl={qrDataUrl} manualKey={offer.manualKey} issuer={view.account.name} username={view.user.username} error={error} />,
       ),
     );
+  }
+
+  /** The code form's post ends at the application's redirect URI when an application sent the user. */
+  async function allowApplicationTargets(request: FastifyRequest, reply: FastifyReply) {
+    const application = await applicationContext(request, reply, ctx);
+    if (application) allowFormTargets(reply, originsOf(application.application.redirectUris));
   }
 
   app.get('/login/mfa', { config: { access: 'pending' } }, async (request, reply) => {
@@ -53,9 +63,9 @@ export async function mfaPages(app: FastifyInstance, { deps, cookie }: RouteCont
       if (result.recoveryCodes) {
         // Shown once, in this answer only: nothing can fetch them again.
         request.auth = null;
-        return html(reply, 200, renderPage(<RecoveryCodesPage csrf="" codes={result.recoveryCodes} />));
+        return html(reply, 200, renderPage(<RecoveryCodesPage csrf="" codes={result.recoveryCodes} next={afterSignIn(request, cookie)} />));
       }
-      return reply.redirect('/', 303);
+      return reply.redirect(afterSignIn(request, cookie), 303);
     }
     switch (result.reason) {
       case 'invalid':

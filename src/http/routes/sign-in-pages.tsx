@@ -10,8 +10,11 @@ import { HomePage } from '../views/home.tsx';
 import { renderPage } from '../views/layout.tsx';
 import { LoginPage } from '../views/login.tsx';
 import type { LoginPageProps } from '../views/login.tsx';
+import type { InteractionContext } from '../../services/oidc/index.ts';
 import { csrfToken, formField, noticeFor } from '../forms.ts';
 import type { RouteContext } from '../route-context.ts';
+import { afterSignIn, applicationContext } from './oidc-routes.tsx';
+import { allowFormTargets, originsOf } from '../plugins/security.ts';
 
 /** Why a visitor was sent back to the sign-in page. */
 const notices: Record<string, string> = {
@@ -20,24 +23,35 @@ const notices: Record<string, string> = {
   signed_out: 'You have been signed out.',
 };
 
+function appOf(context: InteractionContext): NonNullable<LoginPageProps['application']> {
+  return { name: context.application.name, accountName: context.accountName };
+}
+
 function sendLogin(reply: FastifyReply, status: number, props: LoginPageProps) {
   return reply.code(status).type('text/html; charset=utf-8').send(renderPage(<LoginPage {...props} />));
 }
 
-export async function signInPages(app: FastifyInstance, { deps, cookie }: RouteContext) {
+export async function signInPages(app: FastifyInstance, ctx: RouteContext) {
+  const { deps, cookie } = ctx;
   app.get('/', { config: { access: 'signed-in' } }, async (request, reply) => {
     const auth = principalOf(request);
     return reply.type('text/html; charset=utf-8').send(renderPage(<HomePage csrf={csrfToken(request, reply)} viewer={viewerOf(auth)} />));
   });
 
   app.get('/login', { config: { access: 'public' } }, async (request, reply) => {
-    if (request.auth?.session.state === 'full') return reply.redirect('/', 303);
+    const application = await applicationContext(request, reply, ctx);
+    if (request.auth?.session.state === 'full' && !application) return reply.redirect('/', 303);
     const notice = noticeFor(notices, (request.query as Record<string, unknown>).notice);
-    return sendLogin(reply, 200, { csrf: csrfToken(request, reply), notice });
+    if (application) allowFormTargets(reply, originsOf(application.application.redirectUris));
+    return sendLogin(reply, 200, { csrf: csrfToken(request, reply), notice, application: application && appOf(application) });
   });
 
   app.post('/login', { config: { access: 'public' }, preHandler: app.csrfProtection }, async (request, reply) => {
-    const accountId = formField(request.body, 'accountId').trim();
+    // Sent by an application: its account, whatever the form says (the page does not ask).
+    const application = await applicationContext(request, reply, ctx);
+    const accountId = application ? application.application.accountId : formField(request.body, 'accountId').trim();
+    if (application) allowFormTargets(reply, originsOf(application.application.redirectUris));
+    const context = application && appOf(application);
     const username = formField(request.body, 'username').trim();
     const password = formField(request.body, 'password');
     const result = await signIn(deps, { accountId, username, password, ip: request.ip, userAgent: request.headers['user-agent'] });
@@ -46,7 +60,7 @@ export async function signInPages(app: FastifyInstance, { deps, cookie }: RouteC
       const previous = sessionToken(request, cookie);
       if (previous) await endSession(deps, previous);
       setSessionCookie(reply, cookie, result.token);
-      return reply.redirect(result.state === 'pending' ? '/login/mfa' : '/', 303);
+      return reply.redirect(result.state === 'pending' ? '/login/mfa' : afterSignIn(request, cookie), 303);
     }
     const csrf = csrfToken(request, reply);
     switch (result.reason) {
@@ -56,11 +70,18 @@ export async function signInPages(app: FastifyInstance, { deps, cookie }: RouteC
           csrf,
           accountId,
           username,
+          application: context,
           error: `Too many failed attempts. Try again in ${minutes} minute${minutes === 1 ? '' : 's'}.`,
         });
       }
       case 'invalid':
-        return sendLogin(reply, 401, { csrf, accountId, username, error: 'Incorrect account number, username or password' });
+        return sendLogin(reply, 401, {
+          csrf,
+          accountId,
+          username,
+          application: context,
+          error: context ? 'Incorrect username or password' : 'Incorrect account number, username or password',
+        });
     }
   });
 

@@ -7,13 +7,20 @@ export interface LoginPageProps {
   accountId?: string | undefined;
   username?: string | undefined;
   notice?: string | undefined;
+  /** Sent here by an application: its name and account, whose number is then not asked. */
+  application?: { name: string; accountName: string } | undefined;
 }
 
-export function LoginPage({ csrf, error, accountId, username, notice }: LoginPageProps) {
+export function LoginPage({ csrf, error, accountId, username, notice, application }: LoginPageProps) {
   return (
     <Layout title="Sign in" csrf={csrf}>
       <section class="card narrow" aria-labelledby="signin-title">
         <h1 id="signin-title">Sign in</h1>
+        {application && (
+          <p class="context">
+            to continue to <strong>{application.name}</strong> · {application.accountName}
+          </p>
+        )}
         {notice && !error && (
           <p class="notice" role="status">
             {notice}
@@ -26,16 +33,20 @@ export function LoginPage({ csrf, error, accountId, username, notice }: LoginPag
         )}
         <form method="post" action="/login" aria-describedby={error ? 'signin-error' : undefined}>
           <CsrfField token={csrf} />
-          <label for="accountId">Account number</label>
-          <input
-            id="accountId"
-            name="accountId"
-            inputMode="numeric"
-            autoComplete="organization"
-            required
-            maxLength={20}
-            value={accountId ?? ''}
-          />
+          {!application && (
+            <>
+              <label for="accountId">Account number</label>
+              <input
+                id="accountId"
+                name="accountId"
+                inputMode="numeric"
+                autoComplete="organization"
+                required
+                maxLength={20}
+                value={accountId ?? ''}
+              />
+            </>
+          )}
           <label for="username">Username</label>
           <input id="username" name="username" autoComplete="username" required maxLength={64} value={username ?? ''} />
           <label for="password">Password</label>

@@ -1,0 +1,85 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type Provider from 'oidc-provider';
+import type { Application } from '../../storage/records.ts';
+import type { Settings } from '../../config/settings.ts';
+import type { Deps } from '../deps.ts';
+import { createProvider } from './provider.ts';
+import type { OidcOptions } from './provider.ts';
+import { ensureSigningKeys, keySetAt } from './signing-keys.ts';
+
+export { OIDC_PREFIX, loginResult, accountOfClient, providerCookieKey } from './provider.ts';
+export { clientSecretHash } from './adapter.ts';
+
+/**
+ * The issuer: PORTCULLIS_PUBLIC_URL, or the local address when it is unset
+ * (with the start-up warning the cookies have). No trailing slash: the
+ * discovery document is at issuer + /.well-known/openid-configuration.
+ */
+export function issuerFor(settings: Pick<Settings, 'publicUrl' | 'host' | 'port'>): string {
+  if (settings.publicUrl) return `${settings.publicUrl.origin}${settings.publicUrl.pathname.replace(/\/+$/, '')}`;
+  const host = ['0.0.0.0', '::'].includes(settings.host) ? 'localhost' : settings.host.includes(':') ? `[${settings.host}]` : settings.host;
+  return `http://${host}:${settings.port}`;
+}
+
+/** How often an instance looks for a changed key set (a rotated key that now signs, a retired one). */
+export const KEY_SET_CHECK_MS = 60_000;
+
+export interface InteractionContext {
+  uid: string;
+  application: Application;
+  accountName: string;
+}
+
+/**
+ * The provider as the HTTP layer sees it. The provider is rebuilt when the
+ * key set changes (rotation), so the current one is asked for each time.
+ */
+export interface Oidc {
+  current(): Provider;
+  /** The Node handler of the current provider. */
+  handle(req: IncomingMessage, res: ServerResponse): void;
+  /** The application and account of a pending interaction, or undefined when it is gone or unknown. */
+  interaction(uid: string): Promise<InteractionContext | undefined>;
+  /** Looks at the key set now and rebuilds the provider if it changed. */
+  refreshKeys(): Promise<void>;
+  close(): void;
+}
+
+export async function createOidc(deps: Deps, opts: Omit<OidcOptions, 'jwks'>): Promise<Oidc> {
+  await ensureSigningKeys(deps);
+  let keySet = await keySetAt(deps, deps.clock.now());
+  let provider = createProvider(deps, { ...opts, jwks: keySet.keys });
+  let handler = provider.callback();
+
+  async function refreshKeys(): Promise<void> {
+    const next = await keySetAt(deps, deps.clock.now());
+    if (next.fingerprint === keySet.fingerprint) return;
+    keySet = next;
+    provider = createProvider(deps, { ...opts, jwks: next.keys });
+    handler = provider.callback();
+    deps.logger.info({ keys: next.fingerprint }, 'signing key set changed');
+  }
+
+  const timer = setInterval(() => {
+    refreshKeys().catch((err: unknown) => deps.logger.warn({ err }, 'could not read the signing keys'));
+  }, KEY_SET_CHECK_MS);
+  timer.unref();
+
+  return {
+    current: () => provider,
+    handle: (req, res) => void handler(req, res),
+    async interaction(uid) {
+      if (!/^[A-Za-z0-9_-]{1,64}$/.test(uid)) return undefined;
+      const interaction = await provider.Interaction.find(uid);
+      const clientId = interaction?.params.client_id;
+      if (typeof clientId !== 'string') return undefined;
+      const application = await deps.store.applications.byClientId(clientId);
+      if (!application) return undefined;
+      const account = await deps.store.accounts.get(application.accountId);
+      if (!account) return undefined;
+      return { uid, application, accountName: account.name };
+    },
+    refreshKeys,
+    close: () => clearInterval(timer),
+  };
+}
