@@ -4,6 +4,7 @@ import { audit } from './audit.ts';
 import { inTransaction } from './deps.ts';
 import type { Deps } from './deps.ts';
 import { createSession } from './sessions.ts';
+import { endApplicationSessionsWithoutMfa } from './oidc/revocation.ts';
 
 export type MfaSettingResult =
   | { ok: true; change: 'unchanged' }
@@ -31,6 +32,7 @@ export async function setAccountMfa(deps: Deps, admin: SessionView, enabled: boo
   const sessionsEnded = await inTransaction(deps, async (tx) => {
     await tx.store.accounts.setMfaEnabled(account.id, true);
     const ended = await tx.store.sessions.deleteWithoutSecondFactor(account.id, ownNeedsFactor ? null : session.id);
+    await endApplicationSessionsWithoutMfa(tx, account.id);
     await audit(tx, { ...base, action: 'account.mfa_enabled', detail: { sessionsEnded: ended } });
     return ended;
   });

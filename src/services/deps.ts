@@ -6,6 +6,7 @@ import type { Metrics } from './metrics.ts';
 import type { Notifier } from './notifier.ts';
 import type { PasswordHasher } from './passwords.ts';
 import type { SecretBox } from './secret-box.ts';
+import type { LogoutChannel } from './oidc/revocation.ts';
 
 /** What every service needs, built once in main.ts (or a test) and passed in. */
 export interface Deps {
@@ -19,6 +20,8 @@ export interface Deps {
   secrets: SecretBox;
   notifier: Notifier;
   metrics: Metrics;
+  /** Sends back-channel logout tokens to applications; set once the OpenID Connect provider is up. */
+  logoutChannel?: LogoutChannel | undefined;
 }
 
 /**

@@ -3,6 +3,7 @@ import { inTransaction } from './deps.ts';
 import type { Deps } from './deps.ts';
 import { secondFactorThrottleKey } from './mfa-challenge.ts';
 import type { Actor } from './users.ts';
+import { endApplicationSessions } from './oidc/revocation.ts';
 
 export type ResetResult = { ok: true; sessionsEnded: number; factorsRevoked: number } | { ok: false; reason: 'not_found' };
 
@@ -20,6 +21,7 @@ export async function resetMfa(deps: Deps, accountId: string, userId: string, ac
     const removed = await tx.store.factors.deleteForUser(accountId, userId);
     const codes = await tx.store.recoveryCodes.deleteForUser(accountId, userId);
     const sessionsEnded = await tx.store.sessions.deleteForUser(accountId, userId);
+    await endApplicationSessions(tx, userId);
     await tx.store.throttles.clear(secondFactorThrottleKey(accountId, userId));
     await audit(tx, {
       accountId,

@@ -5,6 +5,7 @@ import { audit } from './audit.ts';
 import { inTransaction } from './deps.ts';
 import type { Deps } from './deps.ts';
 import { sessionIsLive } from './sessions.ts';
+import { endApplicationSessions } from './oidc/revocation.ts';
 
 // "Your sessions": a user sees where they are signed in and ends the sessions
 // they do not recognise (OWASP ASVS 4.0.3 3.3.4). Each session is named by a
@@ -65,6 +66,8 @@ export async function endOwnSessions(deps: Deps, auth: SessionView, which: { han
   }
   return inTransaction(deps, async (tx) => {
     const ended = await tx.store.sessions.deleteForUser(auth.account.id, auth.user.id, chosen);
+    // The applications' sessions cannot be told apart by browser: all end; this browser's sign in again without a prompt.
+    if (which === 'others') await endApplicationSessions(tx, auth.user.id);
     await audit(tx, {
       accountId: auth.account.id,
       actorUserId: auth.user.id,

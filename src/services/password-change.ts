@@ -7,6 +7,7 @@ import { inTransaction } from './deps.ts';
 import type { Deps } from './deps.ts';
 import { createSession } from './sessions.ts';
 import { admitAttempt, checkAdmitted, clearThrottle } from './throttle.ts';
+import { endApplicationSessions } from './oidc/revocation.ts';
 
 // A signed-in user changes their own password (OWASP ASVS 4.0.3 2.1.5, 2.1.6:
 // the current password and a new one). The current password is checked like a
@@ -67,6 +68,8 @@ export async function changePassword(deps: Deps, auth: SessionView, input: Passw
       if (!(await tx.store.users.setPassword(account.id, user.id, passwordHash, now, found!.passwordHash))) throw new Conflict();
       await clearThrottle(tx, key);
       const ended = await tx.store.sessions.deleteForUser(account.id, user.id, { except: session.id });
+      // Every application session too: those of this browser sign in again without a prompt.
+      await endApplicationSessions(tx, user.id);
       // This session comes back under a new token; if it ended meanwhile, nothing is written.
       if (!(await tx.store.sessions.delete(session.id))) throw new Conflict();
       const fresh = await createSession(tx, { accountId: account.id, id: user.id }, 'full', { ip, agent: session.client.agent }, session.methods);

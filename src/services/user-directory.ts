@@ -11,6 +11,7 @@ import { userFactors } from './factors/index.ts';
 import { inTransaction } from './deps.ts';
 import type { Deps } from './deps.ts';
 import type { Actor } from './users.ts';
+import { endApplicationSessions } from './oidc/revocation.ts';
 
 // Users & Skills as an admin sees them: the list, one user, edits, skills.
 
@@ -149,7 +150,10 @@ export async function updateUser(deps: Deps, accountId: string, userId: string, 
   await inTransaction(deps, async (tx) => {
     await tx.store.users.update(accountId, userId, { role: changes.role as Role, state, email }, deps.clock.now());
     await tx.store.skills.setForUser(accountId, userId, changes.skillIds);
-    if (state === 'disabled') await tx.store.sessions.deleteForUser(accountId, userId);
+    if (state === 'disabled') {
+      await tx.store.sessions.deleteForUser(accountId, userId);
+      await endApplicationSessions(tx, userId);
+    }
     await audit(tx, {
       accountId,
       actorUserId: actor.userId,

@@ -3,6 +3,8 @@ import type { FastifyInstance, FastifyReply } from 'fastify';
 import { minutesLeft } from '../../domain/lockout-policy.ts';
 import { endSession } from '../../services/sessions.ts';
 import { signIn } from '../../services/sign-in.ts';
+import { endBrowserApplicationSession } from '../../services/oidc/revocation.ts';
+import { PROVIDER_SESSION_COOKIE } from '../../services/oidc/index.ts';
 import { principalOf } from '../access.ts';
 import { viewerOf } from '../viewer.ts';
 import { clearSessionCookie, sessionToken, setSessionCookie } from '../plugins/session.ts';
@@ -89,6 +91,12 @@ export async function signInPages(app: FastifyInstance, ctx: RouteContext) {
     const token = sessionToken(request, cookie);
     if (token) await endSession(deps, token);
     clearSessionCookie(reply, cookie);
+    // Signing out of Portcullis signs this browser out of its applications too.
+    const providerSession = request.cookies[PROVIDER_SESSION_COOKIE];
+    if (providerSession && /^[A-Za-z0-9_-]{1,64}$/.test(providerSession)) {
+      await endBrowserApplicationSession(deps, providerSession);
+      reply.clearCookie(PROVIDER_SESSION_COOKIE, { path: '/', httpOnly: true, sameSite: 'lax' });
+    }
     return reply.redirect('/login', 303);
   });
 }

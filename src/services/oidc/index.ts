@@ -21,6 +21,9 @@ export function issuerFor(settings: Pick<Settings, 'publicUrl' | 'host' | 'port'
   return `http://${host}:${settings.port}`;
 }
 
+/** The provider's session cookie (oidc-provider's default name); its value is the provider session's id. */
+export const PROVIDER_SESSION_COOKIE = '_session';
+
 /** How often an instance looks for a changed key set (a rotated key that now signs, a retired one). */
 export const KEY_SET_CHECK_MS = 60_000;
 
@@ -59,6 +62,24 @@ export async function createOidc(deps: Deps, opts: Omit<OidcOptions, 'jwks'>): P
     handler = provider.callback();
     deps.logger.info({ keys: next.fingerprint }, 'signing key set changed');
   }
+
+  // Back-channel logout tokens for the sessions Portcullis ends (revocation.ts).
+  deps.logoutChannel = {
+    send(logouts) {
+      void (async () => {
+        for (const logout of logouts) {
+          try {
+            const client = await provider.Client.find(logout.clientId);
+            if (!client?.backchannelLogoutUri) continue;
+            await (client as unknown as { backchannelLogout(sub: string, sid: string): Promise<void> }).backchannelLogout(logout.sub, logout.sid ?? '');
+            deps.logger.info({ clientId: logout.clientId }, 'back-channel logout sent');
+          } catch (err) {
+            deps.logger.warn({ err, clientId: logout.clientId }, 'back-channel logout failed');
+          }
+        }
+      })();
+    },
+  };
 
   const timer = setInterval(() => {
     refreshKeys().catch((err: unknown) => deps.logger.warn({ err }, 'could not read the signing keys'));

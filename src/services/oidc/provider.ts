@@ -4,7 +4,7 @@ import type { Configuration, KoaContextWithOIDC } from 'oidc-provider';
 import type { JsonWebKey } from 'node:crypto';
 import { amrOf, secondFactorVerifiedAt } from '../../domain/auth-methods.ts';
 import type { Deps } from '../deps.ts';
-import { resolveSession } from '../sessions.ts';
+import { endSession, resolveSession } from '../sessions.ts';
 import { adapterFactory, clientSecretHash } from './adapter.ts';
 import { acrOf, ACR_MFA, ACR_PWD, findAccount } from './claims.ts';
 import { ID_TOKEN_TTL_S } from './signing-keys.ts';
@@ -181,6 +181,21 @@ export function createProvider(deps: Deps, opts: OidcOptions): Provider {
     const given = Buffer.from(clientSecretHash(actual), 'utf8');
     return Promise.resolve(expected.length === given.length && timingSafeEqual(expected, given));
   };
+  // RP-initiated logout where the user chose to sign out of Portcullis
+  // (logout=yes): the Portcullis session of this browser ends with the
+  // provider's, before the answer leaves.
+  provider.use(async (ctx, next) => {
+    await next();
+    if (ctx.method !== 'POST' || ctx.path !== `${OIDC_PREFIX}/session/end/confirm` || ctx.status !== 303) return;
+    if (!(ctx as KoaContextWithOIDC).oidc?.params?.logout) return;
+    const token = ctx.cookies.get(opts.sessionCookieName, { signed: false });
+    if (token && /^[A-Za-z0-9_-]{1,100}$/.test(token)) await endSession(deps, token);
+    try {
+      ctx.cookies.set(opts.sessionCookieName, '', { path: '/', httpOnly: true, sameSite: 'lax', secure: opts.sessionCookieName.startsWith('__Host-'), expires: new Date(0), overwrite: true });
+    } catch (err) {
+      deps.logger.warn({ err }, 'could not clear the session cookie after an RP-initiated logout');
+    }
+  });
   provider.on('server_error', (_ctx, err) => deps.logger.error({ err }, 'OpenID Connect provider error'));
   return provider;
 }

@@ -84,8 +84,20 @@ export function oidcPayloadQueries(db: Kysely<Database>) {
     },
     /** The user's provider sessions, for the back-channel logout their end sends. */
     async sessionsOf(userId: string, now: number): Promise<Array<Record<string, unknown>>> {
-      const rows = await live(now).where('model', '=', 'Session').where('user_id', '=', userId).execute();
-      return rows.map((row) => toPayload(row).payload);
+      const rows = await live(now).select('id').where('model', '=', 'Session').where('user_id', '=', userId).execute();
+      return rows.map((row) => ({ jti: row.id, ...toPayload(row).payload }));
+    },
+    /** The provider sessions of an account's users. */
+    async sessionsOfAccount(accountId: string, now: number): Promise<Array<Record<string, unknown>>> {
+      const rows = await db
+        .selectFrom('oidc_payloads')
+        .innerJoin('users', 'users.id', 'oidc_payloads.user_id')
+        .select(['oidc_payloads.id', 'oidc_payloads.payload', 'oidc_payloads.consumed_at'])
+        .where('users.account_id', '=', accountId)
+        .where('oidc_payloads.model', '=', 'Session')
+        .where((eb) => eb.or([eb('oidc_payloads.expires_at', 'is', null), eb('oidc_payloads.expires_at', '>', now)]))
+        .execute();
+      return rows.map((row) => ({ jti: row.id, ...toPayload(row).payload }));
     },
     /** Everything of the user the provider holds: sessions, grants, codes and tokens. */
     async deleteForUser(userId: string): Promise<number> {

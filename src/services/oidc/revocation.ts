@@ -1,0 +1,82 @@
+import type { Deps } from '../deps.ts';
+
+// When Portcullis ends a user's sessions (Reset MFA, disabling the user, a
+// password change, "sign out all other sessions", switching MFA on, signing
+// out), what the user's applications hold ends with them (issue 13: "the
+// authentication token is revoked" reaches the applications): the provider's
+// sessions, grants, authorization codes, access and refresh tokens are
+// deleted in the same transaction, and once it commits every application the
+// sessions signed in to is sent a back-channel logout token (OpenID Connect
+// Back-Channel Logout 1.0 §2.5). Delivery is best effort, once, from this
+// instance: a failure is logged, and the tokens are gone whatever the
+// application does with the message.
+
+export interface ApplicationLogout {
+  clientId: string;
+  /** The user, as the application knows them (sub). */
+  sub: string;
+  /** The provider session's id for that application (sid). */
+  sid: string | undefined;
+}
+
+/** Sends back-channel logout tokens; set by the provider (services/oidc/index.ts). */
+export interface LogoutChannel {
+  send(logouts: ApplicationLogout[]): void;
+}
+
+function logoutsOf(session: Record<string, unknown>): ApplicationLogout[] {
+  const sub = session.accountId;
+  const authorizations = session.authorizations;
+  if (typeof sub !== 'string' || typeof authorizations !== 'object' || authorizations === null) return [];
+  return Object.entries(authorizations as Record<string, { sid?: unknown }>).map(([clientId, a]) => ({
+    clientId,
+    sub,
+    sid: typeof a.sid === 'string' ? a.sid : undefined,
+  }));
+}
+
+function grantsOf(session: Record<string, unknown>): string[] {
+  const authorizations = session.authorizations;
+  if (typeof authorizations !== 'object' || authorizations === null) return [];
+  return Object.values(authorizations as Record<string, { grantId?: unknown }>)
+    .map((a) => a.grantId)
+    .filter((g): g is string => typeof g === 'string');
+}
+
+function afterCommit(deps: Deps, logouts: ApplicationLogout[]): void {
+  if (logouts.length === 0) return;
+  const channel = deps.logoutChannel;
+  if (channel) deps.store.afterCommit(() => channel.send(logouts));
+}
+
+/** Ends everything the user's applications hold; call in the transaction that ends the user's sessions. */
+export async function endApplicationSessions(deps: Deps, userId: string): Promise<number> {
+  const sessions = await deps.store.oidcPayloads.sessionsOf(userId, deps.clock.now());
+  const ended = await deps.store.oidcPayloads.deleteForUser(userId);
+  afterCommit(deps, sessions.flatMap(logoutsOf));
+  return ended;
+}
+
+/**
+ * Ends the provider sessions of an account's users that were signed in
+ * without a second factor (switching MFA on), with their grants and tokens.
+ */
+export async function endApplicationSessionsWithoutMfa(deps: Deps, accountId: string): Promise<number> {
+  const sessions = await deps.store.oidcPayloads.sessionsOfAccount(accountId, deps.clock.now());
+  const weak = sessions.filter((s) => !(Array.isArray(s.amr) && s.amr.includes('mfa')));
+  for (const session of weak) {
+    for (const grantId of grantsOf(session)) await deps.store.oidcPayloads.revokeGrant(grantId);
+    if (typeof session.jti === 'string') await deps.store.oidcPayloads.destroy('Session', session.jti);
+  }
+  afterCommit(deps, weak.flatMap(logoutsOf));
+  return weak.length;
+}
+
+/** Ends the provider session of one browser (its session cookie's id), as signing out of Portcullis does. */
+export async function endBrowserApplicationSession(deps: Deps, providerSessionId: string): Promise<void> {
+  const found = await deps.store.oidcPayloads.find('Session', providerSessionId, deps.clock.now());
+  if (!found) return;
+  for (const grantId of grantsOf(found.payload)) await deps.store.oidcPayloads.revokeGrant(grantId);
+  await deps.store.oidcPayloads.destroy('Session', providerSessionId);
+  afterCommit(deps, logoutsOf(found.payload));
+}
