@@ -60,7 +60,7 @@ export async function buildWorld(kind: 'sqlite' | 'postgres'): Promise<World> {
   const pendingCo = await seedTenant(t.deps, 'Pending Co');
   await t.deps.store.accounts.setMfaEnabled(pendingCo.accountId, true);
   for (let i = 0; i < PENDING_USERS; i++) {
-    const made = await createUser(t.deps, pendingCo.accountId, { username: `p${i}`, role: 'agent', password: PASSWORD }, SEEDER);
+    const made = await createUser(t.deps, pendingCo.accountId, { username: `p${i}`, role: 'agent', password: PASSWORD }, SEEDER, 'user');
     if (!made.ok) throw new Error(made.errors.join('; '));
   }
 

@@ -80,6 +80,7 @@ export async function userPages(app: FastifyInstance, { deps }: RouteContext) {
       auth.account.id,
       { username: formField(request.body, 'username'), role: formField(request.body, 'role'), password: formField(request.body, 'password'), email: formField(request.body, 'email'), skills },
       actorOf(auth, request),
+      'admin',
     );
     if (!result.ok) return usersPage(request, reply, auth, 400, { error: result.errors.join(' ') });
     return reply.redirect(`/manage/users/${result.userId}?notice=created`, 303);
@@ -112,6 +113,8 @@ export async function userPages(app: FastifyInstance, { deps }: RouteContext) {
           return editPage(request, reply, auth, user, 400, result.errors);
         case 'not_found':
           return editPage(request, reply, auth, user, 400, ['Not found.']);
+        case 'last_admin':
+          return editPage(request, reply, auth, user, 409, [`${user.username} is the account’s last active admin: make another user an admin first.`]);
       }
     }
     return reply.redirect(`/manage/users/${user.id}?notice=saved`, 303);
@@ -128,7 +131,16 @@ export async function userPages(app: FastifyInstance, { deps }: RouteContext) {
     const user = await targetUser(request, auth);
     if (await requirePageStepUp(deps, request, reply, auth, { action: `/manage/users/${user.id}/reset-mfa`, what: `reset MFA for ${user.username}` })) return reply;
     const result = await resetMfa(deps, auth.account.id, user.id, actorOf(auth, request));
-    if (!result.ok) throw new AppError('not_found');
+    if (!result.ok) {
+      switch (result.reason) {
+        case 'not_found':
+          throw new AppError('not_found');
+        case 'only_admin':
+          return editPage(request, reply, auth, user, 409, [
+            'You are the account’s only active admin: you cannot reset your own MFA here. Make another user an admin first; an operator can use the command-line break-glass reset.',
+          ]);
+      }
+    }
     // Resetting one's own MFA ends one's own session too.
     if (user.id === auth.user.id) return reply.redirect('/login', 303);
     return reply.redirect(`/manage/users/${user.id}?notice=reset`, 303);
