@@ -11,6 +11,7 @@ const commands: Record<string, Command> = {
   'user create': { usage: usages.userCreate, load: () => import('./user-create.ts') },
   'user import': { usage: usages.userImport, load: () => import('./user-import.ts') },
   'user reset-mfa': { usage: usages.userResetMfa, load: () => import('./user-reset-mfa.ts') },
+  'user reset-password': { usage: usages.userResetPassword, load: () => import('./user-reset-password.ts') },
   migrate: { usage: usages.migrate, load: () => import('./migrate.ts') },
   keys: { usage: usages.keys, load: () => import('./keys.ts') },
 };

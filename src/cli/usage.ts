@@ -4,7 +4,8 @@ export const usages = {
   keys: `portcullis keys generate [--id KEYID]   (prints a new PORTCULLIS_SECRET_KEY entry)
   portcullis keys rotate [--new]          (re-encrypts TOTP secrets under the first key; --new first adds a key to the embedded key file)`,
   migrate: 'portcullis migrate',
-  userCreate: 'portcullis user create --account ID --username NAME --role admin|agent-manager|agent [--skills "A;B"] [--email ADDRESS]   (password on standard input)',
+  userCreate: 'portcullis user create --account ID --username NAME --role admin|agent-manager|agent [--skills "A;B"] [--email ADDRESS]   (password on standard input; the user changes it at the first sign-in)',
   userImport: 'portcullis user import --account ID FILE.csv   (columns username,role,password[,skills]; skills separated by ";")',
+  userResetPassword: 'portcullis user reset-password --account ID --username NAME   (prints a one-time link, valid 24 hours, to set a new password)',
   userResetMfa: 'portcullis user reset-mfa --account ID --username NAME   (break-glass: for the day the only admin loses the phone)',
 } as const;

@@ -66,6 +66,8 @@ export async function changePassword(deps: Deps, auth: SessionView, input: Passw
       // Conditional on the hash just verified: of two changes racing, one writes.
       if (!(await tx.store.users.setPassword(account.id, user.id, passwordHash, now, found!.passwordHash))) throw new Conflict();
       await clearThrottle(tx, key);
+      // A Reset password link sent earlier would undo the password the user just chose.
+      await tx.store.passwordResets.deleteForUser(account.id, user.id);
       const ended = await tx.store.sessions.deleteForUser(account.id, user.id, { except: session.id });
       // This session comes back under a new token; if it ended meanwhile, nothing is written.
       if (!(await tx.store.sessions.delete(session.id))) throw new Conflict();

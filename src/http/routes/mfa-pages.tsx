@@ -7,6 +7,7 @@ import { totpOffer } from '../../services/factors/totp.ts';
 import type { Principal } from '../../services/principal.ts';
 import { principalOf } from '../access.ts';
 import { codeErrorMessage, lockedMessage } from '../code-messages.ts';
+import { nextPage } from '../next-step.ts';
 import { clearSessionCookie, setSessionCookie } from '../plugins/session.ts';
 import { renderPage } from '../views/layout.tsx';
 import { MessagePage } from '../views/message.tsx';
@@ -53,9 +54,9 @@ export async function mfaPages(app: FastifyInstance, { deps, cookie }: RouteCont
       if (result.recoveryCodes) {
         // Shown once, in this answer only: nothing can fetch them again.
         request.auth = null;
-        return html(reply, 200, renderPage(<RecoveryCodesPage csrf="" codes={result.recoveryCodes} />));
+        return html(reply, 200, renderPage(<RecoveryCodesPage csrf="" codes={result.recoveryCodes} next={nextPage(request, view.user)} />));
       }
-      return reply.redirect('/', 303);
+      return reply.redirect(nextPage(request, view.user), 303);
     }
     switch (result.reason) {
       case 'invalid':

@@ -4,6 +4,7 @@ import { minutesLeft } from '../../domain/lockout-policy.ts';
 import { endSession } from '../../services/sessions.ts';
 import { signIn } from '../../services/sign-in.ts';
 import { principalOf } from '../access.ts';
+import { nextPage } from '../next-step.ts';
 import { viewerOf } from '../viewer.ts';
 import { clearSessionCookie, sessionToken, setSessionCookie } from '../plugins/session.ts';
 import { HomePage } from '../views/home.tsx';
@@ -31,7 +32,7 @@ export async function signInPages(app: FastifyInstance, { deps, cookie }: RouteC
   });
 
   app.get('/login', { config: { access: 'public' } }, async (request, reply) => {
-    if (request.auth?.session.state === 'full') return reply.redirect('/', 303);
+    if (request.auth?.session.state === 'full') return reply.redirect(nextPage(request, request.auth.user), 303);
     const notice = noticeFor(notices, (request.query as Record<string, unknown>).notice);
     return sendLogin(reply, 200, { csrf: csrfToken(request, reply), notice });
   });
@@ -46,7 +47,7 @@ export async function signInPages(app: FastifyInstance, { deps, cookie }: RouteC
       const previous = sessionToken(request, cookie);
       if (previous) await endSession(deps, previous);
       setSessionCookie(reply, cookie, result.token);
-      return reply.redirect(result.state === 'pending' ? '/login/mfa' : '/', 303);
+      return reply.redirect(result.state === 'pending' ? '/login/mfa' : nextPage(request, result), 303);
     }
     const csrf = csrfToken(request, reply);
     switch (result.reason) {

@@ -132,7 +132,8 @@ export function VerifyPage({ csrf, error, recovery }: { csrf: string; error?: st
   );
 }
 
-export function RecoveryCodesPage({ csrf, codes }: { csrf: string; codes: string[] }) {
+/** next: where the session goes on (src/http/next-step.ts). */
+export function RecoveryCodesPage({ csrf, codes, next = '/' }: { csrf: string; codes: string[]; next?: string }) {
   const text = `Portcullis recovery codes\n${codes.join('\n')}\n`;
   return (
     <Layout title="Save your recovery codes" csrf={csrf}>
@@ -154,7 +155,7 @@ export function RecoveryCodesPage({ csrf, codes }: { csrf: string; codes: string
           </a>
         </p>
         <p>
-          <a class="button" href="/">
+          <a class="button" href={next}>
             Continue
           </a>
         </p>
