@@ -56,7 +56,9 @@ export function userQueries(db: Kysely<Database>) {
           email: user.email,
           created_at: user.createdAt,
           updated_at: user.createdAt,
-          password_change_required: user.passwordChangeRequired ? 1 : 0,
+          // Named only when set: the column's default is 0, and a row written so
+          // also fits a schema from before migration 009 (tests that migrate old data).
+          ...(user.passwordChangeRequired ? { password_change_required: 1 } : {}),
         })
         .onConflict((oc) => oc.columns(['account_id', 'username_key']).doNothing())
         .executeTakeFirst();
