@@ -18,6 +18,7 @@ import { auditPages } from './http/routes/audit-pages.tsx';
 import { consolePages } from './http/routes/console-pages.tsx';
 import { sessionPages } from './http/routes/session-pages.tsx';
 import { passwordPages } from './http/routes/password-pages.tsx';
+import { passwordResetPages } from './http/routes/password-reset-pages.tsx';
 import { mfaPages } from './http/routes/mfa-pages.tsx';
 import { userPages } from './http/routes/user-pages.tsx';
 import { signInPages } from './http/routes/sign-in-pages.tsx';
@@ -130,6 +131,7 @@ export async function buildApp({ deps, keys, trustProxy = false }: AppOptions): 
   await app.register(auditPages, routeOptions);
   await app.register(sessionPages, routeOptions);
   await app.register(passwordPages, routeOptions);
+  await app.register(passwordResetPages, routeOptions);
   await app.register(apiRoutes, routeOptions);
   return app;
 }

@@ -14,6 +14,7 @@ const commands: Record<string, Command> = {
   client: { usage: `${usages.clientCreate}
   ${usages.clientList}
   ${usages.clientDelete}`, load: () => import('./client.ts') },
+  'user reset-password': { usage: usages.userResetPassword, load: () => import('./user-reset-password.ts') },
   migrate: { usage: usages.migrate, load: () => import('./migrate.ts') },
   keys: { usage: usages.keys, load: () => import('./keys.ts') },
 };

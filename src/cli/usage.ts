@@ -9,7 +9,8 @@ export const usages = {
     'portcullis client create --account ID --name NAME --redirect-uri URI [--redirect-uri URI]… [--post-logout-redirect-uri URI] [--backchannel-logout-uri URI] [--launch-url URL] [--public]',
   clientList: 'portcullis client list --account ID',
   clientDelete: 'portcullis client delete --account ID --client-id ID',
-  userCreate: 'portcullis user create --account ID --username NAME --role admin|agent-manager|agent [--skills "A;B"] [--email ADDRESS]   (password on standard input)',
+  userCreate: 'portcullis user create --account ID --username NAME --role admin|agent-manager|agent [--skills "A;B"] [--email ADDRESS]   (password on standard input; the user changes it at the first sign-in)',
   userImport: 'portcullis user import --account ID FILE.csv   (columns username,role,password[,skills]; skills separated by ";")',
+  userResetPassword: 'portcullis user reset-password --account ID --username NAME   (prints a one-time link, valid 24 hours, to set a new password)',
   userResetMfa: 'portcullis user reset-mfa --account ID --username NAME   (break-glass: for the day the only admin loses the phone)',
 } as const;

@@ -26,6 +26,8 @@ export async function run(args: string[], env: Record<string, string | undefined
       values.account,
       { username: values.username, role: values.role, password, skills: values.skills?.split(';') ?? [], email: values.email ?? null },
       { userId: null, label: 'cli', ip: null },
+      // An operator typed it for the user: the user changes it at the first sign-in.
+      'admin',
     );
     if (!result.ok) {
       for (const error of result.errors) process.stderr.write(`portcullis: ${error}\n`);

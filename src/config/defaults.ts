@@ -16,6 +16,17 @@ export const passwordDefaults = {
   maxLength: 128,
 } as const;
 
+export const passwordResetDefaults = {
+  // A Reset password link an admin sends (issue 15): valid 24 hours, once.
+  // OWASP Forgot Password Cheat Sheet ("URL tokens": random, long, single
+  // use, expiring; stored hashed) and NIST SP 800-63B §5.1.1.2 leave the
+  // lifetime to the verifier; a day covers the next shift of a contact centre.
+  lifetimeMs: 24 * HOUR,
+  // 256 bits from the CSPRNG, as a session token (NIST SP 800-63B §5.2.7 asks
+  // for at least 64 bits of a secret the verifier looks up).
+  tokenBytes: 32,
+} as const;
+
 export const throttleDefaults = {
   // The spec's abuse limits, also used for passwords "the same way":
   // NIST SP 800-63B §5.2.2 requires rate limiting to at most 100 consecutive

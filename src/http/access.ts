@@ -4,6 +4,7 @@ import { can, permissions } from '../domain/roles.ts';
 import type { Permission } from '../domain/roles.ts';
 import type { Principal } from '../services/principal.ts';
 import { AppError } from './app-error.ts';
+import { PASSWORD_CHANGE_PAGE } from './next-step.ts';
 import { wantsJson } from './plugins/errors.tsx';
 
 /**
@@ -21,6 +22,12 @@ export type Access = 'public' | 'pending' | 'session' | 'signed-in' | { permissi
 declare module 'fastify' {
   interface FastifyContextConfig {
     access?: Access;
+    /**
+     * Admitted for a full session whose password an admin set and the user has
+     * not changed yet: only the change itself is (issue 15). Every other route
+     * that needs a full session refuses it (pages go to the change page).
+     */
+    beforePasswordChange?: boolean;
   }
 }
 
@@ -46,7 +53,7 @@ export function principalOf(request: FastifyRequest): Principal {
 }
 
 /** The session, or the refusal this access gives a request without the right one. */
-function admit(request: FastifyRequest, access: Access): Principal | AppError | 'back' | undefined {
+function admit(request: FastifyRequest, access: Access): Principal | AppError | 'back' | 'change-password' | undefined {
   const auth = request.auth;
   if (access === 'public') return undefined;
   if (access === 'pending') {
@@ -55,6 +62,10 @@ function admit(request: FastifyRequest, access: Access): Principal | AppError | 
   }
   if (access === 'session') return auth ?? new AppError('unauthenticated');
   if (!auth || auth.session.state !== 'full') return new AppError('unauthenticated');
+  // A password an admin set is changed before anything else is reachable.
+  if (auth.user.passwordChangeRequired && request.routeOptions.config.beforePasswordChange !== true) {
+    return wantsJson(request) ? new AppError('password_change_required') : 'change-password';
+  }
   if (access !== 'signed-in' && !can(auth.user.role, access.permission)) return new AppError('forbidden');
   return auth;
 }
@@ -91,6 +102,7 @@ export const accessPlugin = fp(
       if (!isAccess(access)) throw new Error(`${request.method} ${request.url}: a route without a declared access was registered`);
       const outcome = admit(request, access);
       if (outcome === 'back') return sendBack(request, reply);
+      if (outcome === 'change-password') return reply.redirect(PASSWORD_CHANGE_PAGE, 303);
       if (outcome instanceof AppError) throw outcome;
       if (outcome) admitted.set(request, outcome);
     });

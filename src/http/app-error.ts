@@ -16,6 +16,12 @@ export const errorCatalogue = {
   forbidden: { status: 403, message: 'You do not have permission to do that.' },
   not_found: { status: 404, message: 'Not found.' },
   conflict: { status: 409, message: 'That conflicts with what exists.' },
+  last_admin: { status: 409, message: 'This is the account’s last active admin: make another user an admin first.' },
+  only_admin_own_mfa: {
+    status: 409,
+    message: 'You are the account’s only active admin: you cannot reset your own MFA here. Make another user an admin first; an operator can use the command-line break-glass reset.',
+  },
+  password_change_required: { status: 403, message: 'Your password was set by an administrator: choose your own password first.' },
   unknown_host: { status: 421, message: 'This service does not answer for that host name. Use its own address.' },
   method_not_allowed: { status: 405, message: 'Method not allowed.' },
   payload_too_large: { status: 413, message: 'The request body is too large.' },

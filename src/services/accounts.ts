@@ -34,7 +34,7 @@ export async function createAccount(
       const created = await tx.store.accounts.create({ id: accountId, name: name.name, mfaEnabled: false, createdAt: deps.clock.now() });
       if (!created) continue;
       await audit(tx, { accountId, actor: actor.label, action: 'account.create', ip: actor.ip, result: 'success', detail: { name: name.name } });
-      const adminUserId = await insertUser(tx, accountId, admin.value, passwordHash, actor);
+      const adminUserId = await insertUser(tx, accountId, admin.value, passwordHash, actor, 'user');
       if (!adminUserId) throw new Error('a new account already had a user');
       return { ok: true as const, accountId, adminUserId };
     }

@@ -67,6 +67,8 @@ export async function changePassword(deps: Deps, auth: SessionView, input: Passw
       // Conditional on the hash just verified: of two changes racing, one writes.
       if (!(await tx.store.users.setPassword(account.id, user.id, passwordHash, now, found!.passwordHash))) throw new Conflict();
       await clearThrottle(tx, key);
+      // A Reset password link sent earlier would undo the password the user just chose.
+      await tx.store.passwordResets.deleteForUser(account.id, user.id);
       const ended = await tx.store.sessions.deleteForUser(account.id, user.id, { except: session.id });
       // Every application session too: those of this browser sign in again without a prompt.
       await endApplicationSessions(tx, user.id);

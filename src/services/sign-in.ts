@@ -24,7 +24,8 @@ export interface SignInInput {
  * is logged and audited only.
  */
 export type SignInResult =
-  | { ok: true; token: string; state: 'full' | 'pending'; mfaEnrolled: boolean }
+  /** passwordChangeRequired: an admin set the password; the user must choose their own before anything else. */
+  | { ok: true; token: string; state: 'full' | 'pending'; mfaEnrolled: boolean; passwordChangeRequired: boolean }
   | { ok: false; reason: 'invalid' }
   | { ok: false; reason: 'locked'; lockedUntil: number };
 
@@ -106,7 +107,7 @@ export async function signIn(deps: Deps, input: SignInInput): Promise<SignInResu
     return made;
   });
   const mfaEnrolled = state === 'pending' && (await hasFactor(deps, account.id, found.id));
-  return { ok: true, token: session.token, state, mfaEnrolled };
+  return { ok: true, token: session.token, state, mfaEnrolled, passwordChangeRequired: found.passwordChangeRequired };
 }
 
 function refused(deps: Deps, input: SignInInput, scope: string, lockedUntil: number): SignInResult {

@@ -130,7 +130,25 @@ export interface UserChanges {
   skillIds: string[];
 }
 
-export type UpdateResult = { ok: true } | { ok: false; reason: 'invalid'; errors: string[] } | { ok: false; reason: 'not_found' };
+export type UpdateResult =
+  | { ok: true }
+  | { ok: false; reason: 'invalid'; errors: string[] }
+  | { ok: false; reason: 'not_found' }
+  /** The change would leave the account without an active admin: nothing was written. */
+  | { ok: false; reason: 'last_admin' };
+
+/** Thrown inside a transaction to roll it back: it would leave the account without an active admin. */
+class LastAdmin extends Error {}
+
+/**
+ * Inside a transaction that may take admin from someone: takes the account's
+ * turn first (PostgreSQL; SQLite's writers take turns anyway), so of two
+ * admins demoting each other at once the second sees the first's outcome.
+ * Call before the change is written.
+ */
+export async function lockAdmins(tx: Pick<Deps, 'store'>, accountId: string): Promise<void> {
+  await tx.store.accounts.lockForUpdate(accountId);
+}
 
 /** Saves role, state, email and skills. Disabling a user ends their sessions; admins cannot demote or disable themselves. */
 export async function updateUser(deps: Deps, accountId: string, userId: string, changes: UserChanges, actor: Actor): Promise<UpdateResult> {
@@ -147,14 +165,36 @@ export async function updateUser(deps: Deps, accountId: string, userId: string, 
   if (errors.length > 0 || !isRole(changes.role) || !checked.ok) return { ok: false, reason: 'invalid', errors };
   const email = checked.email;
   const state = changes.state as UserState;
-  await inTransaction(deps, async (tx) => {
-    await tx.store.users.update(accountId, userId, { role: changes.role as Role, state, email }, deps.clock.now());
-    await tx.store.skills.setForUser(accountId, userId, changes.skillIds);
-    if (state === 'disabled') {
-      await tx.store.sessions.deleteForUser(accountId, userId);
-      await endApplicationSessions(tx, userId);
-    }
-    await audit(tx, {
+  const role = changes.role;
+  // No account without an admin (issue 15): checked after the write, in its
+  // transaction, behind the account's lock, so no interleaving of such
+  // changes ends with zero.
+  const takesAdmin = user.role === 'admin' && user.state === 'active' && (role !== 'admin' || state !== 'active');
+  try {
+    await inTransaction(deps, async (tx) => {
+      if (takesAdmin) await lockAdmins(tx, accountId);
+      await tx.store.users.update(accountId, userId, { role, state, email }, deps.clock.now());
+      if (takesAdmin && (await tx.store.users.activeAdmins(accountId)).length === 0) throw new LastAdmin();
+      await tx.store.skills.setForUser(accountId, userId, changes.skillIds);
+      if (state === 'disabled') {
+        await tx.store.sessions.deleteForUser(accountId, userId);
+        await endApplicationSessions(tx, userId);
+      }
+      await audit(tx, {
+        accountId,
+        actorUserId: actor.userId,
+        actor: actor.label,
+        action: 'user.update',
+        targetUserId: userId,
+        target: user.username,
+        ip: actor.ip,
+        result: 'success',
+        detail: { role: changes.role, state, skills: changes.skillIds.length },
+      });
+    });
+  } catch (error) {
+    if (!(error instanceof LastAdmin)) throw error;
+    await audit(deps, {
       accountId,
       actorUserId: actor.userId,
       actor: actor.label,
@@ -162,10 +202,11 @@ export async function updateUser(deps: Deps, accountId: string, userId: string, 
       targetUserId: userId,
       target: user.username,
       ip: actor.ip,
-      result: 'success',
-      detail: { role: changes.role, state, skills: changes.skillIds.length },
+      result: 'failure',
+      detail: { cause: 'last active admin', role: changes.role, state },
     });
-  });
+    return { ok: false, reason: 'last_admin' };
+  }
   return { ok: true };
 }
 

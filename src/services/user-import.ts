@@ -99,7 +99,7 @@ export async function importUsers(deps: Deps, accountId: string, csv: string, ac
   try {
     await inTransaction(deps, async (tx) => {
       for (const [index, row] of rows.entries()) {
-        const id = await insertUser(tx, accountId, row.user, hashes[index] as string, actor);
+        const id = await insertUser(tx, accountId, row.user, hashes[index] as string, actor, 'admin');
         if (!id) throw new Clash(row);
       }
       await audit(tx, { accountId, actorUserId: actor.userId, actor: actor.label, action: 'user.import', ip: actor.ip, result: 'success', detail: { users: rows.length } });

@@ -50,6 +50,15 @@ export function validateUser(deps: Pick<Deps, 'settings'>, draft: UserDraft): Ch
   return { ok: true, value: { username: name.name, usernameKey: name.key, role: draft.role, password: draft.password, skills, email: email.email } };
 }
 
+/**
+ * Who chose a new user's password. One an admin chose (Add user, `user
+ * create`, `user import`) is known to someone else: the user must replace it
+ * at the first sign-in before anything else (NIST SP 800-63B §5.1.1.2 asks
+ * for a change when a secret may be known; OWASP ASVS 4.0.3 2.3.1 for initial
+ * passwords). The account's first admin typed their own (`account create`).
+ */
+export type PasswordChosenBy = 'admin' | 'user';
+
 export interface Actor {
   userId: string | null;
   label: string;
@@ -67,6 +76,7 @@ export async function insertUser(
   user: ValidUser,
   passwordHash: string,
   actor: Actor,
+  chosenBy: PasswordChosenBy,
 ): Promise<string | undefined> {
   const { store } = deps;
   const now = deps.clock.now();
@@ -81,6 +91,7 @@ export async function insertUser(
     state: 'active',
     email: user.email,
     createdAt: now,
+    passwordChangeRequired: chosenBy === 'admin',
   });
   if (!inserted) return undefined;
   if (user.skills.length > 0) {
@@ -100,19 +111,19 @@ export async function insertUser(
     target: user.username,
     ip: actor.ip,
     result: 'success',
-    detail: { role: user.role },
+    detail: { role: user.role, passwordChangeRequired: chosenBy === 'admin' },
   });
   return id;
 }
 
 export type CreateUserResult = { ok: true; userId: string } | { ok: false; reason: 'invalid'; errors: string[] };
 
-export async function createUser(deps: Deps, accountId: string, draft: UserDraft, actor: Actor): Promise<CreateUserResult> {
+export async function createUser(deps: Deps, accountId: string, draft: UserDraft, actor: Actor, chosenBy: PasswordChosenBy): Promise<CreateUserResult> {
   const checked = validateUser(deps, draft);
   if (!checked.ok) return checked;
   if (!(await deps.store.accounts.get(accountId))) return { ok: false, reason: 'invalid', errors: [`There is no account ${accountId}.`] };
   const passwordHash = await deps.hasher.hash(checked.value.password);
-  const userId = await inTransaction(deps, (tx) => insertUser(tx, accountId, checked.value, passwordHash, actor));
+  const userId = await inTransaction(deps, (tx) => insertUser(tx, accountId, checked.value, passwordHash, actor, chosenBy));
   if (!userId) return { ok: false, reason: 'invalid', errors: [`Username "${checked.value.username}" is already taken in this account.`] };
   return { ok: true, userId };
 }

@@ -22,6 +22,8 @@ export interface User {
   state: UserState;
   email: string | null;
   createdAt: number;
+  /** The password is one an admin set: the user must choose their own before anything else. */
+  passwordChangeRequired: boolean;
 }
 
 export interface Skill {

@@ -21,6 +21,8 @@ export interface UsersTable {
   email: string | null;
   created_at: number;
   updated_at: number;
+  /** 1 while the password is one an admin set: the user must choose their own first (migration 009). */
+  password_change_required: Generated<number>;
 }
 
 export interface SkillsTable {
@@ -112,6 +114,17 @@ export interface AuditEventsTable {
   detail: string | null;
 }
 
+/** A user's live Reset password link, by the SHA-256 of its token (migration 009): one per user. */
+export interface PasswordResetsTable {
+  account_id: string;
+  user_id: string;
+  token_hash: string;
+  created_at: number;
+  expires_at: number;
+  /** Who issued it, as a person reads it: an admin's username or "cli". */
+  created_by: string;
+}
+
 /** Each user's name once per starting position, cut short (migration 004): the part-of-name search. */
 export interface UserNameSuffixesTable {
   account_id: string;
@@ -133,6 +146,7 @@ export interface Database {
   applications: ApplicationsTable;
   oidc_payloads: OidcPayloadsTable;
   signing_keys: SigningKeysTable;
+  password_resets: PasswordResetsTable;
 }
 
 export interface ApplicationsTable {

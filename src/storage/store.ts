@@ -5,6 +5,7 @@ import { accountQueries } from './queries/accounts.ts';
 import { applicationQueries } from './queries/applications.ts';
 import { oidcPayloadQueries } from './queries/oidc-payloads.ts';
 import { signingKeyQueries } from './queries/signing-keys.ts';
+import { passwordResetQueries } from './queries/password-resets.ts';
 import { recoveryCodeQueries } from './queries/recovery-codes.ts';
 import { auditQueries } from './queries/audit.ts';
 import { factorQueries } from './queries/factors.ts';
@@ -31,6 +32,7 @@ export interface Store {
   readonly applications: ReturnType<typeof applicationQueries>;
   readonly oidcPayloads: ReturnType<typeof oidcPayloadQueries>;
   readonly signingKeys: ReturnType<typeof signingKeyQueries>;
+  readonly passwordResets: ReturnType<typeof passwordResetQueries>;
   /** Answers when the database does; throws when it is unreachable. */
   ping(): Promise<void>;
   /**
@@ -69,6 +71,7 @@ export function createStore(db: Kysely<Database>, dialect: Dialect, committed?: 
     applications: applicationQueries(db),
     oidcPayloads: oidcPayloadQueries(db),
     signingKeys: signingKeyQueries(db),
+    passwordResets: passwordResetQueries(db),
     ping: async () => {
       await sql`select 1`.execute(db);
     },

@@ -18,7 +18,7 @@ export const SEEDER = { userId: null, label: 'test', ip: null };
 
 /** Creates a user through the service (cheap argon2 in tests); answers the id. */
 export async function addUser(t: TestApp, accountId: string, username: string, role = 'agent', skills: string[] = []): Promise<string> {
-  const made = await createUser(t.deps, accountId, { username, role, password: PASSWORD, skills }, SEEDER);
+  const made = await createUser(t.deps, accountId, { username, role, password: PASSWORD, skills }, SEEDER, 'user');
   if (!made.ok) throw new Error(`could not create ${username}: ${made.errors.join(' ')}`);
   return made.userId;
 }

@@ -139,7 +139,8 @@ for (const kind of await storeKinds()) {
       const got = (await api(t, admin, 'GET', `/api/v1/users/${userId}`)).json<UserJson>();
       expect(got).toMatchObject({ id: userId, username: 'frank', role: 'agent-manager', state: 'active', email: 'frank@example.com', skills: ['Billing', 'Night Shift'] });
       const login = await api(t, null, 'POST', '/api/v1/login', { accountId: tenant.accountId, username: 'frank', password: NEW_PASSWORD });
-      expect(login.json()).toEqual({ state: 'authenticated' });
+      // An admin chose the password: the user must change it first (issue 15).
+      expect(login.json()).toEqual({ state: 'password_change_required' });
     });
 
     it('POST /api/v1/users refuses bad bodies with 400/415 {error, message} and creates nothing', async () => {

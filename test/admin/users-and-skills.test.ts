@@ -176,8 +176,9 @@ for (const kind of await storeKinds()) {
       expect((await admin.get(res.headers.location as string)).body).toContain('User frank was created.');
       expect((await t.deps.store.skills.forUsers(tenant.accountId, [frank?.id ?? ''])).get(frank?.id ?? '')).toEqual(['Billing']);
 
+      // The password is the admin's choice: frank signs in to the change page first (issue 15).
       const signIn = await new TestBrowser(t.app).signIn(tenant.accountId, 'frank', NEW_PASSWORD);
-      expect(signIn.headers.location).toBe('/');
+      expect(signIn.headers.location).toBe('/account/password');
       const [event] = await t.deps.store.audit.list(tenant.accountId, { action: 'user.create', userId: frank?.id ?? '', limit: 5, offset: 0 });
       expect(event).toMatchObject({ actor: 'alice', actorUserId: tenant.adminId, target: 'frank', ip: '127.0.0.1', result: 'success' });
     });

@@ -39,7 +39,7 @@ export interface Actor {
 const key = (accountId: string, username: string) => `${accountId}/${username}`;
 
 async function addUser(t: TestApp, accountId: string, username: string): Promise<string> {
-  const made = await createUser(t.deps, accountId, { username, role: 'agent', password: PASSWORD }, SEEDER);
+  const made = await createUser(t.deps, accountId, { username, role: 'agent', password: PASSWORD }, SEEDER, 'user');
   if (!made.ok) throw new Error(`could not create ${username}: ${made.errors.join(' ')}`);
   return made.userId;
 }

@@ -205,6 +205,14 @@ export const rules: Rule[] = [
     admitted: { redirect: '/manage/users/:id?notice=reset' },
     except: otherAccountNotFound,
   },
+  {
+    // The target is a throwaway user: a new link replaces the last one, harmlessly. No e-mail: the link is shown.
+    method: 'POST',
+    url: '/manage/users/:id/reset-password',
+    kind: 'page',
+    admitted: 'ok',
+    except: otherAccountNotFound,
+  },
   { method: 'GET', url: '/manage/audit', kind: 'page', admitted: 'ok' },
 
   // Your sessions: every signed-in user, their own sessions only. The principals
@@ -218,6 +226,9 @@ export const rules: Rule[] = [
     admitted: { redirect: '/account/sessions?ended=gone' },
   },
   { method: 'POST', url: '/account/sessions/end-others', kind: 'page', admitted: { redirect: '/account/sessions?ended=others' } },
+  // A Reset password link's page, for anyone holding it: ':token' is no live link, so everyone gets the clear "no longer works" page (404).
+  { method: 'GET', url: '/password/reset/:token', kind: 'page', admitted: 'not-found' },
+  { method: 'POST', url: '/password/reset/:token', kind: 'page', body: () => ({ newPassword: 'a fine new passphrase', confirmation: 'a fine new passphrase' }), admitted: 'not-found' },
   // Change password: with a wrong current password, so nobody's password changes (one failure counted each run).
   { method: 'GET', url: '/account/password', kind: 'page', admitted: 'ok' },
   { method: 'POST', url: '/account/password', kind: 'page', body: () => wrongPasswordChange, admitted: 'wrong-password' },
@@ -251,6 +262,7 @@ export const rules: Rule[] = [
   { method: 'GET', url: '/api/v1/users/:id', kind: 'api', admitted: 'ok', except: otherAccountNotFound },
   { method: 'PATCH', url: '/api/v1/users/:id', kind: 'api', body: () => ({ role: 'agent' }), admitted: 'ok', except: otherAccountNotFound },
   { method: 'POST', url: '/api/v1/users/:id/reset-mfa', kind: 'api', body: () => ({}), admitted: 'ok', except: otherAccountNotFound },
+  { method: 'POST', url: '/api/v1/users/:id/reset-password', kind: 'api', body: () => ({}), admitted: 'ok', except: otherAccountNotFound },
   { method: 'GET', url: '/api/v1/audit', kind: 'api', admitted: 'ok' },
 
   // JSON API: your sessions. A user id is no session handle: 404 for everyone signed in.

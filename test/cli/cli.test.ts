@@ -136,6 +136,31 @@ describe('portcullis CLI (sqlite)', { timeout: 60_000 }, () => {
       expect((await store.skills.forUsers(accountId, [out.userId as string])).get(out.userId as string)).toEqual(['Billing', 'Returns']);
     });
 
+    it('gives the user an initial password to change at the first sign-in; account create’s admin chose their own', async ({ expect }) => {
+      const accountId = await seedAccount();
+      const run = await portcullis(['user', 'create', '--account', accountId, '--username', 'newcomer', '--role', 'agent'], { url, stdin: `${PASSWORD}\n` });
+      expect(run.code, run.stderr).toBe(0);
+      expect((await store.users.findByUsername(accountId, 'newcomer'))?.passwordChangeRequired).toBe(true);
+      expect((await store.users.findByUsername(accountId, 'root'))?.passwordChangeRequired).toBe(false);
+    });
+
+    it('user reset-password prints a one-time link for the user, stored hashed, and audits it', async ({ expect }) => {
+      const accountId = await seedAccount();
+      const run = await portcullis(['user', 'reset-password', '--account', accountId, '--username', 'root'], { url, stdin: '' });
+      expect(run.code, run.stderr).toBe(0);
+      const out = json(run) as { userId: string; link: string; emailed: boolean; expiresAt: string };
+      expect(out).toMatchObject({ emailed: false, userId: expect.stringMatching(/^[0-9a-f]{32}$/) });
+      expect(out.link).toMatch(/^http:\/\/localhost:3000\/password\/reset\/[A-Za-z0-9_-]{43}$/);
+      const token = out.link.split('/').pop() as string;
+      const { createHash } = await import('node:crypto');
+      expect(await store.passwordResets.find(createHash('sha256').update(token).digest('hex'), Date.now())).toEqual({ accountId, userId: out.userId });
+      const [event] = await store.audit.list(accountId, { action: 'user.password_reset_issued', limit: 1, offset: 0 });
+      expect(event).toMatchObject({ actor: expect.stringMatching(/^cli/), targetUserId: out.userId });
+      const missing = await portcullis(['user', 'reset-password', '--account', accountId, '--username', 'nobody'], { url, stdin: '' });
+      expect(missing.code).not.toBe(0);
+      expect(missing.stderr).toContain('there is no user "nobody"');
+    });
+
     it('refuses an unknown role', async ({ expect }) => {
       const accountId = await seedAccount();
       const run = await portcullis(['user', 'create', '--account', accountId, '--username', 'sam', '--role', 'supervisor'], { url, stdin: `${PASSWORD}\n` });
@@ -293,7 +318,7 @@ describe('portcullis CLI (sqlite)', { timeout: 60_000 }, () => {
         expect(await written.accounts.get('12345678')).toMatchObject({ name: 'Kept' });
         expect(await written.users.count('12345678')).toBe(0);
         const { rows } = await sql<{ name: string }>`select name from portcullis_migrations order by name`.execute(database.db);
-        expect(rows.map((r) => r.name)).toEqual(['001-foundation', '002-mfa', '003-user-search', '004-name-suffixes', '005-session-client', '006-factors']);
+        expect(rows.map((r) => r.name)).toEqual(['001-foundation', '002-mfa', '003-user-search', '004-name-suffixes', '005-session-client', '006-factors', '009-password-resets']);
       } finally {
         await database.close();
       }

@@ -91,7 +91,7 @@ async function enrolledAgent(data: DataDir, name: string): Promise<Enrolled> {
   const { deps } = data.runtime;
   const account = await createAccount(deps, { name, adminUsername: 'root', adminPassword: PASSWORD }, SYSTEM);
   if (!account.ok) throw new Error(account.errors.join('; '));
-  const user = await createUser(deps, account.accountId, { username: 'bob', role: 'agent', password: PASSWORD }, SYSTEM);
+  const user = await createUser(deps, account.accountId, { username: 'bob', role: 'agent', password: PASSWORD }, SYSTEM, 'user');
   if (!user.ok) throw new Error(user.errors.join('; '));
   const secret = new Uint8Array(randomBytes(20));
   const { box } = boxOfKeyFile(data.dir);

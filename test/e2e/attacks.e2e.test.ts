@@ -51,6 +51,7 @@ describe('attacks in Chromium', () => {
     otherAccountId = (JSON.parse(await service.cli(['account', 'create', '--name', 'Globex Care', '--admin', 'zed'], `${PASSWORD}\n`)) as { accountId: string }).accountId;
     const rows = ['username,role,password,skills', ...['bob', 'carol', 'dave', 'erin'].map((u) => `${u},agent,${PASSWORD},`), `mia,agent-manager,${PASSWORD},`];
     await service.cli(['user', 'import', '--account', accountId, writeCsv(service.dir, 'users.csv', rows)]);
+    service.passwordsChosen(accountId);
     browser = await launchBrowser();
 
     admin = await newPage();

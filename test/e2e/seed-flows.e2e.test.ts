@@ -38,6 +38,7 @@ describe('the seed flows in Chromium', () => {
     accountId = (JSON.parse(await service.cli(['account', 'create', '--name', 'Acme Support', '--admin', 'alice'], `${PASSWORD}\n`)) as { accountId: string }).accountId;
     const csv = writeCsv(service.dir, 'users.csv', ['username,role,password,skills', `bob,agent,${PASSWORD},Billing;Sales`, `mia,agent-manager,${PASSWORD},`]);
     await service.cli(['user', 'import', '--account', accountId, csv]);
+    service.passwordsChosen(accountId);
     browser = await launchBrowser();
     admin = await newPage();
   });

@@ -60,7 +60,7 @@ export async function buildWorld(kind: 'sqlite' | 'postgres'): Promise<World> {
   const pendingCo = await seedTenant(t.deps, 'Pending Co');
   await t.deps.store.accounts.setMfaEnabled(pendingCo.accountId, true);
   for (let i = 0; i < PENDING_USERS; i++) {
-    const made = await createUser(t.deps, pendingCo.accountId, { username: `p${i}`, role: 'agent', password: PASSWORD }, SEEDER);
+    const made = await createUser(t.deps, pendingCo.accountId, { username: `p${i}`, role: 'agent', password: PASSWORD }, SEEDER, 'user');
     if (!made.ok) throw new Error(made.errors.join('; '));
   }
 
@@ -114,15 +114,16 @@ export async function buildWorld(kind: 'sqlite' | 'postgres'): Promise<World> {
       await db.deleteFrom('throttles').where('scope', '=', 'totp').where('subject', '=', pendingCo.adminId).execute();
     },
     async protectedState() {
-      const [accounts, users, skills, userSkills, authenticators, recoveryCodes] = await Promise.all([
+      const [accounts, users, skills, userSkills, authenticators, recoveryCodes, passwordResets] = await Promise.all([
         db.selectFrom('accounts').selectAll().orderBy('id').execute(),
         db.selectFrom('users').selectAll().orderBy('id').execute(),
         db.selectFrom('skills').selectAll().orderBy('id').execute(),
         db.selectFrom('user_skills').selectAll().orderBy('user_id').orderBy('skill_id').execute(),
         db.selectFrom('factors').selectAll().orderBy('id').execute(),
         db.selectFrom('recovery_codes').selectAll().orderBy('id').execute(),
+        db.selectFrom('password_resets').selectAll().orderBy('user_id').execute(),
       ]);
-      return JSON.stringify({ accounts, users, skills, userSkills, authenticators, recoveryCodes }, (_k, v: unknown) => (typeof v === 'bigint' ? String(v) : v));
+      return JSON.stringify({ accounts, users, skills, userSkills, authenticators, recoveryCodes, passwordResets }, (_k, v: unknown) => (typeof v === 'bigint' ? String(v) : v));
     },
     async fullSessions() {
       const rows = await db.selectFrom('sessions').select(['id', 'user_id']).where('state', '=', 'full').orderBy('id').execute();

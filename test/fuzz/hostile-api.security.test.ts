@@ -178,6 +178,26 @@ for (const kind of await storeKinds()) {
       );
     });
 
+    it('POST /api/v1/users/:id/reset-password refuses wrong step-up codes and unknown users, issuing no link', async () => {
+      const arb = fc.record({
+        who: fc.constantFrom<'admin' | 'stepUpAdmin' | 'anonymous'>('admin', 'stepUpAdmin', 'stepUpAdmin', 'anonymous'),
+        known: fc.constantFrom(w.pendingCo.agentId, w.pendingCo.adminId),
+        id: targetId(),
+        body: orNotAnObject(hostileEntries({}, ['code'], fc.oneof(hostileCode, hostileValue))),
+        ip: clientIp,
+      });
+      await fc.assert(
+        fc.asyncProperty(counter.count(arb), async ({ who, known, id, body, ip }) => {
+          const target = who === 'stepUpAdmin' ? known : [w.acme.agentId, w.acme.managerId, w.acme.adminId].includes(id) ? w.pendingCo.agentId : id;
+          const res = await call('POST', `/api/v1/users/${target}/reset-password`, w[who], body, ip);
+          expectApiRefusal(res, `POST reset-password as ${who}`, [400, 401, 403, 404, 429]);
+          if (res.statusCode === 429) await w.liftCodeLocks();
+          await expectNothingWritten('POST /api/v1/users/:id/reset-password');
+        }),
+        n(500),
+      );
+    });
+
     it('still serves: /healthz answers and a fresh sign-in works', async () => {
       expect((await w.inject({ method: 'GET', url: '/healthz', ip: '10.250.0.1' })).statusCode).toBe(200);
       expect((await w.inject({ method: 'GET', url: '/api/v1/users', ip: '10.250.0.1', caller: w.admin })).statusCode).toBe(200);

@@ -188,6 +188,45 @@ for (const kind of await storeKinds()) {
       );
     });
 
+    it('POST /manage/users/:id/reset-password refuses wrong step-up codes and unknown users, issuing no link', async () => {
+      const arb = fc.record({
+        who: fc.constantFrom<'admin' | 'stepUpAdmin'>('admin', 'stepUpAdmin'),
+        known: fc.constantFrom(w.pendingCo.agentId, w.pendingCo.adminId, w.pendingCo.managerId),
+        id: targetId(),
+        entries: hostileEntries({ code: fc.oneof(hostileCode, hostileValue), confirm: fc.oneof(fc.constant('1'), hostileValue) }, []),
+        ip: clientIp,
+      });
+      await fc.assert(
+        fc.asyncProperty(counter.count(arb), async ({ who, known, id, entries, ip }) => {
+          // As for Reset MFA: Acme's admin needs no step-up, so it only meets users it cannot see.
+          const target = who === 'stepUpAdmin' ? known : [w.acme.agentId, w.acme.managerId, w.acme.adminId].includes(id) ? w.pendingCo.agentId : id;
+          const res = await post(`/manage/users/${target}/reset-password`, w[who], entries, ip);
+          expectPage(res, `POST reset-password as ${who}`, who === 'stepUpAdmin' ? [200, 400, 401, 403, 413, 429] : [400, 403, 404, 413]);
+          if (res.statusCode === 429) await w.liftCodeLocks();
+          await expectNothingWritten('POST reset-password');
+        }),
+        n(500),
+      );
+    });
+
+    it('POST /password/reset/:token with no live link changes nothing, whatever the token and passwords', async () => {
+      const token = fc.oneof(fc.stringMatching(/^[A-Za-z0-9_-]{43}$/), hostileText.map(pct).filter((s) => s.length > 0 && s.length <= 100));
+      const arb = fc.record({
+        who: fc.constantFrom<'anonymous' | 'admin'>('anonymous', 'admin'),
+        token,
+        entries: hostileEntries({}, ['newPassword', 'confirmation']),
+        ip: clientIp,
+      });
+      await fc.assert(
+        fc.asyncProperty(counter.count(arb), async ({ who, token, entries, ip }) => {
+          const res = await post(`/password/reset/${token}`, w[who], entries, ip);
+          expectPage(res, 'POST /password/reset/:token', [400, 403, 404, 413]);
+          await expectNothingWritten('POST /password/reset/:token');
+        }),
+        n(400),
+      );
+    });
+
     it('still serves: /healthz answers and the admin and a fresh sign-in still work', async () => {
       const health = await w.inject({ method: 'GET', url: '/healthz', ip: '10.250.0.1' });
       expect(health.statusCode).toBe(200);

@@ -99,8 +99,8 @@ export async function seedTenant(deps: Deps, name = 'Acme Support'): Promise<Ten
   const cli = { userId: null, label: 'test', ip: null };
   const account = await createAccount(deps, { name, adminUsername: 'alice', adminPassword: PASSWORD }, cli);
   if (!account.ok) throw new Error(account.errors.join('; '));
-  const agent = await createUser(deps, account.accountId, { username: 'bob', role: 'agent', password: PASSWORD, skills: ['Billing'] }, cli);
-  const manager = await createUser(deps, account.accountId, { username: 'mia', role: 'agent-manager', password: PASSWORD }, cli);
+  const agent = await createUser(deps, account.accountId, { username: 'bob', role: 'agent', password: PASSWORD, skills: ['Billing'] }, cli, 'user');
+  const manager = await createUser(deps, account.accountId, { username: 'mia', role: 'agent-manager', password: PASSWORD }, cli, 'user');
   if (!agent.ok || !manager.ok) throw new Error('seed failed');
   return { accountId: account.accountId, adminId: account.adminUserId, agentId: agent.userId, managerId: manager.userId };
 }

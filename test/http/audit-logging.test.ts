@@ -22,7 +22,7 @@ for (const kind of await storeKinds()) {
     beforeAll(async () => {
       t = await buildTestApp(kind);
       tenant = await seedTenant(t.deps);
-      const made = await createUser(t.deps, tenant.accountId, { username: 'olga', role: 'agent', password: SECRET_PASSWORD }, { userId: null, label: 'test', ip: null });
+      const made = await createUser(t.deps, tenant.accountId, { username: 'olga', role: 'agent', password: SECRET_PASSWORD }, { userId: null, label: 'test', ip: null }, 'user');
       if (!made.ok) throw new Error(made.errors.join('; '));
       userId = made.userId;
     });
@@ -102,7 +102,7 @@ for (const kind of await storeKinds()) {
     beforeAll(async () => {
       t = await buildTestApp(kind);
       tenant = await seedTenant(t.deps);
-      const made = await createUser(t.deps, tenant.accountId, { username: 'olga', role: 'agent', password: SECRET_PASSWORD }, { userId: null, label: 'test', ip: null });
+      const made = await createUser(t.deps, tenant.accountId, { username: 'olga', role: 'agent', password: SECRET_PASSWORD }, { userId: null, label: 'test', ip: null }, 'user');
       if (!made.ok) throw new Error(made.errors.join('; '));
     });
     afterAll(async () => {

@@ -27,7 +27,7 @@ for (const kind of await storeKinds()) {
     });
 
     async function newUser(username: string) {
-      const made = await createUser(t.deps, tenant.accountId, { username, role: 'agent', password: PASSWORD }, { userId: null, label: 'test', ip: null });
+      const made = await createUser(t.deps, tenant.accountId, { username, role: 'agent', password: PASSWORD }, { userId: null, label: 'test', ip: null }, 'user');
       if (!made.ok) throw new Error(`could not create ${username}`);
       return made.userId;
     }

@@ -92,7 +92,7 @@ describe('logs at trace hold no secret (issue 16, finding 4)', () => {
   beforeAll(async () => {
     t = await buildTestApp('sqlite', { PORTCULLIS_LOG_LEVEL: 'trace' });
     tenant = await mfaTenant(t);
-    const made = await createUser(t.deps, tenant.accountId, { username: 'cara', role: 'agent', password: PASSWORD }, { userId: null, label: 'test', ip: null });
+    const made = await createUser(t.deps, tenant.accountId, { username: 'cara', role: 'agent', password: PASSWORD }, { userId: null, label: 'test', ip: null }, 'user');
     if (!made.ok) throw new Error(made.errors.join('; '));
     await t.app.listen({ host: '127.0.0.1', port: 0 });
     port = (t.app.server.address() as AddressInfo).port;

@@ -174,7 +174,7 @@ for (const kind of await storeKinds()) {
 
     it("ends a user's sessions once the user is disabled", async () => {
       const { createUser } = await import('../../src/services/users.ts');
-      const made = await createUser(t.deps, tenant.accountId, { username: 'dana', role: 'agent', password: PASSWORD }, { userId: null, label: 'test', ip: null });
+      const made = await createUser(t.deps, tenant.accountId, { username: 'dana', role: 'agent', password: PASSWORD }, { userId: null, label: 'test', ip: null }, 'user');
       if (!made.ok) throw new Error(made.errors.join('; '));
       const { browser, token } = await signedIn('dana');
       await t.db.database.db.updateTable('users').set({ state: 'disabled' }).where('id', '=', made.userId).execute();

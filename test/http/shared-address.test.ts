@@ -25,7 +25,7 @@ for (const kind of await storeKinds()) {
       t = await buildTestApp(kind);
       tenant = await seedTenant(t.deps);
       for (let i = 0; i < 30; i++) {
-        const made = await createUser(t.deps, tenant.accountId, { username: `shift${i}`, role: 'agent', password: PASSWORD }, { userId: null, label: 'test', ip: null });
+        const made = await createUser(t.deps, tenant.accountId, { username: `shift${i}`, role: 'agent', password: PASSWORD }, { userId: null, label: 'test', ip: null }, 'user');
         if (!made.ok) throw new Error(made.errors.join('; '));
       }
     });

@@ -53,7 +53,7 @@ for (const kind of await storeKinds()) {
 
     it("refuses a user's credentials under another account's number", async () => {
       const { createUser } = await import('../../src/services/users.ts');
-      const carol = await createUser(t.deps, tenant.accountId, { username: 'carol', role: 'agent', password: PASSWORD }, { userId: null, label: 'test', ip: null });
+      const carol = await createUser(t.deps, tenant.accountId, { username: 'carol', role: 'agent', password: PASSWORD }, { userId: null, label: 'test', ip: null }, 'user');
       expect(carol.ok).toBe(true);
       const elsewhere = await new TestBrowser(t.app).signIn(other.accountId, 'carol', PASSWORD);
       expect(elsewhere.statusCode).toBe(401);

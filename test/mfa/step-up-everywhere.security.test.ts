@@ -164,5 +164,32 @@ for (const kind of await storeKinds()) {
       expect((await send(api, 'PATCH', `/api/v1/users/${cleo}`, { state: 'disabled', code: codeNow(t, alice.secret) })).statusCode).toBe(200);
       expect((await t.deps.store.users.get(tenant.accountId, cleo))?.state).toBe('disabled');
     });
+
+    it('sending a Reset password link asks for a current code, on the page and the API, as Reset MFA does (issue 15)', async () => {
+      const links = () => t.db.database.db.selectFrom('password_resets').selectAll().where('account_id', '=', tenant.accountId).execute();
+      const page = await staleAdmin('page');
+      const dana = await addUser(t, tenant, fresh('dana'));
+      await page.get(`/manage/users/${dana}`);
+      const asked = await page.post(`/manage/users/${dana}/reset-password`, {});
+      expect(asked.statusCode).toBe(200);
+      expect(asked.body).toContain('Confirm it’s you');
+      expect(asked.body).not.toContain('/password/reset/');
+      expect(await links()).toHaveLength(0);
+      const wrong = await page.post(`/manage/users/${dana}/reset-password`, { confirm: '1', code: wrongCode(t, alice.secret) });
+      expect(wrong.statusCode).toBe(401);
+      expect(await links()).toHaveLength(0);
+      const done = await page.post(`/manage/users/${dana}/reset-password`, { confirm: '1', code: codeNow(t, alice.secret) });
+      expect(done.statusCode).toBe(200);
+      expect(done.body).toContain('/password/reset/');
+      expect(await links()).toHaveLength(1);
+
+      const api = await staleAdmin('api');
+      const bare = await send(api, 'POST', `/api/v1/users/${dana}/reset-password`, {});
+      expect(bare.statusCode).toBe(403);
+      expect(bare.json()).toMatchObject({ error: 'step_up_required' });
+      const issued = await send(api, 'POST', `/api/v1/users/${dana}/reset-password`, { code: codeNow(t, alice.secret) });
+      expect(issued.statusCode, issued.body).toBe(200);
+      expect(issued.json()).toMatchObject({ emailed: false, link: expect.stringContaining('/password/reset/') });
+    });
   });
 }

@@ -35,6 +35,7 @@ export async function addUser(t: TestApp, tenant: Tenant, username: string, opts
     tenant.accountId,
     { username, role: opts.role ?? 'agent', password: PASSWORD, ...(opts.email ? { email: opts.email } : {}) },
     { userId: null, label: 'test', ip: null },
+    'user',
   );
   if (!made.ok) throw new Error(`could not create ${username}: ${made.errors.join('; ')}`);
   return made.userId;

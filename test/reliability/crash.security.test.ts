@@ -195,7 +195,7 @@ async function crashRun(target: Target, kills: number): Promise<Counters> {
   const accountId = account.accountId;
   const agents: Agent[] = [];
   for (let i = 0; i < AGENTS; i++) {
-    const made = await createUser(seed.deps, accountId, { username: `agent${i}`, role: 'agent', password: PASSWORD }, cli);
+    const made = await createUser(seed.deps, accountId, { username: `agent${i}`, role: 'agent', password: PASSWORD }, cli, 'user');
     if (!made.ok) throw new Error(made.errors.join('; '));
     agents.push({ id: made.userId, username: `agent${i}`, secret: undefined, lastStep: -1, recovery: [] });
   }

@@ -76,7 +76,7 @@ describe('sign-in timing', () => {
     tenant = await seedTenant(t.deps);
     const cli = { userId: null, label: 'test', ip: null };
     for (let i = 0; i < KNOWN_USERS; i++) {
-      const made = await createUser(t.deps, tenant.accountId, { username: `known${i}`, role: 'agent', password: PASSWORD }, cli);
+      const made = await createUser(t.deps, tenant.accountId, { username: `known${i}`, role: 'agent', password: PASSWORD }, cli, 'user');
       if (!made.ok) throw new Error(made.errors.join('; '));
     }
   }, 120_000);

@@ -45,7 +45,7 @@ for (const kind of await storeKinds()) {
     /** A user of its own for each test, so one test's counts never meet another's. */
     async function newUser(of: Tenant = tenant): Promise<{ userId: string; username: string }> {
       const username = `user${++users}`;
-      const made = await createUser(t.deps, of.accountId, { username, role: 'agent', password: PASSWORD }, { userId: null, label: 'test', ip: null });
+      const made = await createUser(t.deps, of.accountId, { username, role: 'agent', password: PASSWORD }, { userId: null, label: 'test', ip: null }, 'user');
       if (!made.ok) throw new Error(made.errors.join('; '));
       return { userId: made.userId, username };
     }

@@ -37,6 +37,7 @@ function user(accountId: string, username: string, overrides: Partial<NewUser> =
     state: 'active',
     email: null,
     createdAt: NOW,
+    passwordChangeRequired: false,
     ...overrides,
   };
 }
@@ -149,6 +150,7 @@ for (const kind of await storeKinds()) {
           state: 'active',
           email: 'alice@example.com',
           createdAt: NOW,
+          passwordChangeRequired: false,
         };
         expect(await store.users.findByUsername(accountId, 'alice')).toEqual(expected);
         expect(await store.users.get(accountId, u.id)).toEqual(expected);
@@ -319,7 +321,7 @@ for (const kind of await storeKinds()) {
         const view = await store.sessions.view(s.id);
         expect(view).toEqual({
           session: s,
-          user: { id: userId('alice'), username: 'alice', role: 'agent', state: 'active' },
+          user: { id: userId('alice'), username: 'alice', role: 'agent', state: 'active', passwordChangeRequired: false },
           account: { id: accountId, name: 'Acme Support', mfaEnabled: false },
         });
       });
@@ -691,6 +693,57 @@ for (const kind of await storeKinds()) {
       });
     });
 
+    describe('password resets (migration 009)', () => {
+      const reset = (accountId: string, userId: string, tokenHash: string, expiresAt = NOW + 1_000) => ({ accountId, userId, tokenHash, createdAt: NOW, expiresAt, createdBy: 'alice' });
+
+      it('keeps one live link per user: a new one replaces the old, which then matches nothing', async () => {
+        const { accountId, userId } = await tenant('alice', 'bob');
+        await store.passwordResets.issue(reset(accountId, userId('alice'), 'first'));
+        await store.passwordResets.issue(reset(accountId, userId('alice'), 'second'));
+        await store.passwordResets.issue(reset(accountId, userId('bob'), 'bobs'));
+        expect(await store.passwordResets.find('first', NOW)).toBeUndefined();
+        expect(await store.passwordResets.find('second', NOW)).toEqual({ accountId, userId: userId('alice') });
+        expect(await store.passwordResets.find('bobs', NOW)).toEqual({ accountId, userId: userId('bob') });
+      });
+
+      it('uses a link once, also when two requests race with it, and never after it expires', async () => {
+        const { accountId, userId } = await tenant('alice', 'bob');
+        await store.passwordResets.issue(reset(accountId, userId('alice'), 'race'));
+        const race = await Promise.all([store.passwordResets.consume('race', NOW), store.passwordResets.consume('race', NOW)]);
+        expect(race.filter(Boolean)).toEqual([{ accountId, userId: userId('alice') }]);
+        expect(await store.passwordResets.consume('race', NOW)).toBeUndefined();
+        await store.passwordResets.issue(reset(accountId, userId('bob'), 'late', NOW + 10));
+        expect(await store.passwordResets.find('late', NOW + 10)).toBeUndefined();
+        expect(await store.passwordResets.consume('late', NOW + 10)).toBeUndefined();
+        expect(await store.passwordResets.consume('late', NOW + 9)).toEqual({ accountId, userId: userId('bob') });
+      });
+
+      it('a password the user sets clears the admin-set flag; deleting a user’s link is scoped to its account', async () => {
+        const a = account();
+        expect(await store.accounts.create(a)).toBe(true);
+        const u = user(a.id, 'given', { passwordChangeRequired: true });
+        expect(await store.users.create(u)).toBe(true);
+        expect((await store.users.get(a.id, u.id))?.passwordChangeRequired).toBe(true);
+        expect(await store.users.setPassword(a.id, u.id, '$argon2id$new', NOW, u.passwordHash)).toBe(true);
+        expect((await store.users.get(a.id, u.id))?.passwordChangeRequired).toBe(false);
+        await store.passwordResets.issue(reset(a.id, u.id, 'scoped'));
+        const other = await tenant();
+        expect(await store.passwordResets.deleteForUser(other.accountId, u.id)).toBe(0);
+        expect(await store.passwordResets.deleteForUser(a.id, u.id)).toBe(1);
+        expect(await store.passwordResets.find('scoped', NOW)).toBeUndefined();
+      });
+
+      it('lists the active admins of one account only', async () => {
+        const a = account();
+        expect(await store.accounts.create(a)).toBe(true);
+        const admin = user(a.id, 'boss', { role: 'admin' });
+        const gone = user(a.id, 'former', { role: 'admin', state: 'disabled' });
+        for (const u of [admin, gone, user(a.id, 'agent')]) expect(await store.users.create(u)).toBe(true);
+        expect(await store.users.activeAdmins(a.id)).toEqual([admin.id]);
+        expect(await store.users.activeAdmins((await tenant()).accountId)).toEqual([]);
+      });
+    });
+
     describe('audit', () => {
       it('lists events newest first, with their details', async () => {
         const { accountId, userId } = await tenant('alice');
@@ -784,7 +837,7 @@ for (const kind of await storeKinds()) {
       it('applies every migration to a new database once, and none on a second run', async () => {
         const fresh = await openUnmigrated(kind);
         try {
-          expect(await migrateToLatest(fresh.database.db)).toEqual({ applied: ['001-foundation', '002-mfa', '003-user-search', '004-name-suffixes', '005-session-client', '006-factors'] });
+          expect(await migrateToLatest(fresh.database.db)).toEqual({ applied: ['001-foundation', '002-mfa', '003-user-search', '004-name-suffixes', '005-session-client', '006-factors', '009-password-resets'] });
           expect(await migrateToLatest(fresh.database.db)).toEqual({ applied: [] });
           // The tables are in this database (on PostgreSQL: in this schema, although
           // the suite's own schema on the same server already has them).

@@ -27,7 +27,7 @@ const nextAccountId = () => String(30_000_000 + ++accounts);
 const normal = (text: string) => text.normalize('NFKC').toLowerCase();
 
 function user(accountId: string, key: string): NewUser {
-  return { id: newId(), accountId, username: key, usernameKey: key, role: 'agent', passwordHash: '$argon2id$x', state: 'active', email: null, createdAt: NOW };
+  return { id: newId(), accountId, username: key, usernameKey: key, role: 'agent', passwordHash: '$argon2id$x', state: 'active', email: null, createdAt: NOW, passwordChangeRequired: false };
 }
 
 // Few letters, so names share trigrams; and the characters a query could trip on.
@@ -204,7 +204,7 @@ for (const kind of await storeKinds()) {
         expect((await old.migrateToLatest()).error).toBeUndefined();
         await store.accounts.create({ id: '40000001', name: 'Old', mfaEnabled: false, createdAt: NOW });
         for (const key of ['legacy.one', 'legacy.two', 'other']) await store.users.create(user('40000001', key));
-        expect((await migrateToLatest(db)).applied).toEqual(['003-user-search', '004-name-suffixes', '005-session-client', '006-factors']);
+        expect((await migrateToLatest(db)).applied).toEqual(['003-user-search', '004-name-suffixes', '005-session-client', '006-factors', '009-password-resets']);
         const found = await store.users.list('40000001', { search: 'legacy', limit: 10, offset: 0 });
         expect(found.users.map((u) => u.username)).toEqual(['legacy.one', 'legacy.two']);
       } finally {

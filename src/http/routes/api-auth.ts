@@ -6,6 +6,7 @@ import { retryAfterSeconds } from '../../domain/lockout-policy.ts';
 import { endSession, resolveSession } from '../../services/sessions.ts';
 import { signIn } from '../../services/sign-in.ts';
 import { principalOf } from '../access.ts';
+import { nextApiState } from '../next-step.ts';
 import { clearSessionCookie, sessionToken, setSessionCookie } from '../plugins/session.ts';
 import { ErrorBody, TooMany, Unavailable } from '../api-schemas.ts';
 import type { RouteContext } from '../route-context.ts';
@@ -20,7 +21,9 @@ const LoginBody = Type.Object(
   { additionalProperties: false },
 );
 const LoginState = Type.Object({
-  state: Type.Union([Type.Literal('authenticated'), Type.Literal('mfa_required'), Type.Literal('mfa_enrollment_required')]),
+  state: Type.Union([Type.Literal('authenticated'), Type.Literal('password_change_required'), Type.Literal('mfa_required'), Type.Literal('mfa_enrollment_required')], {
+    description: '`password_change_required`: signed in, but the password was set by an administrator: change it (POST /api/v1/password) before anything else answers.',
+  }),
   otpauthUri: Type.Optional(Type.String()),
 });
 
@@ -52,7 +55,7 @@ export async function apiAuthRoutes(app: FastifyInstance, { deps, cookie }: Rout
       const previous = sessionToken(request, cookie);
       if (previous) await endSession(deps, previous);
       setSessionCookie(reply, cookie, result.token);
-      if (result.state === 'full') return { state: 'authenticated' as const };
+      if (result.state === 'full') return { state: nextApiState(request, result) };
       if (result.mfaEnrolled) return { state: 'mfa_required' as const };
       // The API client is the user's own app: it gets the key URI to show as a QR code.
       const view = await resolveSession(deps, result.token);
@@ -89,7 +92,7 @@ export async function apiAuthRoutes(app: FastifyInstance, { deps, cookie }: Rout
         summary: 'The current session and its user',
         response: {
           200: Type.Object({
-            state: Type.Union([Type.Literal('authenticated'), Type.Literal('pending')]),
+            state: Type.Union([Type.Literal('authenticated'), Type.Literal('password_change_required'), Type.Literal('pending')]),
             accountId: Type.String(),
             userId: Type.String(),
             username: Type.String(),
@@ -102,7 +105,7 @@ export async function apiAuthRoutes(app: FastifyInstance, { deps, cookie }: Rout
     async (request) => {
       const auth = principalOf(request);
       return {
-        state: auth.session.state === 'full' ? ('authenticated' as const) : ('pending' as const),
+        state: auth.session.state === 'full' ? nextApiState(request, auth.user) : ('pending' as const),
         accountId: auth.account.id,
         userId: auth.user.id,
         username: auth.user.username,

@@ -24,7 +24,7 @@ export async function apiMfaResetRoutes(app: FastifyInstance, { deps }: RouteCon
         description: 'When the caller’s own second factor was verified more than 15 minutes ago, send a current code (step-up).',
         params: IdParams,
         body: Type.Object({ code: Type.Optional(Type.String({ maxLength: 64 })) }, { additionalProperties: false }),
-        response: { 200: Type.Object({ reset: Type.Literal(true), sessionsEnded: Type.Integer() }), 401: ErrorBody, 403: ErrorBody, 404: ErrorBody, 429: ErrorBody },
+        response: { 200: Type.Object({ reset: Type.Literal(true), sessionsEnded: Type.Integer() }), 401: ErrorBody, 403: ErrorBody, 404: ErrorBody, 409: ErrorBody, 429: ErrorBody },
       },
       // Only a step-up needs a body: a bare POST is a whole request.
       preValidation: async (request) => {
@@ -37,7 +37,7 @@ export async function apiMfaResetRoutes(app: FastifyInstance, { deps }: RouteCon
       if (!user) throw new AppError('not_found');
       await requireApiStepUp(deps, auth, request.body.code, request.ip);
       const result = await resetMfa(deps, auth.account.id, user.id, actorOf(auth, request));
-      if (!result.ok) throw new AppError('not_found');
+      if (!result.ok) throw new AppError(result.reason === 'only_admin' ? 'only_admin_own_mfa' : 'not_found');
       return { reset: true as const, sessionsEnded: result.sessionsEnded };
     },
   );

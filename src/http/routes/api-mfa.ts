@@ -8,6 +8,7 @@ import { submitCode } from '../../services/mfa-challenge.ts';
 import { hasFactor } from '../../services/factors/index.ts';
 import { totpOffer } from '../../services/factors/totp.ts';
 import { principalOf } from '../access.ts';
+import { nextApiState } from '../next-step.ts';
 import { clearSessionCookie, setSessionCookie } from '../plugins/session.ts';
 import { ErrorBody, TooMany } from '../api-schemas.ts';
 import type { RouteContext } from '../route-context.ts';
@@ -51,7 +52,7 @@ export async function apiMfaRoutes(app: FastifyInstance, { deps, cookie }: Route
         ),
         response: {
           200: Type.Object({
-            state: Type.Literal('authenticated'),
+            state: Type.Union([Type.Literal('authenticated'), Type.Literal('password_change_required')]),
             recoveryCodes: Type.Optional(Type.Array(Type.String(), { description: 'Shown once, after a new authenticator is confirmed' })),
             recoveryCodesLeft: Type.Optional(Type.Integer()),
           }),
@@ -67,7 +68,7 @@ export async function apiMfaRoutes(app: FastifyInstance, { deps, cookie }: Route
       if (result.ok) {
         setSessionCookie(reply, cookie, result.token);
         return {
-          state: 'authenticated' as const,
+          state: nextApiState(request, view.user),
           ...(result.recoveryCodes ? { recoveryCodes: result.recoveryCodes } : {}),
           ...(result.recoveryCodesLeft !== undefined ? { recoveryCodesLeft: result.recoveryCodesLeft } : {}),
         };

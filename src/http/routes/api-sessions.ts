@@ -76,7 +76,7 @@ export async function apiSessionRoutes(app: FastifyInstance, { deps, cookie }: R
   api.post(
     '/api/v1/password',
     {
-      config: { access: 'signed-in' },
+      config: { access: 'signed-in', beforePasswordChange: true },
       schema: {
         tags: ['sessions'],
         summary: 'Change your password: the current one and the new one; your other sessions end',

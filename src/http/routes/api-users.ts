@@ -95,7 +95,7 @@ export async function apiUserRoutes(app: FastifyInstance, { deps }: RouteContext
       const auth = principalOf(request);
       const { code, ...fields } = request.body;
       if (changesAdminStanding(undefined, { role: fields.role, state: 'active' })) await requireApiStepUp(deps, auth, code, request.ip);
-      const result = await createUser(deps, auth.account.id, { ...fields, email: fields.email ?? null }, actorOf(auth, request));
+      const result = await createUser(deps, auth.account.id, { ...fields, email: fields.email ?? null }, actorOf(auth, request), 'admin');
       if (!result.ok) throw new AppError('invalid_request', result.errors.join(' '));
       return reply.code(201).send({ userId: result.userId });
     },
@@ -141,7 +141,7 @@ export async function apiUserRoutes(app: FastifyInstance, { deps }: RouteContext
           },
           { additionalProperties: false },
         ),
-        response: { 200: UserSummary, 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 404: ErrorBody, 429: ErrorBody },
+        response: { 200: UserSummary, 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 404: ErrorBody, 409: ErrorBody, 429: ErrorBody },
       },
     },
     async (request) => {
@@ -158,6 +158,8 @@ export async function apiUserRoutes(app: FastifyInstance, { deps }: RouteContext
             throw new AppError('invalid_request', result.errors.join(' '));
           case 'not_found':
             throw new AppError('not_found');
+          case 'last_admin':
+            throw new AppError('last_admin');
         }
       }
       const updated = await getUser(deps, auth.account.id, user.id);

@@ -6,6 +6,7 @@ import { apiAuditRoutes } from './api-audit.ts';
 import { apiAuthRoutes } from './api-auth.ts';
 import { apiMfaRoutes } from './api-mfa.ts';
 import { apiMfaResetRoutes } from './api-mfa-reset.ts';
+import { apiPasswordResetRoutes } from './api-password-reset.ts';
 import { apiSessionRoutes } from './api-sessions.ts';
 import { apiUserRoutes } from './api-users.ts';
 import type { RouteContext } from '../route-context.ts';
@@ -29,6 +30,7 @@ export async function apiRoutes(app: FastifyInstance, options: RouteContext) {
   await app.register(apiAccountRoutes, options);
   await app.register(apiUserRoutes, options);
   await app.register(apiMfaResetRoutes, options);
+  await app.register(apiPasswordResetRoutes, options);
   await app.register(apiAuditRoutes, options);
   await app.register(apiSessionRoutes, options);
 }

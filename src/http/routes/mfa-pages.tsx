@@ -7,13 +7,14 @@ import { totpOffer } from '../../services/factors/totp.ts';
 import type { Principal } from '../../services/principal.ts';
 import { principalOf } from '../access.ts';
 import { codeErrorMessage, lockedMessage } from '../code-messages.ts';
+import { nextPage } from '../next-step.ts';
 import { clearSessionCookie, setSessionCookie } from '../plugins/session.ts';
 import { renderPage } from '../views/layout.tsx';
 import { MessagePage } from '../views/message.tsx';
 import { RecoveryCodesPage, SetupPage, VerifyPage } from '../views/mfa.tsx';
 import { csrfToken, formField } from '../forms.ts';
 import type { RouteContext } from '../route-context.ts';
-import { afterSignIn, applicationContext } from './oidc-routes.tsx';
+import { applicationContext } from './oidc-routes.tsx';
 import { allowFormTargets, originsOf } from '../plugins/security.ts';
 
 export async function mfaPages(app: FastifyInstance, ctx: RouteContext) {
@@ -63,9 +64,9 @@ export async function mfaPages(app: FastifyInstance, ctx: RouteContext) {
       if (result.recoveryCodes) {
         // Shown once, in this answer only: nothing can fetch them again.
         request.auth = null;
-        return html(reply, 200, renderPage(<RecoveryCodesPage csrf="" codes={result.recoveryCodes} next={afterSignIn(request, cookie)} />));
+        return html(reply, 200, renderPage(<RecoveryCodesPage csrf="" codes={result.recoveryCodes} next={nextPage(request, view.user)} />));
       }
-      return reply.redirect(afterSignIn(request, cookie), 303);
+      return reply.redirect(nextPage(request, view.user), 303);
     }
     switch (result.reason) {
       case 'invalid':

@@ -12,6 +12,7 @@ import { MessagePage } from '../views/message.tsx';
 import { LoggedOutPage, LogoutPage, OidcErrorPage } from '../views/oidc.tsx';
 import { allowFormTargets, originsOf } from '../plugins/security.ts';
 import type { RouteContext } from '../route-context.ts';
+import { CONTINUE_COOKIE } from '../next-step.ts';
 
 // The provider's endpoints (/.well-known/openid-configuration and /oidc/…)
 // are oidc-provider's own, mounted through @fastify/middie after the
@@ -23,9 +24,9 @@ import type { RouteContext } from '../route-context.ts';
 
 const INTERACTION_PATH = `${OIDC_PREFIX}/interaction/`;
 
-/** The cookie that carries a pending interaction through our sign-in pages. */
+/** The cookie that carries a pending interaction through our sign-in pages (next-step.ts reads it). */
 export function continueCookieName(cookie: CookieSettings): string {
-  return cookie.secure ? '__Host-portcullis-continue' : 'portcullis-continue';
+  return cookie.secure ? CONTINUE_COOKIE.secure : CONTINUE_COOKIE.plain;
 }
 
 const UID = /^[A-Za-z0-9_-]{1,64}$/;
@@ -50,11 +51,6 @@ function sessionMark(sessionId: string | undefined): string {
   return sessionId ? sessionId.slice(0, 16) : '-';
 }
 
-/** Where a sign-in goes once its session is full: back to the application that sent the user, or home. */
-export function afterSignIn(request: FastifyRequest, cookie: CookieSettings): string {
-  const uid = pendingInteraction(request, cookie);
-  return uid ? `${INTERACTION_PATH}${uid}` : '/';
-}
 
 /** The application a sign-in under way is for, or undefined (and the stale cookie is dropped). */
 export async function applicationContext(

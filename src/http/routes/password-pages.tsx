@@ -3,12 +3,15 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { minutesLeft, retryAfterSeconds } from '../../domain/lockout-policy.ts';
 import { changePassword } from '../../services/password-change.ts';
 import { principalOf } from '../access.ts';
+import { nextPage } from '../next-step.ts';
 import { viewerOf } from '../viewer.ts';
 import { setSessionCookie } from '../plugins/session.ts';
 import { renderPage } from '../views/layout.tsx';
 import { PasswordPage } from '../views/password.tsx';
 import { csrfToken, formField } from '../forms.ts';
 import type { RouteContext } from '../route-context.ts';
+
+const REQUIRED = 'Your password was set by an administrator. Choose your own password to continue: type the one you were given, then a new one.';
 
 /** Change password, for every signed-in user (OWASP ASVS 4.0.3 2.1.5, 2.1.6, 3.3.3). */
 export async function passwordPages(app: FastifyInstance, { deps, cookie }: RouteContext) {
@@ -23,12 +26,14 @@ export async function passwordPages(app: FastifyInstance, { deps, cookie }: Rout
         ),
       );
 
-  app.get('/account/password', { config: { access: 'signed-in' } }, async (request, reply) => {
+  // The one page a user whose password an admin set can reach (issue 15): beforePasswordChange.
+  app.get('/account/password', { config: { access: 'signed-in', beforePasswordChange: true } }, async (request, reply) => {
     const changed = (request.query as Record<string, unknown>).changed === '1';
+    if (principalOf(request).user.passwordChangeRequired) return send(request, reply, 200, { notice: REQUIRED });
     return send(request, reply, 200, changed ? { notice: 'Your password is changed. Your other sessions are signed out.' } : {});
   });
 
-  app.post('/account/password', { config: { access: 'signed-in' }, preHandler: app.csrfProtection }, async (request, reply) => {
+  app.post('/account/password', { config: { access: 'signed-in', beforePasswordChange: true }, preHandler: app.csrfProtection }, async (request, reply) => {
     const auth = principalOf(request);
     const result = await changePassword(
       deps,
@@ -42,6 +47,8 @@ export async function passwordPages(app: FastifyInstance, { deps, cookie }: Rout
     );
     if (result.ok) {
       setSessionCookie(reply, cookie, result.token);
+      // A required change done, the sign-in goes on where it was going; the password is now the user's own.
+      if (auth.user.passwordChangeRequired) return reply.redirect(nextPage(request, { passwordChangeRequired: false }), 303);
       return reply.redirect('/account/password?changed=1', 303);
     }
     switch (result.reason) {

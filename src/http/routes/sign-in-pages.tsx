@@ -6,6 +6,7 @@ import { signIn } from '../../services/sign-in.ts';
 import { endBrowserApplicationSession } from '../../services/oidc/revocation.ts';
 import { PROVIDER_SESSION_COOKIE } from '../../services/oidc/index.ts';
 import { principalOf } from '../access.ts';
+import { nextPage } from '../next-step.ts';
 import { viewerOf } from '../viewer.ts';
 import { clearSessionCookie, sessionToken, setSessionCookie } from '../plugins/session.ts';
 import { HomePage } from '../views/home.tsx';
@@ -15,7 +16,7 @@ import type { LoginPageProps } from '../views/login.tsx';
 import type { InteractionContext } from '../../services/oidc/index.ts';
 import { csrfToken, formField, noticeFor } from '../forms.ts';
 import type { RouteContext } from '../route-context.ts';
-import { afterSignIn, applicationContext } from './oidc-routes.tsx';
+import { applicationContext } from './oidc-routes.tsx';
 import { allowFormTargets, originsOf } from '../plugins/security.ts';
 
 /** Why a visitor was sent back to the sign-in page. */
@@ -42,7 +43,7 @@ export async function signInPages(app: FastifyInstance, ctx: RouteContext) {
 
   app.get('/login', { config: { access: 'public' } }, async (request, reply) => {
     const application = await applicationContext(request, reply, ctx);
-    if (request.auth?.session.state === 'full' && !application) return reply.redirect('/', 303);
+    if (request.auth?.session.state === 'full' && !application) return reply.redirect(nextPage(request, request.auth.user), 303);
     const notice = noticeFor(notices, (request.query as Record<string, unknown>).notice);
     if (application) allowFormTargets(reply, originsOf(application.application.redirectUris));
     return sendLogin(reply, 200, { csrf: csrfToken(request, reply), notice, application: application && appOf(application) });
@@ -62,7 +63,7 @@ export async function signInPages(app: FastifyInstance, ctx: RouteContext) {
       const previous = sessionToken(request, cookie);
       if (previous) await endSession(deps, previous);
       setSessionCookie(reply, cookie, result.token);
-      return reply.redirect(result.state === 'pending' ? '/login/mfa' : afterSignIn(request, cookie), 303);
+      return reply.redirect(result.state === 'pending' ? '/login/mfa' : nextPage(request, result), 303);
     }
     const csrf = csrfToken(request, reply);
     switch (result.reason) {

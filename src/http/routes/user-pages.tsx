@@ -6,6 +6,9 @@ import { changesAdminStanding } from '../../domain/roles.ts';
 import { AppError } from '../app-error.ts';
 import type { Principal } from '../../services/principal.ts';
 import { resetMfa } from '../../services/mfa-reset.ts';
+import { issuePasswordReset } from '../../services/password-reset.ts';
+import { resetBaseUrl } from '../reset-base-url.ts';
+import { ResetLinkPage } from '../views/password-reset.tsx';
 import { accountSkills, createSkill, getUser, listUsers, updateUser } from '../../services/user-directory.ts';
 import type { UserDetail } from '../../services/user-directory.ts';
 import { createUser } from '../../services/users.ts';
@@ -54,6 +57,7 @@ export async function userPages(app: FastifyInstance, { deps }: RouteContext) {
       reset: `MFA was reset for ${user.username}. They will set up their authenticator app at their next sign-in.`,
       saved: 'Saved.',
       created: `User ${user.username} was created.`,
+      'reset-sent': `A Reset password link was e-mailed to ${user.username}.`,
     };
     const notice = noticeFor(notices, (request.query as Record<string, unknown>).notice);
     const skills = await accountSkills(deps, auth.account.id);
@@ -80,6 +84,7 @@ export async function userPages(app: FastifyInstance, { deps }: RouteContext) {
       auth.account.id,
       { username: formField(request.body, 'username'), role: formField(request.body, 'role'), password: formField(request.body, 'password'), email: formField(request.body, 'email'), skills },
       actorOf(auth, request),
+      'admin',
     );
     if (!result.ok) return usersPage(request, reply, auth, 400, { error: result.errors.join(' ') });
     return reply.redirect(`/manage/users/${result.userId}?notice=created`, 303);
@@ -112,9 +117,27 @@ export async function userPages(app: FastifyInstance, { deps }: RouteContext) {
           return editPage(request, reply, auth, user, 400, result.errors);
         case 'not_found':
           return editPage(request, reply, auth, user, 400, ['Not found.']);
+        case 'last_admin':
+          return editPage(request, reply, auth, user, 409, [`${user.username} is the account’s last active admin: make another user an admin first.`]);
       }
     }
     return reply.redirect(`/manage/users/${user.id}?notice=saved`, 303);
+  });
+
+  // Reset password (issue 15): a one-time link, behind a step-up as Reset MFA is.
+  app.post('/manage/users/:id/reset-password', { config: { access: { permission: 'manageUsers' } }, preHandler: app.csrfProtection }, async (request, reply) => {
+    const auth = principalOf(request);
+    const user = await targetUser(request, auth);
+    if (await requirePageStepUp(deps, request, reply, auth, { action: `/manage/users/${user.id}/reset-password`, what: `send ${user.username} a Reset password link` })) return reply;
+    const result = await issuePasswordReset(deps, auth.account.id, user.id, actorOf(auth, request), resetBaseUrl(deps, request));
+    if (!result.ok) throw new AppError('not_found');
+    if (result.emailed) return reply.redirect(`/manage/users/${user.id}?notice=reset-sent`, 303);
+    reply.header('cache-control', 'no-store');
+    return html(
+      reply,
+      200,
+      renderPage(<ResetLinkPage csrf={csrfToken(request, reply)} viewer={viewerOf(auth)} userId={user.id} username={user.username} link={result.link} expiresAt={result.expiresAt} />),
+    );
   });
 
   app.get('/manage/users/:id/reset-mfa', { config: { access: { permission: 'resetMfa' } } }, async (request, reply) => {
@@ -128,7 +151,16 @@ export async function userPages(app: FastifyInstance, { deps }: RouteContext) {
     const user = await targetUser(request, auth);
     if (await requirePageStepUp(deps, request, reply, auth, { action: `/manage/users/${user.id}/reset-mfa`, what: `reset MFA for ${user.username}` })) return reply;
     const result = await resetMfa(deps, auth.account.id, user.id, actorOf(auth, request));
-    if (!result.ok) throw new AppError('not_found');
+    if (!result.ok) {
+      switch (result.reason) {
+        case 'not_found':
+          throw new AppError('not_found');
+        case 'only_admin':
+          return editPage(request, reply, auth, user, 409, [
+            'You are the account’s only active admin: you cannot reset your own MFA here. Make another user an admin first; an operator can use the command-line break-glass reset.',
+          ]);
+      }
+    }
     // Resetting one's own MFA ends one's own session too.
     if (user.id === auth.user.id) return reply.redirect('/login', 303);
     return reply.redirect(`/manage/users/${user.id}?notice=reset`, 303);

@@ -21,6 +21,8 @@ export const auditActions: Array<[string, string]> = [
   ['user.create', 'User created'],
   ['user.update', 'User changed'],
   ['user.password_change', 'Password changed by its user'],
+  ['user.password_reset_issued', 'Reset password link sent'],
+  ['user.password_reset', 'Password set with a reset link'],
   ['user.import', 'Users imported'],
   ['skill.create', 'Skill created'],
 ];

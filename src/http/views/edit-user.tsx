@@ -105,6 +105,19 @@ export function EditUserPage({ csrf, viewer, user, skills, notice, errors }: Edi
           </p>
           <ResetMfaDialog csrf={csrf} user={user} />
         </section>
+        <section class="card" aria-labelledby="password-title">
+          <h2 id="password-title">Password</h2>
+          <p>
+            Send {user.username} a link to set a new password: it works once, for 24 hours, and signs them out everywhere when used.{' '}
+            {user.email ? `It is e-mailed to ${user.email}.` : 'They have no e-mail address: the link is shown to you once, to pass on.'}
+          </p>
+          <form method="post" action={`/manage/users/${user.id}/reset-password`}>
+            <CsrfField token={csrf} />
+            <button type="submit" class="danger">
+              Reset password
+            </button>
+          </form>
+        </section>
       </div>
       <script src="/app.js" defer />
     </Layout>

@@ -132,6 +132,7 @@ export function VerifyPage({ csrf, error, recovery }: { csrf: string; error?: st
   );
 }
 
+/** next: where the session goes on (src/http/next-step.ts). */
 export function RecoveryCodesPage({ csrf, codes, next = '/' }: { csrf: string; codes: string[]; next?: string }) {
   const text = `Portcullis recovery codes\n${codes.join('\n')}\n`;
   return (

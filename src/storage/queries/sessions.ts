@@ -9,7 +9,7 @@ import type { Database, SessionsTable } from '../schema.ts';
 /** A session with what every request needs to know about its user and account. */
 export interface SessionView {
   session: Session;
-  user: { id: string; username: string; role: Role; state: UserState };
+  user: { id: string; username: string; role: Role; state: UserState; passwordChangeRequired: boolean };
   account: { id: string; name: string; mfaEnabled: boolean };
 }
 
@@ -52,13 +52,13 @@ const insertSession = compiledOnce<Insertable<SessionsTable>, never>((db, p) =>
   }),
 );
 
-const selectView = compiledOnce<{ id: string }, Selectable<SessionsTable> & { u_username: string; u_role: string; u_state: string; a_name: string; a_mfa: number }>((db, p) =>
+const selectView = compiledOnce<{ id: string }, Selectable<SessionsTable> & { u_username: string; u_role: string; u_state: string; u_pcr: number; a_name: string; a_mfa: number }>((db, p) =>
   db
     .selectFrom('sessions')
     .innerJoin('users', (j) => j.onRef('users.id', '=', 'sessions.user_id').onRef('users.account_id', '=', 'sessions.account_id'))
     .innerJoin('accounts', 'accounts.id', 'sessions.account_id')
     .selectAll('sessions')
-    .select(['users.username as u_username', 'users.role as u_role', 'users.state as u_state', 'accounts.name as a_name', 'accounts.mfa_enabled as a_mfa'])
+    .select(['users.username as u_username', 'users.role as u_role', 'users.state as u_state', 'users.password_change_required as u_pcr', 'accounts.name as a_name', 'accounts.mfa_enabled as a_mfa'])
     .where('sessions.id', '=', p('id')),
 );
 
@@ -102,7 +102,7 @@ export function sessionQueries(db: Kysely<Database>) {
       if (!row) return undefined;
       return {
         session: toSession(row),
-        user: { id: row.user_id, username: row.u_username, role: row.u_role as Role, state: row.u_state as UserState },
+        user: { id: row.user_id, username: row.u_username, role: row.u_role as Role, state: row.u_state as UserState, passwordChangeRequired: row.u_pcr === 1 },
         account: { id: row.account_id, name: row.a_name, mfaEnabled: row.a_mfa === 1 },
       };
     },

@@ -31,6 +31,7 @@ function toUser(row: Selectable<UsersTable>): User {
     state: row.state as UserState,
     email: row.email,
     createdAt: row.created_at,
+    passwordChangeRequired: row.password_change_required === 1,
   };
 }
 
@@ -55,6 +56,9 @@ export function userQueries(db: Kysely<Database>) {
           email: user.email,
           created_at: user.createdAt,
           updated_at: user.createdAt,
+          // Named only when set: the column's default is 0, and a row written so
+          // also fits a schema from before migration 009 (tests that migrate old data).
+          ...(user.passwordChangeRequired ? { password_change_required: 1 } : {}),
         })
         .onConflict((oc) => oc.columns(['account_id', 'username_key']).doNothing())
         .executeTakeFirst();
@@ -103,11 +107,15 @@ export function userQueries(db: Kysely<Database>) {
       return { users: rows.map(toUser), total };
     },
 
-    /** Replaces the user's password hash if it is still `expected`; answers whether it did. */
+    /**
+     * Replaces the user's password hash with one the user chose, if it is still
+     * `expected`; answers whether it did. A password the user chose is never
+     * one they must change, so the flag an admin-set password carries goes.
+     */
     async setPassword(accountId: string, userId: string, passwordHash: string, now: number, expected: string): Promise<boolean> {
       const result = await db
         .updateTable('users')
-        .set({ password_hash: passwordHash, updated_at: now })
+        .set({ password_hash: passwordHash, updated_at: now, password_change_required: 0 })
         .where('account_id', '=', accountId)
         .where('id', '=', userId)
         .where('password_hash', '=', expected)
@@ -123,6 +131,18 @@ export function userQueries(db: Kysely<Database>) {
         .where('id', '=', userId)
         .executeTakeFirst();
       return Number(result.numUpdatedRows) === 1;
+    },
+
+    /** The account's active admins, by id. */
+    async activeAdmins(accountId: string): Promise<string[]> {
+      const rows = await db
+        .selectFrom('users')
+        .select('id')
+        .where('account_id', '=', accountId)
+        .where('role', '=', 'admin')
+        .where('state', '=', 'active')
+        .execute();
+      return rows.map((r) => r.id);
     },
 
     async count(accountId: string): Promise<number> {
