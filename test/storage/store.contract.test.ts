@@ -837,7 +837,7 @@ for (const kind of await storeKinds()) {
       it('applies every migration to a new database once, and none on a second run', async () => {
         const fresh = await openUnmigrated(kind);
         try {
-          expect(await migrateToLatest(fresh.database.db)).toEqual({ applied: ['001-foundation', '002-mfa', '003-user-search', '004-name-suffixes', '005-session-client', '006-factors', '009-password-resets'] });
+          expect(await migrateToLatest(fresh.database.db)).toEqual({ applied: ['001-foundation', '002-mfa', '003-user-search', '004-name-suffixes', '005-session-client', '006-factors', '007-oidc', '009-password-resets'] });
           expect(await migrateToLatest(fresh.database.db)).toEqual({ applied: [] });
           // The tables are in this database (on PostgreSQL: in this schema, although
           // the suite's own schema on the same server already has them).
