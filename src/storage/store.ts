@@ -9,6 +9,7 @@ import { sessionQueries } from './queries/sessions.ts';
 import { skillQueries } from './queries/skills.ts';
 import { throttleQueries } from './queries/throttles.ts';
 import { userQueries } from './queries/users.ts';
+import { webauthnChallengeQueries } from './queries/webauthn-challenges.ts';
 import type { Database } from './schema.ts';
 
 /**
@@ -25,6 +26,7 @@ export interface Store {
   readonly audit: ReturnType<typeof auditQueries>;
   readonly factors: ReturnType<typeof factorQueries>;
   readonly recoveryCodes: ReturnType<typeof recoveryCodeQueries>;
+  readonly webauthnChallenges: ReturnType<typeof webauthnChallengeQueries>;
   /** Answers when the database does; throws when it is unreachable. */
   ping(): Promise<void>;
   /**
@@ -60,6 +62,7 @@ export function createStore(db: Kysely<Database>, dialect: Dialect, committed?: 
     audit: auditQueries(db),
     factors: factorQueries(db),
     recoveryCodes: recoveryCodeQueries(db),
+    webauthnChallenges: webauthnChallengeQueries(db),
     ping: async () => {
       await sql`select 1`.execute(db);
     },

@@ -2,7 +2,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import QRCode from 'qrcode';
 import { submitCode } from '../../services/mfa-challenge.ts';
-import { hasFactor } from '../../services/factors/index.ts';
+import { userFactors } from '../../services/factors/index.ts';
 import { totpOffer } from '../../services/factors/totp.ts';
 import type { Principal } from '../../services/principal.ts';
 import { principalOf } from '../access.ts';
@@ -13,6 +13,7 @@ import { MessagePage } from '../views/message.tsx';
 import { RecoveryCodesPage, SetupPage, VerifyPage } from '../views/mfa.tsx';
 import { csrfToken, formField } from '../forms.ts';
 import type { RouteContext } from '../route-context.ts';
+import { relyingPartyOf } from '../relying-party.ts';
 
 export async function mfaPages(app: FastifyInstance, { deps, cookie }: RouteContext) {
   const html = (reply: FastifyReply, status: number, body: string) => reply.code(status).type('text/html; charset=utf-8').send(body);
@@ -20,10 +21,12 @@ export async function mfaPages(app: FastifyInstance, { deps, cookie }: RouteCont
   /** The set-up page or the code page, as this pending sign-in needs. */
   async function challengePage(request: FastifyRequest, reply: FastifyReply, view: Principal, status: number, error?: string) {
     const csrf = csrfToken(request, reply);
-    const enrolled = await hasFactor(deps, view.account.id, view.user.id);
-    if (enrolled) {
+    const factors = await userFactors(deps, view.account.id, view.user.id);
+    if (factors.length > 0) {
       const recovery = (request.query as Record<string, unknown>).method === 'recovery';
-      return html(reply, status, renderPage(<VerifyPage csrf={csrf} error={error} recovery={recovery} />));
+      const hasApp = factors.some((f) => f.type === 'totp');
+      const hasKey = factors.some((f) => f.type === 'webauthn');
+      return html(reply, status, renderPage(<VerifyPage csrf={csrf} error={error} recovery={recovery} hasApp={hasApp} hasKey={hasKey} />));
     }
     const offer = await totpOffer(deps, view);
     if (!offer) throw new Error('could not prepare an enrolment secret');
@@ -32,7 +35,7 @@ export async function mfaPages(app: FastifyInstance, { deps, cookie }: RouteCont
       reply,
       status,
       renderPage(
-        <SetupPage csrf={csrf} qrDataUrl={qrDataUrl} manualKey={offer.manualKey} issuer={view.account.name} username={view.user.username} error={error} />,
+        <SetupPage csrf={csrf} qrDataUrl={qrDataUrl} uri={offer.uri} manualKey={offer.manualKey} issuer={view.account.name} username={view.user.username} error={error} />,
       ),
     );
   }
@@ -45,15 +48,19 @@ export async function mfaPages(app: FastifyInstance, { deps, cookie }: RouteCont
   // CSRF check: an expired sign-in has no session for the form's token to match.
   app.post('/login/mfa', { config: { access: 'pending' }, preHandler: app.csrfProtection }, async (request, reply) => {
     const view = principalOf(request);
-    // The form says which kind of code it carries (the recovery form sends method=recovery_code).
-    const method = formField(request.body, 'method') === 'recovery_code' ? 'recovery_code' : 'totp';
-    const result = await submitCode(deps, view, { method, code: formField(request.body, 'code') }, request.ip);
+    // The form says which kind of code it carries (the recovery form sends
+    // method=recovery_code, the security key's method=webauthn with the browser's answer as credential).
+    const named = formField(request.body, 'method');
+    const method = named === 'recovery_code' || named === 'webauthn' ? named : 'totp';
+    const code = method === 'webauthn' ? formField(request.body, 'credential') : formField(request.body, 'code');
+    const result = await submitCode(deps, view, { method, code, relyingParty: relyingPartyOf(request, deps.settings.publicUrl) }, request.ip);
     if (result.ok) {
       setSessionCookie(reply, cookie, result.token);
       if (result.recoveryCodes) {
         // Shown once, in this answer only: nothing can fetch them again.
         request.auth = null;
-        return html(reply, 200, renderPage(<RecoveryCodesPage csrf="" codes={result.recoveryCodes} />));
+        const factor = result.method === 'webauthn' ? 'Your security key' : 'Your authenticator app';
+        return html(reply, 200, renderPage(<RecoveryCodesPage csrf="" codes={result.recoveryCodes} factor={factor} />));
       }
       return reply.redirect('/', 303);
     }
