@@ -8,6 +8,9 @@
   'use strict';
   var lib = window.SimpleWebAuthnBrowser;
   if (!lib || !lib.browserSupportsWebAuthn()) return;
+  Array.prototype.forEach.call(document.querySelectorAll('[data-webauthn-fallback]'), function (note) {
+    note.hidden = true;
+  });
   var forms = document.querySelectorAll('form[data-webauthn]');
   Array.prototype.forEach.call(forms, function (form) {
     form.hidden = false;

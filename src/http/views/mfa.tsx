@@ -173,9 +173,8 @@ export function VerifyPage({ csrf, error, recovery, hasApp, hasKey }: VerifyPage
         )}
         {hasKey && !recovery && <SecurityKeyForm csrf={csrf} label="Use your security key" />}
         {keyOnly && (
-          <noscript>
-            <p>Your security key needs JavaScript in this browser. Without it, use a recovery code.</p>
-          </noscript>
+          // Hidden by the browser half once it finds WebAuthn; shown without JavaScript or WebAuthn.
+          <p data-webauthn-fallback>Your security key needs JavaScript and a browser that supports security keys. Without them, use a recovery code.</p>
         )}
         {!keyOnly && <CodeForm csrf={csrf} error={error} recovery={recovery} />}
         <p>
