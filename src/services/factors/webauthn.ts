@@ -1,9 +1,3 @@
-import {
-  generateAuthenticationOptions,
-  generateRegistrationOptions,
-  verifyAuthenticationResponse,
-  verifyRegistrationResponse,
-} from '@simplewebauthn/server';
 import type {
   AuthenticationResponseJSON,
   PublicKeyCredentialCreationOptionsJSON,
@@ -29,6 +23,13 @@ import { freshRecoveryCodes } from './recovery-code.ts';
 // (§5.4.7), so any key will do and nothing identifying is kept.
 
 export const DEFAULT_WEBAUTHN_NAME = 'Security key';
+
+/**
+ * The library, loaded on first use: the CLI reaches this module through the
+ * factor index, and a break-glass command should not pay for loading a WebAuthn
+ * verifier it never calls.
+ */
+const library = () => import('@simplewebauthn/server');
 
 /** What the browser half needs to start a ceremony: create a credential, or sign with one. */
 export type CeremonyOptions =
@@ -70,6 +71,7 @@ async function issueChallenge(deps: Deps, view: SessionView, purpose: WebAuthnPu
 export async function registrationOptions(deps: Deps, view: SessionView, rp: RelyingParty): Promise<CeremonyOptions> {
   const keys = webauthnFactorsOf({ factors: await deps.store.factors.forUser(view.account.id, view.user.id) });
   const challenge = await issueChallenge(deps, view, 'register');
+  const { generateRegistrationOptions } = await library();
   const options = await generateRegistrationOptions({
     rpName: view.account.name,
     rpID: rp.id,
@@ -91,6 +93,7 @@ export async function authenticationOptions(deps: Deps, view: SessionView, rp: R
   const keys = webauthnFactorsOf({ factors: await deps.store.factors.forUser(view.account.id, view.user.id) });
   if (keys.length === 0) return undefined;
   const challenge = await issueChallenge(deps, view, 'authenticate');
+  const { generateAuthenticationOptions } = await library();
   const options = await generateAuthenticationOptions({
     rpID: rp.id,
     challenge: Buffer.from(challenge, 'base64url'),
@@ -145,6 +148,7 @@ function libraryRefusal(error: unknown): { ok: false; reason: string } {
 async function verifyRegistration(deps: Deps, challenge: Challenge, rp: RelyingParty, parsed: Extract<Parsed, { ok: true }>): Promise<Verified<WebAuthnProof>> {
   const stored = await deps.store.webauthnChallenges.find(challenge.view.session.id, 'register', parsed.challenge, deps.clock.now());
   if (!stored) return { ok: false, reason: 'challenge unknown, expired or used' };
+  const { verifyRegistrationResponse } = await library();
   try {
     const result = await verifyRegistrationResponse({
       response: parsed.json as unknown as RegistrationResponseJSON,
@@ -173,6 +177,7 @@ async function verifyAssertion(deps: Deps, challenge: Challenge, rp: RelyingPart
   const key = webauthnFactorsOf(challenge).find((k) => k.credentialId === parsed.id);
   if (!key) return { ok: false, reason: 'credential not one of the user’s' };
   let newCount: number;
+  const { verifyAuthenticationResponse } = await library();
   try {
     const result = await verifyAuthenticationResponse({
       response: parsed.json as unknown as AuthenticationResponseJSON,
