@@ -136,9 +136,10 @@ export async function submitCode(deps: Deps, view: SessionView, submission: Subm
   const notice = (subject: string, text: string) =>
     deps.store.users.get(account.id, user.id).then((full) => deps.notifier.notify({ to: { username: user.username, email: full?.email ?? null }, subject, text }));
   if (result.ok && result.recoveryCodes) {
+    const what = result.method === 'webauthn' ? 'A security key' : 'An authenticator app';
     await notice(
-      `An authenticator app was set up for ${account.name}`,
-      `An authenticator app was set up for your sign-in "${user.username}" to ${account.name} (account ${account.id}) at ${at} from ${ip}. If this was not you, ask your administrator to reset MFA at once.`,
+      `${what} was set up for ${account.name}`,
+      `${what} was set up for your sign-in "${user.username}" to ${account.name} (account ${account.id}) at ${at} from ${ip}. If this was not you, ask your administrator to reset MFA at once.`,
     );
   }
   if (reused) {

@@ -96,6 +96,7 @@ for (const kind of await storeKinds()) {
       const rows = await t.deps.store.sessions.listFull(tenant.accountId, userId);
       expect(amrOf(rows[0]?.methods ?? [])).toEqual(['pwd', 'hwk', 'mfa']);
       expect((await auditEvents(t, tenant.accountId, 'mfa.enroll')).some((e) => e.targetUserId === userId)).toBe(true);
+      expect(t.notices.filter((n) => n.to.username === 'kira').map((n) => n.subject)).toEqual(['A security key was set up for Acme Support']);
     });
 
     it('signs in with the key: the options list it, the counter is recorded, the session records hwk', async () => {
