@@ -71,6 +71,21 @@ export const mfaDefaults = {
   secretBytes: 20,
 } as const;
 
+export const webauthnDefaults = {
+  // W3C WebAuthn Level 3 §13.4.3: challenges at least 16 random bytes; we use 32.
+  challengeBytes: 32,
+  // W3C WebAuthn Level 3 §15.1 (ceremony timeouts): 5 to 10 minutes when user
+  // verification is asked for. 5 minutes, the life of a pending sign-in, so a
+  // challenge never outlives the sign-in it belongs to.
+  challengeTtlMs: 5 * MINUTE,
+  // How long the browser waits for the key (the options' timeout), the same.
+  ceremonyTimeoutMs: 5 * MINUTE,
+  // The largest response a browser sends for one key (ids, authenticator data,
+  // a signature, client data and, at registration, an attestation object with
+  // attestation "none"): a few KiB. Anything bigger is refused unread.
+  maxResponseChars: 16_384,
+} as const;
+
 export const httpDefaults = {
   // Issue 16, finding 7: a body trickled a byte every few seconds held a
   // connection open for minutes. The largest body a browser sends is a form

@@ -2,12 +2,12 @@
 // are ours; amrOf turns them into RFC 8176 "amr" values for ID tokens and
 // pages. A session keeps the steps in the order they happened.
 
-export const factorTypes = ['totp'] as const;
-/** A second factor a user holds (a row of their own): `webauthn` comes next. */
+export const factorTypes = ['totp', 'webauthn'] as const;
+/** A second factor a user holds (a row of their own): an authenticator app, a security key or passkey. */
 export type FactorType = (typeof factorTypes)[number];
 
 /** What the client says it submits at the code step: a factor's proof, or a recovery code. */
-export const secondFactorMethods = ['totp', 'recovery_code'] as const;
+export const secondFactorMethods = ['totp', 'webauthn', 'recovery_code'] as const;
 export type SecondFactorMethod = (typeof secondFactorMethods)[number];
 
 export function isSecondFactorMethod(value: unknown): value is SecondFactorMethod {
@@ -26,7 +26,9 @@ export interface AuthStep {
 // single-use secret the user holds (NIST SP 800-63B §5.1.2, a look-up secret);
 // RFC 8176 names no value for it, and otp is the closest. mfa is added when
 // the steps include a second factor besides the password (RFC 8176 §2, "mfa").
-const amrValue: Record<AuthKind, string> = { password: 'pwd', totp: 'otp', recovery_code: 'otp' };
+// A security key or passkey proves possession of a key held in hardware (or the
+// platform's authenticator): RFC 8176 §2, "hwk".
+const amrValue: Record<AuthKind, string> = { password: 'pwd', totp: 'otp', webauthn: 'hwk', recovery_code: 'otp' };
 
 export function amrOf(steps: readonly AuthStep[]): string[] {
   const values = [...new Set(steps.map((s) => amrValue[s.kind]))];
@@ -42,7 +44,7 @@ export function secondFactorVerifiedAt(steps: readonly AuthStep[]): number | nul
   return latest;
 }
 
-const described: Record<AuthKind, string> = { password: 'password', totp: 'authenticator app', recovery_code: 'recovery code' };
+const described: Record<AuthKind, string> = { password: 'password', totp: 'authenticator app', webauthn: 'security key', recovery_code: 'recovery code' };
 
 /** "password and authenticator app", for the user's own list of sessions. */
 export function describeSteps(steps: readonly AuthStep[]): string {

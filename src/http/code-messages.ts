@@ -5,6 +5,7 @@ import type { CodeResult } from '../services/mfa-challenge.ts';
 // an admin's step-up say it the same way.
 
 export function codeErrorMessage(result: Extract<CodeResult, { reason: 'invalid' }>): string {
+  if (result.keyRefused) return 'Your security key’s answer was not accepted. Try again with a key you set up for this sign-in, or use another way below.';
   if (result.clockSkewMinutes !== undefined) {
     const n = result.clockSkewMinutes;
     return `That code didn’t work. Your phone’s clock seems to be off by about ${n} minute${n === 1 ? '' : 's'}: set it to update automatically, then try again.`;

@@ -20,6 +20,8 @@ export const formFieldLimits: Readonly<Record<string, number>> = {
   state: 64,
   method: 64,
   email: 320,
+  // A security key's answer (WebAuthn JSON): the same bound as the API's (webauthnDefaults.maxResponseChars).
+  credential: 16_384,
 };
 const defaultFieldLimit = 1024;
 

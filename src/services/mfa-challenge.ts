@@ -5,7 +5,7 @@ import { audit } from './audit.ts';
 import { inTransaction } from './deps.ts';
 import type { Deps } from './deps.ts';
 import { StartOver } from './factors/factor-module.ts';
-import type { Challenge, Spent } from './factors/factor-module.ts';
+import type { Challenge, RelyingParty, Spent } from './factors/factor-module.ts';
 import { secondFactors } from './factors/index.ts';
 import { skewMinutes } from './factors/totp.ts';
 import { createSession } from './sessions.ts';
@@ -19,7 +19,8 @@ import { admitAttempt, clearThrottle } from './throttle.ts';
 
 export type CodeResult =
   | { ok: true; token: string; method: SecondFactorMethod; recoveryCodes?: string[]; recoveryCodesLeft?: number }
-  | { ok: false; reason: 'invalid'; clockSkewMinutes?: number }
+  /** keyRefused: a security key's answer was refused (the page then says so, not "that code"). */
+  | { ok: false; reason: 'invalid'; clockSkewMinutes?: number; keyRefused?: true }
   | { ok: false; reason: 'locked'; lockedUntil: number }
   /** The pending sign-in is used up (too many wrong codes) or gone: enter the password again. */
   | { ok: false; reason: 'restart' };
@@ -27,7 +28,10 @@ export type CodeResult =
 /** What the client submitted: which kind of second factor, and its text. */
 export interface Submission {
   method: SecondFactorMethod;
+  /** A code, or a security key's answer (the browser's JSON). */
   code: string;
+  /** Who the browser was talking to, for a security key's answer. */
+  relyingParty?: RelyingParty | undefined;
 }
 
 /** The lock shared by every second factor of a user (the stored scope keeps its first name). */
@@ -66,18 +70,22 @@ async function codeStep(deps: Deps, view: SessionView, submission: Submission, i
     await store.sessions.delete(session.id);
     return { ok: false, reason: 'restart' };
   }
-  const challenge: Challenge = { view, factors: await store.factors.forUser(account.id, user.id) };
+  const challenge: Challenge = { view, factors: await store.factors.forUser(account.id, user.id), relyingParty: submission.relyingParty };
   const key = secondFactorThrottleKey(account.id, user.id);
   const admission = await admitAttempt(deps, key, deps.settings.throttle);
   if (!admission.admitted) return { ok: false, reason: 'locked', lockedUntil: admission.lockedUntil };
   const auditBase: AuditBase = { accountId: account.id, actorUserId: user.id, actor: user.username, targetUserId: user.id, target: user.username, ip };
 
   const factor = secondFactors[submission.method];
-  const verified = factor.verify(deps, challenge, submission.code);
+  const verified = await factor.verify(deps, challenge, submission.code);
   const spent: Spent = verified.ok ? await factor.spend(deps, challenge, verified.proof, ip) : verified;
   if (!spent.ok) {
     deps.logger.info({ accountId: account.id, userId: user.id, reason: spent.reason }, 'second factor refused');
-    await audit(deps, { ...auditBase, action: 'mfa.verify', result: 'failure', detail: { reason: spent.reason } });
+    await audit(deps, { ...auditBase, action: 'mfa.verify', result: 'failure', detail: { method: submission.method, reason: spent.reason } });
+    if (spent.reason === 'possible_clone') {
+      // W3C WebAuthn Level 3 §6.1.1: a counter going backwards may mean a cloned key.
+      await audit(deps, { ...auditBase, action: 'factor.possible_clone', result: 'failure', detail: { factorId: spent.factorId ?? null } });
+    }
     const refused = (result: CodeResult): StepResult => (spent.reason === 'reused' ? { ...result, reused: true } : result);
     if (admission.lock) {
       if (admission.lock.lockedNow) {
@@ -90,6 +98,7 @@ async function codeStep(deps: Deps, view: SessionView, submission: Submission, i
       await store.sessions.delete(session.id);
       return refused({ ok: false, reason: 'restart' });
     }
+    if (submission.method === 'webauthn') return { ok: false, reason: 'invalid', keyRefused: true };
     return refused(spent.driftSteps === undefined ? { ok: false, reason: 'invalid' } : { ok: false, reason: 'invalid', clockSkewMinutes: skewMinutes(spent.driftSteps) });
   }
 
@@ -116,7 +125,7 @@ export async function submitCode(deps: Deps, view: SessionView, submission: Subm
   if (session.state !== 'pending') return { ok: false, reason: 'restart' };
   let outcome: StepResult;
   try {
-    const bounded = { method: submission.method, code: submission.code.slice(0, 64) };
+    const bounded = { ...submission, code: submission.code.slice(0, secondFactors[submission.method].maxInput) };
     outcome = await inTransaction(deps, (tx) => codeStep(tx, view, bounded, ip));
   } catch (error) {
     if (error instanceof StartOver) return { ok: false, reason: 'restart' };
@@ -127,9 +136,10 @@ export async function submitCode(deps: Deps, view: SessionView, submission: Subm
   const notice = (subject: string, text: string) =>
     deps.store.users.get(account.id, user.id).then((full) => deps.notifier.notify({ to: { username: user.username, email: full?.email ?? null }, subject, text }));
   if (result.ok && result.recoveryCodes) {
+    const what = result.method === 'webauthn' ? 'A security key' : 'An authenticator app';
     await notice(
-      `An authenticator app was set up for ${account.name}`,
-      `An authenticator app was set up for your sign-in "${user.username}" to ${account.name} (account ${account.id}) at ${at} from ${ip}. If this was not you, ask your administrator to reset MFA at once.`,
+      `${what} was set up for ${account.name}`,
+      `${what} was set up for your sign-in "${user.username}" to ${account.name} (account ${account.id}) at ${at} from ${ip}. If this was not you, ask your administrator to reset MFA at once.`,
     );
   }
   if (reused) {

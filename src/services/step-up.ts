@@ -33,7 +33,7 @@ export async function stepUp(deps: Deps, view: SessionView, code: string, ip: st
   const factors = await userFactors(deps, account.id, user.id);
   const challenge = { view, factors: totpFactorsOf({ factors }) };
   const base = { accountId: account.id, actorUserId: user.id, actor: user.username, targetUserId: user.id, target: user.username, ip };
-  const verified = challenge.factors.length > 0 ? totpSecondFactor.verify(deps, challenge, code.slice(0, 64)) : ({ ok: false, reason: 'no authenticator' } satisfies Refusal);
+  const verified = challenge.factors.length > 0 ? await totpSecondFactor.verify(deps, challenge, code.slice(0, 64)) : ({ ok: false, reason: 'no authenticator' } satisfies Refusal);
   const check = verified.ok ? await totpSecondFactor.spend(deps, challenge, verified.proof, ip) : verified;
   if (!check.ok) {
     await audit(deps, { ...base, action: 'mfa.step_up', result: 'failure', detail: { reason: check.reason } });

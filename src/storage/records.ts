@@ -91,7 +91,36 @@ export interface TotpFactor extends FactorBase {
   driftSteps: number;
 }
 
-export type Factor = TotpFactor;
+/** A security key or passkey (WebAuthn): its credential, the public key and the signature counter it last reported. */
+export interface WebAuthnFactor extends FactorBase {
+  type: 'webauthn';
+  /** base64url, as the browser reports it. */
+  credentialId: string;
+  /** The COSE public key, base64url. */
+  publicKey: string;
+  /** The signature counter of its last accepted assertion (0 for authenticators that keep none). */
+  signCount: number;
+  /** How the browser may reach it (usb, nfc, ble, internal, hybrid), as it said at registration. */
+  transports: string[];
+}
+
+export type Factor = TotpFactor | WebAuthnFactor;
+
+/** What a WebAuthn challenge is for: setting up a key, or signing in with one. */
+export type WebAuthnPurpose = 'register' | 'authenticate';
+
+/** A ceremony's challenge, kept server-side for the session that asked for it; single use, expiring. */
+export interface WebAuthnChallenge {
+  id: string;
+  sessionId: string;
+  accountId: string;
+  userId: string;
+  purpose: WebAuthnPurpose;
+  /** base64url, as sent to the browser. */
+  challenge: string;
+  createdAt: number;
+  expiresAt: number;
+}
 
 export type ThrottleScope = 'password' | 'address' | 'totp';
 

@@ -80,6 +80,23 @@ export interface FactorsTable {
   period: number | null;
   last_used_step: number | null;
   drift_steps: number | null;
+  /** webauthn (migration 008) */
+  credential_id: Generated<string | null>;
+  public_key: Generated<string | null>;
+  sign_count: Generated<number | null>;
+  transports: Generated<string | null>;
+}
+
+/** A WebAuthn ceremony's challenge, bound to the session that asked for it (migration 008). */
+export interface WebAuthnChallengesTable {
+  id: string;
+  session_id: string;
+  account_id: string;
+  user_id: string;
+  purpose: string;
+  challenge: string;
+  created_at: number;
+  expires_at: number;
 }
 
 export interface RecoveryCodesTable {
@@ -142,6 +159,7 @@ export interface Database {
   audit_events: AuditEventsTable;
   factors: FactorsTable;
   recovery_codes: RecoveryCodesTable;
+  webauthn_challenges: WebAuthnChallengesTable;
   user_name_suffixes: UserNameSuffixesTable;
   applications: ApplicationsTable;
   oidc_payloads: OidcPayloadsTable;

@@ -13,6 +13,7 @@ import { sessionQueries } from './queries/sessions.ts';
 import { skillQueries } from './queries/skills.ts';
 import { throttleQueries } from './queries/throttles.ts';
 import { userQueries } from './queries/users.ts';
+import { webauthnChallengeQueries } from './queries/webauthn-challenges.ts';
 import type { Database } from './schema.ts';
 
 /**
@@ -33,6 +34,7 @@ export interface Store {
   readonly oidcPayloads: ReturnType<typeof oidcPayloadQueries>;
   readonly signingKeys: ReturnType<typeof signingKeyQueries>;
   readonly passwordResets: ReturnType<typeof passwordResetQueries>;
+  readonly webauthnChallenges: ReturnType<typeof webauthnChallengeQueries>;
   /** Answers when the database does; throws when it is unreachable. */
   ping(): Promise<void>;
   /**
@@ -72,6 +74,7 @@ export function createStore(db: Kysely<Database>, dialect: Dialect, committed?: 
     oidcPayloads: oidcPayloadQueries(db),
     signingKeys: signingKeyQueries(db),
     passwordResets: passwordResetQueries(db),
+    webauthnChallenges: webauthnChallengeQueries(db),
     ping: async () => {
       await sql`select 1`.execute(db);
     },

@@ -130,6 +130,8 @@ export const rules: Rule[] = [
   { method: 'GET', url: '/healthz', kind: 'asset', admitted: 'ok' },
   { method: 'GET', url: '/style.css', kind: 'asset', admitted: 'ok' },
   { method: 'GET', url: '/app.js', kind: 'asset', admitted: 'ok' },
+  { method: 'GET', url: '/assets/webauthn.js', kind: 'asset', admitted: 'ok' },
+  { method: 'GET', url: '/assets/webauthn-client.js', kind: 'asset', admitted: 'ok' },
   { method: 'GET', url: '/api/openapi.json', kind: 'asset', admitted: 'ok' },
 
   // Sign-in pages.
@@ -247,6 +249,8 @@ export const rules: Rule[] = [
   // Only a pending sign-in; this one's user is enrolled already, so: 409.
   { method: 'GET', url: '/api/v1/login/mfa/enrollment', kind: 'api', admitted: 'conflict' },
   { method: 'POST', url: '/api/v1/login/mfa', kind: 'api', body: (c) => ({ code: c.code() }), admitted: 'ok' },
+  // Only a pending sign-in; this one's user has an authenticator app and no security key, so: 409.
+  { method: 'POST', url: '/api/v1/login/mfa/webauthn/options', kind: 'api', body: () => ({}), admitted: 'conflict' },
 
   // JSON API: administration, mirroring the pages.
   { method: 'GET', url: '/api/v1/account', kind: 'api', admitted: 'ok' },

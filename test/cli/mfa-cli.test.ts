@@ -17,6 +17,10 @@ import { createSecretBox, totpContext } from '../../src/services/secret-box.ts';
 import type { SecretBox } from '../../src/services/secret-box.ts';
 import { createSession } from '../../src/services/sessions.ts';
 import { createUser } from '../../src/services/users.ts';
+import type { Factor, TotpFactor } from '../../src/storage/records.ts';
+
+/** The user's first authenticator app. */
+const firstTotp = (factors: Factor[]): TotpFactor | undefined => factors.find((f): f is TotpFactor => f.type === 'totp');
 
 // The MFA side of the `portcullis` command, run as an operator runs it: a
 // child process of bin/portcullis.js with settings in the environment. The
@@ -209,7 +213,7 @@ describe('portcullis user reset-mfa and keys (sqlite)', { timeout: 60_000 }, () 
         const [a, b] = [await enrolledAgent(data, 'Rotate One'), await enrolledAgent(data, 'Rotate Two')];
         const before = boxOfKeyFile(data.dir);
         expect(before.ids).toEqual(['k1']);
-        const old = (await data.runtime.deps.store.factors.forUser(a.accountId, a.userId))[0];
+        const old = firstTotp(await data.runtime.deps.store.factors.forUser(a.accountId, a.userId));
         expect(old?.secret.keyId).toBe('k1');
 
         const run = await portcullis(['keys', 'rotate', '--new'], { url: data.url });
@@ -225,7 +229,7 @@ describe('portcullis user reset-mfa and keys (sqlite)', { timeout: 60_000 }, () 
 
         const at = Date.UTC(2026, 10, 28, 9, 0, 0);
         for (const user of [a, b]) {
-          const row = (await data.runtime.deps.store.factors.forUser(user.accountId, user.userId))[0];
+          const row = firstTotp(await data.runtime.deps.store.factors.forUser(user.accountId, user.userId));
           expect(row?.secret.keyId).toBe(after.ids[0]);
           expect(row?.secret.ciphertext).not.toBe(old?.secret.ciphertext);
           const opened = after.box.open(row?.secret ?? { keyId: '', ciphertext: '' }, totpContext(user.accountId, user.userId));
@@ -245,13 +249,13 @@ describe('portcullis user reset-mfa and keys (sqlite)', { timeout: 60_000 }, () 
       const data = await dataDir();
       try {
         const bob = await enrolledAgent(data, 'Lost Key Co');
-        const before = (await data.runtime.deps.store.factors.forUser(bob.accountId, bob.userId))[0];
+        const before = firstTotp(await data.runtime.deps.store.factors.forUser(bob.accountId, bob.userId));
         const other = formatKey('other', randomBytes(32));
         const run = await portcullis(['keys', 'rotate'], { url: data.url, env: { PORTCULLIS_SECRET_KEY: other } });
         expect(run.code).toBe(1);
         expect(json(run)).toEqual({ activeKeyId: 'other', resealed: 0, unreadable: 1 });
         // The row is left as it was: still readable with the key that sealed it.
-        expect((await data.runtime.deps.store.factors.forUser(bob.accountId, bob.userId))[0]).toEqual(before);
+        expect(firstTotp(await data.runtime.deps.store.factors.forUser(bob.accountId, bob.userId))).toEqual(before);
         expect(boxOfKeyFile(data.dir).box.open(before?.secret ?? { keyId: '', ciphertext: '' }, totpContext(bob.accountId, bob.userId))).toEqual(bob.secret);
       } finally {
         await data.close();

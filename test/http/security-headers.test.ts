@@ -22,6 +22,10 @@ function expectPageHeaders(res: LightMyRequestResponse) {
   const csp = directives(res);
   expect(csp.get('frame-ancestors')).toBe("'none'");
   expect(csp.get('default-src')).toBe("'none'");
+  // Scripts and fetches from our own origin only (the security-key pages load
+  // @simplewebauthn/browser from /assets and fetch their options from the API).
+  expect(csp.get('script-src')).toBe("'self'");
+  expect(csp.get('connect-src')).toBe("'self'");
   expect(res.headers['x-frame-options']).toBe('DENY');
   expect(res.headers['x-content-type-options']).toBe('nosniff');
   expect(res.headers['referrer-policy']).toBe('same-origin');

@@ -3,7 +3,7 @@ import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { migrateToLatest } from '../../src/storage/database.ts';
 import { createStore } from '../../src/storage/store.ts';
-import type { Account, AuditEvent, Session, ThrottleKey, TotpFactor } from '../../src/storage/records.ts';
+import type { Account, AuditEvent, Session, ThrottleKey, TotpFactor, WebAuthnChallenge, WebAuthnFactor } from '../../src/storage/records.ts';
 import type { Store } from '../../src/storage/store.ts';
 import type { NewUser } from '../../src/storage/queries/users.ts';
 import { openTestDatabase, openUnmigrated, storeKinds } from '../helpers/stores.ts';
@@ -643,7 +643,7 @@ for (const kind of await storeKinds()) {
         expect((await store.factors.sealedWithOtherKey('new', 100)).map((x) => x.id)).toContain(a.id);
         expect(await store.factors.reseal(a.id, { keyId: 'old', ciphertext: 'stale' }, { keyId: 'new', ciphertext: 'c-new' })).toBe(false);
         expect(await store.factors.reseal(a.id, a.secret, { keyId: 'new', ciphertext: 'c-new' })).toBe(true);
-        expect((await store.factors.forUser(accountId, userId('alice')))[0]?.secret).toEqual({ keyId: 'new', ciphertext: 'c-new' });
+        expect((await store.factors.forUser(accountId, userId('alice'))).find((f) => f.type === 'totp')).toMatchObject({ secret: { keyId: 'new', ciphertext: 'c-new' } });
         expect((await store.factors.sealedWithOtherKey('new', 100)).map((x) => x.id)).not.toContain(a.id);
       });
 
@@ -655,6 +655,143 @@ for (const kind of await storeKinds()) {
           .values({ id: id(), account_id: accountId, user_id: userId('alice'), type: 'future-kind', name: 'Something new', created_at: NOW, created_ip: null, last_used_at: null, secret_key_id: null, secret_ciphertext: null, algorithm: null, digits: null, period: null, last_used_step: null, drift_steps: null })
           .execute();
         expect((await store.factors.forUser(accountId, userId('alice'))).map((f) => f.type)).toEqual(['totp']);
+      });
+    });
+
+    describe('security keys (webauthn factors and their challenges)', () => {
+      function keyFactor(accountId: string, userId: string, overrides: Partial<WebAuthnFactor> = {}): WebAuthnFactor {
+        return {
+          id: id(),
+          accountId,
+          userId,
+          type: 'webauthn',
+          name: 'Security key',
+          credentialId: randomBytes(32).toString('base64url'),
+          publicKey: randomBytes(77).toString('base64url'),
+          signCount: 5,
+          transports: ['usb', 'nfc'],
+          createdAt: NOW,
+          createdIp: '203.0.113.7',
+          lastUsedAt: null,
+          ...overrides,
+        };
+      }
+
+      const totpFactorOf = (accountId: string, userId: string): TotpFactor => ({
+        id: id(),
+        accountId,
+        userId,
+        type: 'totp',
+        name: 'Authenticator app',
+        secret: { keyId: 'k1', ciphertext: 'sealed-secret' },
+        algorithm: 'SHA1',
+        digits: 6,
+        period: 30,
+        lastUsedStep: 1000,
+        driftSteps: 0,
+        createdAt: NOW,
+        createdIp: null,
+        lastUsedAt: null,
+      });
+
+      async function pendingSession(accountId: string, userId: string): Promise<Session> {
+        const s = session(accountId, userId, { state: 'pending' });
+        await store.sessions.create(s);
+        return s;
+      }
+
+      function challengeFor(s: Session, overrides: Partial<WebAuthnChallenge> = {}): WebAuthnChallenge {
+        return {
+          id: id(),
+          sessionId: s.id,
+          accountId: s.accountId,
+          userId: s.userId,
+          purpose: 'authenticate',
+          challenge: randomBytes(32).toString('base64url'),
+          createdAt: NOW,
+          expiresAt: NOW + 5 * MINUTE,
+          ...overrides,
+        };
+      }
+
+      it('keeps a key with its credential id, public key, counter and transports beside the user’s apps', async () => {
+        const { accountId, userId } = await tenant('alice');
+        const app = totpFactorOf(accountId, userId('alice'));
+        const key = keyFactor(accountId, userId('alice'), { createdAt: NOW + 1 });
+        await store.factors.createTotp(app);
+        await store.factors.createWebAuthn(key);
+        expect(await store.factors.forUser(accountId, userId('alice'))).toEqual([app, key]);
+        expect(await store.factors.credentialTaken(accountId, key.credentialId)).toBe(true);
+        const other = await tenant();
+        expect(await store.factors.credentialTaken(other.accountId, key.credentialId)).toBe(false);
+      });
+
+      it('refuses the same credential id twice in one account, takes it in another', async () => {
+        const { accountId, userId } = await tenant('alice', 'bob');
+        const key = keyFactor(accountId, userId('alice'));
+        await store.factors.createWebAuthn(key);
+        await expect(store.factors.createWebAuthn(keyFactor(accountId, userId('bob'), { credentialId: key.credentialId }))).rejects.toThrow();
+        const other = await tenant('carol');
+        await store.factors.createWebAuthn(keyFactor(other.accountId, other.userId('carol'), { credentialId: key.credentialId }));
+        expect(await store.factors.forUser(accountId, userId('bob'))).toEqual([]);
+      });
+
+      it('records a new counter only against the counter it was checked with: of two racing assertions one wins', async () => {
+        const { accountId, userId } = await tenant('alice');
+        const key = keyFactor(accountId, userId('alice'), { signCount: 5 });
+        await store.factors.createWebAuthn(key);
+        const results = await Promise.all([
+          store.factors.recordWebAuthnUse(accountId, userId('alice'), key.id, 5, 6, NOW + 1),
+          store.factors.recordWebAuthnUse(accountId, userId('alice'), key.id, 5, 7, NOW + 2),
+        ]);
+        expect(results.filter(Boolean)).toHaveLength(1);
+        const after = (await store.factors.forUser(accountId, userId('alice')))[0];
+        expect(after?.type === 'webauthn' && [6, 7].includes(after.signCount)).toBe(true);
+        // Another account's or another user's name for the key reaches nothing.
+        const other = await tenant('mallory');
+        expect(await store.factors.recordWebAuthnUse(other.accountId, other.userId('mallory'), key.id, after?.type === 'webauthn' ? after.signCount : 0, 99, NOW)).toBe(false);
+      });
+
+      it('finds a challenge for its own session, purpose and value only, while it lives', async () => {
+        const { accountId, userId } = await tenant('alice', 'bob');
+        const mine = await pendingSession(accountId, userId('alice'));
+        const theirs = await pendingSession(accountId, userId('bob'));
+        const c = challengeFor(mine);
+        await store.webauthnChallenges.issue(c);
+        expect(await store.webauthnChallenges.find(mine.id, 'authenticate', c.challenge, NOW)).toEqual(c);
+        expect(await store.webauthnChallenges.find(theirs.id, 'authenticate', c.challenge, NOW)).toBeUndefined();
+        expect(await store.webauthnChallenges.find(mine.id, 'register', c.challenge, NOW)).toBeUndefined();
+        expect(await store.webauthnChallenges.find(mine.id, 'authenticate', `${c.challenge}x`, NOW)).toBeUndefined();
+        expect(await store.webauthnChallenges.find(mine.id, 'authenticate', c.challenge, c.expiresAt)).toBeUndefined();
+        expect(await store.webauthnChallenges.spend(mine.id, c.id, c.expiresAt)).toBe(false);
+      });
+
+      it('uses a challenge once, also when two requests race with it', async () => {
+        const { accountId, userId } = await tenant('alice');
+        const s = await pendingSession(accountId, userId('alice'));
+        const c = challengeFor(s);
+        await store.webauthnChallenges.issue(c);
+        const results = await Promise.all([store.webauthnChallenges.spend(s.id, c.id, NOW), store.webauthnChallenges.spend(s.id, c.id, NOW)]);
+        expect(results.filter(Boolean)).toHaveLength(1);
+        expect(await store.webauthnChallenges.spend(s.id, c.id, NOW)).toBe(false);
+        expect(await store.webauthnChallenges.find(s.id, 'authenticate', c.challenge, NOW)).toBeUndefined();
+      });
+
+      it('keeps one challenge per session and purpose (a new one replaces it), and none once the session ends', async () => {
+        const { accountId, userId } = await tenant('alice');
+        const s = await pendingSession(accountId, userId('alice'));
+        const first = challengeFor(s);
+        const second = challengeFor(s);
+        const registering = challengeFor(s, { purpose: 'register' });
+        await store.webauthnChallenges.issue(first);
+        await store.webauthnChallenges.issue(second);
+        await store.webauthnChallenges.issue(registering);
+        expect(await store.webauthnChallenges.find(s.id, 'authenticate', first.challenge, NOW)).toBeUndefined();
+        expect(await store.webauthnChallenges.find(s.id, 'authenticate', second.challenge, NOW)).toEqual(second);
+        expect(await store.webauthnChallenges.find(s.id, 'register', registering.challenge, NOW)).toEqual(registering);
+        await store.sessions.delete(s.id);
+        expect(await store.webauthnChallenges.find(s.id, 'register', registering.challenge, NOW)).toBeUndefined();
+        expect(await store.webauthnChallenges.spend(s.id, second.id, NOW)).toBe(false);
       });
     });
 
@@ -837,7 +974,7 @@ for (const kind of await storeKinds()) {
       it('applies every migration to a new database once, and none on a second run', async () => {
         const fresh = await openUnmigrated(kind);
         try {
-          expect(await migrateToLatest(fresh.database.db)).toEqual({ applied: ['001-foundation', '002-mfa', '003-user-search', '004-name-suffixes', '005-session-client', '006-factors', '007-oidc', '009-password-resets'] });
+          expect(await migrateToLatest(fresh.database.db)).toEqual({ applied: ['001-foundation', '002-mfa', '003-user-search', '004-name-suffixes', '005-session-client', '006-factors', '007-oidc', '008-webauthn', '009-password-resets'] });
           expect(await migrateToLatest(fresh.database.db)).toEqual({ applied: [] });
           // The tables are in this database (on PostgreSQL: in this schema, although
           // the suite's own schema on the same server already has them).

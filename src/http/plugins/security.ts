@@ -72,6 +72,8 @@ export const securityPlugin = fp(
           styleSrc: ["'self'"],
           imgSrc: ["'self'", 'data:'],
           scriptSrc: ["'self'"],
+          // The security-key pages fetch their WebAuthn options from our own API; nothing else is reached.
+          connectSrc: ["'self'"],
           formAction: ["'self'"],
           // No page may be framed: the Reset MFA button must not be clickjackable.
           frameAncestors: ["'none'"],

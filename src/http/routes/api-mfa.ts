@@ -3,10 +3,14 @@ import { Type } from '@fastify/type-provider-typebox';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { AppError } from '../app-error.ts';
 import { secondFactorMethods } from '../../domain/auth-methods.ts';
+import type { SecondFactorMethod } from '../../domain/auth-methods.ts';
 import { retryAfterSeconds } from '../../domain/lockout-policy.ts';
+import { webauthnDefaults } from '../../config/defaults.ts';
 import { submitCode } from '../../services/mfa-challenge.ts';
 import { hasFactor } from '../../services/factors/index.ts';
 import { totpOffer } from '../../services/factors/totp.ts';
+import { signInOptions } from '../../services/factors/webauthn.ts';
+import { relyingPartyOf } from '../relying-party.ts';
 import { principalOf } from '../access.ts';
 import { nextApiState } from '../next-step.ts';
 import { clearSessionCookie, setSessionCookie } from '../plugins/session.ts';
@@ -36,17 +40,46 @@ export async function apiMfaRoutes(app: FastifyInstance, { deps, cookie }: Route
   );
 
   api.post(
+    '/api/v1/login/mfa/webauthn/options',
+    {
+      config: { access: 'pending' },
+      schema: {
+        tags: ['auth'],
+        summary: 'Start a security key ceremony for a pending sign-in: create a first key (no factor yet) or sign with one',
+        description:
+          'Answers `mode` (`register` or `authenticate`) and the options for `navigator.credentials.create()` or `.get()` (WebAuthn JSON). ' +
+          'The challenge is kept for this sign-in, used once, and expires with it. Send the browser\'s answer to `POST /api/v1/login/mfa` with `method: "webauthn"`.',
+        body: Type.Optional(Type.Object({}, { additionalProperties: false })),
+        response: {
+          200: Type.Object({ mode: Type.Union([Type.Literal('register'), Type.Literal('authenticate')]), options: Type.Object({}, { additionalProperties: true }) }),
+          401: ErrorBody,
+          409: ErrorBody,
+        },
+      },
+    },
+    async (request) => {
+      const view = principalOf(request);
+      const ceremony = await signInOptions(deps, view, relyingPartyOf(request, deps.settings.publicUrl));
+      if (!ceremony) throw new AppError('conflict', 'No security key is set up for this sign-in; send a code instead.');
+      return ceremony;
+    },
+  );
+
+  api.post(
     '/api/v1/login/mfa',
     {
       config: { access: 'pending' },
       schema: {
         tags: ['auth'],
         summary: 'Complete a sign-in with an authenticator app\'s code or a recovery code (also confirms a new authenticator)',
-        description: 'The client says what it sends: `method` is `totp` (the default) for a code from an authenticator app, `recovery_code` for a recovery code.',
+        description:
+          'The client says what it sends: `method` is `totp` (the default) for a code from an authenticator app, `recovery_code` for a recovery code ' +
+          '(both in `code`), `webauthn` for a security key\'s answer (in `credential`, the WebAuthn JSON of the credential the browser returned).',
         body: Type.Object(
           {
-            code: Type.String({ minLength: 1, maxLength: 64 }),
-            method: Type.Optional(Type.Union(secondFactorMethods.map((m) => Type.Literal(m)), { default: 'totp' })),
+            code: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
+            credential: Type.Optional(Type.Object({}, { additionalProperties: true })),
+            method: Type.Optional(Type.Unsafe<SecondFactorMethod>(Type.Union(secondFactorMethods.map((m) => Type.Literal(m)), { default: 'totp' }))),
           },
           { additionalProperties: false },
         ),
@@ -64,7 +97,19 @@ export async function apiMfaRoutes(app: FastifyInstance, { deps, cookie }: Route
     },
     async (request, reply) => {
       const view = principalOf(request);
-      const result = await submitCode(deps, view, { method: request.body.method ?? 'totp', code: request.body.code }, request.ip);
+      const method: SecondFactorMethod = request.body.method ?? 'totp';
+      const { code, credential } = request.body;
+      let submitted: string;
+      if (method === 'webauthn') {
+        if (credential === undefined || code !== undefined) throw new AppError('invalid_request', 'A security key\'s answer goes in “credential” (and no “code”).');
+        submitted = JSON.stringify(credential);
+        if (submitted.length > webauthnDefaults.maxResponseChars) throw new AppError('invalid_request', 'The security key\'s answer is too long.');
+      } else {
+        if (code === undefined || credential !== undefined) throw new AppError('invalid_request', 'A code goes in “code” (and no “credential”).');
+        submitted = code;
+      }
+      const rp = relyingPartyOf(request, deps.settings.publicUrl);
+      const result = await submitCode(deps, view, { method, code: submitted, relyingParty: rp }, request.ip);
       if (result.ok) {
         setSessionCookie(reply, cookie, result.token);
         return {
@@ -75,6 +120,7 @@ export async function apiMfaRoutes(app: FastifyInstance, { deps, cookie }: Route
       }
       switch (result.reason) {
         case 'invalid':
+          if (result.keyRefused) throw new AppError('invalid_code', 'The security key’s answer was not accepted.');
           throw new AppError('invalid_code', undefined, result.clockSkewMinutes ? { clockSkewMinutes: result.clockSkewMinutes } : {});
         case 'locked':
           clearSessionCookie(reply, cookie);

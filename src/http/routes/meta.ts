@@ -8,6 +8,9 @@ import { checkDatabase } from '../../services/health.ts';
 
 const stylesheet = readFileSync(new URL('../../../public/style.css', import.meta.url));
 const script = readFileSync(new URL('../../../public/app.js', import.meta.url));
+// The browser half of WebAuthn, served from our own origin: no page makes an external request.
+const webauthnLibrary = readFileSync(new URL('../../../node_modules/@simplewebauthn/browser/dist/bundle/index.umd.min.js', import.meta.url));
+const webauthnClient = readFileSync(new URL('../../../public/webauthn-client.js', import.meta.url));
 
 /** Health, the stylesheet and the OpenAPI document. */
 export async function metaRoutes(app: FastifyInstance, { deps }: { deps: Deps }) {
@@ -38,6 +41,14 @@ export async function metaRoutes(app: FastifyInstance, { deps }: { deps: Deps })
 
   app.get('/app.js', { config: { access: 'public' } }, async (_request, reply) =>
     reply.type('text/javascript; charset=utf-8').header('cache-control', 'public, max-age=3600').send(script),
+  );
+
+  app.get('/assets/webauthn.js', { config: { access: 'public' } }, async (_request, reply) =>
+    reply.type('text/javascript; charset=utf-8').header('cache-control', 'public, max-age=3600').send(webauthnLibrary),
+  );
+
+  app.get('/assets/webauthn-client.js', { config: { access: 'public' } }, async (_request, reply) =>
+    reply.type('text/javascript; charset=utf-8').header('cache-control', 'public, max-age=3600').send(webauthnClient),
   );
 
   app.get('/api/openapi.json', { config: { access: 'public' } }, async () => app.swagger());

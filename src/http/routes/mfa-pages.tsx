@@ -2,7 +2,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import QRCode from 'qrcode';
 import { submitCode } from '../../services/mfa-challenge.ts';
-import { hasFactor } from '../../services/factors/index.ts';
+import { userFactors } from '../../services/factors/index.ts';
 import { totpOffer } from '../../services/factors/totp.ts';
 import type { Principal } from '../../services/principal.ts';
 import { principalOf } from '../access.ts';
@@ -16,6 +16,7 @@ import { csrfToken, formField } from '../forms.ts';
 import type { RouteContext } from '../route-context.ts';
 import { applicationContext } from './oidc-routes.tsx';
 import { allowFormTargets, originsOf } from '../plugins/security.ts';
+import { relyingPartyOf } from '../relying-party.ts';
 
 export async function mfaPages(app: FastifyInstance, ctx: RouteContext) {
   const { deps, cookie } = ctx;
@@ -25,10 +26,12 @@ export async function mfaPages(app: FastifyInstance, ctx: RouteContext) {
   async function challengePage(request: FastifyRequest, reply: FastifyReply, view: Principal, status: number, error?: string) {
     const csrf = csrfToken(request, reply);
     await allowApplicationTargets(request, reply);
-    const enrolled = await hasFactor(deps, view.account.id, view.user.id);
-    if (enrolled) {
+    const factors = await userFactors(deps, view.account.id, view.user.id);
+    if (factors.length > 0) {
       const recovery = (request.query as Record<string, unknown>).method === 'recovery';
-      return html(reply, status, renderPage(<VerifyPage csrf={csrf} error={error} recovery={recovery} />));
+      const hasApp = factors.some((f) => f.type === 'totp');
+      const hasKey = factors.some((f) => f.type === 'webauthn');
+      return html(reply, status, renderPage(<VerifyPage csrf={csrf} error={error} recovery={recovery} hasApp={hasApp} hasKey={hasKey} />));
     }
     const offer = await totpOffer(deps, view);
     if (!offer) throw new Error('could not prepare an enrolment secret');
@@ -37,7 +40,7 @@ export async function mfaPages(app: FastifyInstance, ctx: RouteContext) {
       reply,
       status,
       renderPage(
-        <SetupPage csrf={csrf} qrDataUrl={qrDataUrl} manualKey={offer.manualKey} issuer={view.account.name} username={view.user.username} error={error} />,
+        <SetupPage csrf={csrf} qrDataUrl={qrDataUrl} uri={offer.uri} manualKey={offer.manualKey} issuer={view.account.name} username={view.user.username} error={error} />,
       ),
     );
   }
@@ -56,15 +59,19 @@ export async function mfaPages(app: FastifyInstance, ctx: RouteContext) {
   // CSRF check: an expired sign-in has no session for the form's token to match.
   app.post('/login/mfa', { config: { access: 'pending' }, preHandler: app.csrfProtection }, async (request, reply) => {
     const view = principalOf(request);
-    // The form says which kind of code it carries (the recovery form sends method=recovery_code).
-    const method = formField(request.body, 'method') === 'recovery_code' ? 'recovery_code' : 'totp';
-    const result = await submitCode(deps, view, { method, code: formField(request.body, 'code') }, request.ip);
+    // The form says which kind of code it carries (the recovery form sends
+    // method=recovery_code, the security key's method=webauthn with the browser's answer as credential).
+    const named = formField(request.body, 'method');
+    const method = named === 'recovery_code' || named === 'webauthn' ? named : 'totp';
+    const code = method === 'webauthn' ? formField(request.body, 'credential') : formField(request.body, 'code');
+    const result = await submitCode(deps, view, { method, code, relyingParty: relyingPartyOf(request, deps.settings.publicUrl) }, request.ip);
     if (result.ok) {
       setSessionCookie(reply, cookie, result.token);
       if (result.recoveryCodes) {
         // Shown once, in this answer only: nothing can fetch them again.
         request.auth = null;
-        return html(reply, 200, renderPage(<RecoveryCodesPage csrf="" codes={result.recoveryCodes} next={nextPage(request, view.user)} />));
+        const factor = result.method === 'webauthn' ? 'Your security key' : 'Your authenticator app';
+        return html(reply, 200, renderPage(<RecoveryCodesPage csrf="" codes={result.recoveryCodes} factor={factor} next={nextPage(request, view.user)} />));
       }
       return reply.redirect(nextPage(request, view.user), 303);
     }

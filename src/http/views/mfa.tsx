@@ -53,16 +53,47 @@ export function CodeForm({ csrf, error, action = '/login/mfa', recovery = false,
   );
 }
 
+/**
+ * A security key ceremony as a form: hidden until the browser half
+ * (/assets/webauthn-client.js) finds WebAuthn, which asks `options` for the
+ * ceremony, runs it and posts the browser's answer here as `credential`.
+ */
+export function SecurityKeyForm({ csrf, label, action = '/login/mfa', options = '/api/v1/login/mfa/webauthn/options' }: { csrf: string; label: string; action?: string; options?: string }) {
+  return (
+    <form method="post" action={action} data-webauthn={options} class="security-key" hidden>
+      <CsrfField token={csrf} />
+      <input type="hidden" name="method" value="webauthn" />
+      <input type="hidden" name="credential" value="" />
+      <button type="button" data-webauthn-start>
+        {label}
+      </button>
+      <p class="error-text" role="status" data-webauthn-status />
+    </form>
+  );
+}
+
+/** The browser half of WebAuthn, from our own origin, for pages that offer a security key. */
+export function SecurityKeyScripts() {
+  return (
+    <>
+      <script src="/assets/webauthn.js" defer />
+      <script src="/assets/webauthn-client.js" defer />
+    </>
+  );
+}
+
 export interface SetupPageProps {
   csrf: string;
   qrDataUrl: string;
+  /** The otpauth:// URI, as a link for the phone that holds the app (it cannot scan its own screen). */
+  uri: string;
   manualKey: string;
   issuer: string;
   username: string;
   error?: string | undefined;
 }
 
-export function SetupPage({ csrf, qrDataUrl, manualKey, issuer, username, error }: SetupPageProps) {
+export function SetupPage({ csrf, qrDataUrl, uri, manualKey, issuer, username, error }: SetupPageProps) {
   return (
     <Layout title="Set up multi-factor authentication" csrf={csrf}>
       <section class="card" aria-labelledby="setup-title">
@@ -72,8 +103,11 @@ export function SetupPage({ csrf, qrDataUrl, manualKey, issuer, username, error 
           in.
         </p>
         <ol class="steps">
-          <li>
+          <li class="scan">
             <p>Scan this QR code with the authenticator app on your phone.</p>
+            <p class="open-app">
+              On the phone with the app? <a href={uri}>Open in your authenticator app</a>
+            </p>
             <img class="qr" src={qrDataUrl} width={240} height={240} alt={`QR code to add ${issuer}: ${username} to an authenticator app`} />
             <details>
               <summary>Can’t scan it? Enter the key by hand</summary>
@@ -91,8 +125,10 @@ export function SetupPage({ csrf, qrDataUrl, manualKey, issuer, username, error 
             <CodeForm csrf={csrf} error={error} />
           </li>
         </ol>
+        <SecurityKeyForm csrf={csrf} label="Use a security key or passkey instead" />
         <SignInAgain csrf={csrf} />
       </section>
+      <SecurityKeyScripts />
     </Layout>
   );
 }
@@ -108,39 +144,72 @@ export function SignInAgain({ csrf }: { csrf: string }) {
   );
 }
 
-export function VerifyPage({ csrf, error, recovery }: { csrf: string; error?: string | undefined; recovery: boolean }) {
+export interface VerifyPageProps {
+  csrf: string;
+  error?: string | undefined;
+  recovery: boolean;
+  /** What the user holds: an authenticator app (the code field), a security key (its button). */
+  hasApp: boolean;
+  hasKey: boolean;
+}
+
+export function VerifyPage({ csrf, error, recovery, hasApp, hasKey }: VerifyPageProps) {
+  const keyOnly = hasKey && !hasApp && !recovery;
   return (
     <Layout title="Verify your identity" csrf={csrf}>
       <section class="card narrow" aria-labelledby="verify-title">
         <h1 id="verify-title">Verify your identity</h1>
         {recovery ? (
           <p>Enter one of the recovery codes you saved when you set up your authenticator. Each code works once.</p>
-        ) : (
+        ) : hasApp ? (
           <p>Open your authenticator app and enter the code it shows.</p>
+        ) : (
+          <p>Use your security key or passkey: press the button below, then touch the key or confirm on your device.</p>
         )}
-        <CodeForm csrf={csrf} error={error} recovery={recovery} />
+        {keyOnly && error && (
+          <p class="error" role="alert" id="code-error">
+            {error}
+          </p>
+        )}
+        {hasKey && !recovery && <SecurityKeyForm csrf={csrf} label="Use your security key" />}
+        {keyOnly && (
+          // Hidden by the browser half once it finds WebAuthn; shown without JavaScript or WebAuthn.
+          <p data-webauthn-fallback>Your security key needs JavaScript and a browser that supports security keys. Without them, use a recovery code.</p>
+        )}
+        {!keyOnly && <CodeForm csrf={csrf} error={error} recovery={recovery} />}
         <p>
           {recovery ? (
-            <a href="/login/mfa">Use your authenticator app instead</a>
+            <a href="/login/mfa">{hasApp ? 'Use your authenticator app instead' : 'Use your security key instead'}</a>
           ) : (
             <a href="/login/mfa?method=recovery">Use a recovery code instead</a>
           )}
         </p>
         <SignInAgain csrf={csrf} />
       </section>
+      {hasKey && <SecurityKeyScripts />}
     </Layout>
   );
 }
 
 /** next: where the session goes on (src/http/next-step.ts). */
-export function RecoveryCodesPage({ csrf, codes, next = '/' }: { csrf: string; codes: string[]; next?: string }) {
+export function RecoveryCodesPage({
+  csrf,
+  codes,
+  next = '/',
+  factor = 'Your authenticator app',
+}: {
+  csrf: string;
+  codes: string[];
+  next?: string;
+  factor?: string;
+}) {
   const text = `Portcullis recovery codes\n${codes.join('\n')}\n`;
   return (
     <Layout title="Save your recovery codes" csrf={csrf}>
       <section class="card narrow" aria-labelledby="codes-title">
         <h1 id="codes-title">Save your recovery codes</h1>
         <p class="notice" role="status">
-          Your authenticator app is set up.
+          {`${factor} is set up.`}
         </p>
         <p>
           If you lose your phone, each of these codes signs you in once. Keep them somewhere safe: <strong>they are shown only now</strong>.

@@ -12,10 +12,26 @@ import type { Deps } from '../deps.ts';
 export interface Challenge {
   view: SessionView;
   factors: readonly Factor[];
+  /** Who the browser was talking to (WebAuthn): the relying party id and origin this request was served under. */
+  relyingParty?: RelyingParty | undefined;
 }
 
-/** Why a second factor was refused (for the audit log only), and how far off the phone's clock seemed. */
-export type Refusal = { ok: false; reason: string; driftSteps?: number };
+/**
+ * The relying party of a WebAuthn ceremony (W3C WebAuthn Level 3 §5.1.3,
+ * §7.1 steps 9 and 13): its id is the host users reach (PORTCULLIS_PUBLIC_URL's,
+ * or the local address served), the origin the service's own.
+ */
+export interface RelyingParty {
+  id: string;
+  origin: string;
+}
+
+/**
+ * Why a second factor was refused (for the audit log only), how far off the
+ * phone's clock seemed, and the factor refused when the refusal concerns one
+ * (a security key whose counter went backwards).
+ */
+export type Refusal = { ok: false; reason: string; driftSteps?: number; factorId?: string };
 
 export type Verified<P> = { ok: true; proof: P } | Refusal;
 
@@ -24,8 +40,10 @@ export type Spent = { ok: true; recoveryCodes?: string[]; recoveryCodesLeft?: nu
 
 export interface SecondFactor<P> {
   readonly method: SecondFactorMethod;
+  /** The longest input it reads, in characters; anything longer is refused unread. */
+  readonly maxInput: number;
   /** Checks what the client submitted against the user's factors; writes nothing. */
-  verify(deps: Deps, challenge: Challenge, input: string): Verified<P>;
+  verify(deps: Deps, challenge: Challenge, input: string): Verified<P> | Promise<Verified<P>>;
   /**
    * Spends a proof in the caller's transaction (deps.store, from inTransaction):
    * records the step, uses the code, saves the new factor. Answers why not when it was spent already

@@ -4,12 +4,14 @@ import type { Deps } from '../deps.ts';
 import type { SecondFactor } from './factor-module.ts';
 import { recoveryCodeSecondFactor } from './recovery-code.ts';
 import { totpSecondFactor } from './totp.ts';
+import { webauthnSecondFactor } from './webauthn.ts';
 
 // The kinds of second factor, by what the client says it submits. A new kind
-// (webauthn) is one module and one line here.
+// is one module and one line here.
 
 export const secondFactors: { [M in SecondFactorMethod]: SecondFactor<unknown> } = {
   totp: totpSecondFactor,
+  webauthn: webauthnSecondFactor,
   recovery_code: recoveryCodeSecondFactor,
 };
 

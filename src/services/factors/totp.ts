@@ -1,7 +1,6 @@
 import { groupsOfFour, base32Encode } from '../../domain/base32.ts';
 import { otpauthUri } from '../../domain/otpauth-uri.ts';
 import { randomId } from '../../domain/providers.ts';
-import { generateRecoveryCodes, hashRecoveryCode } from '../../domain/recovery-codes.ts';
 import { checkTotp, standardTotp } from '../../domain/totp.ts';
 import type { TotpCheck, TotpCheckOptions } from '../../domain/totp.ts';
 import type { TotpFactor } from '../../storage/records.ts';
@@ -9,6 +8,7 @@ import type { SessionView } from '../../storage/queries/sessions.ts';
 import type { Deps } from '../deps.ts';
 import { totpContext } from '../secret-box.ts';
 import { StartOver } from './factor-module.ts';
+import { freshRecoveryCodes } from './recovery-code.ts';
 import type { Challenge, SecondFactor, Spent, Verified } from './factor-module.ts';
 
 // The authenticator app (RFC 6238): offered at set-up as a QR code, checked
@@ -119,17 +119,12 @@ async function saveFirstFactor(deps: Deps, challenge: Challenge, proof: TotpProo
     lastUsedStep: proof.step,
     driftSteps: proof.drift,
   });
-  const codes = generateRecoveryCodes(deps.random);
-  await store.recoveryCodes.replace(
-    view.account.id,
-    view.user.id,
-    codes.map((code) => ({ id: randomId(deps.random), hash: hashRecoveryCode(view.user.id, code.replaceAll('-', '')) })),
-  );
-  return { ok: true, recoveryCodes: codes };
+  return { ok: true, recoveryCodes: await freshRecoveryCodes(deps, view.account.id, view.user.id) };
 }
 
 export const totpSecondFactor: SecondFactor<TotpProof> = {
   method: 'totp',
+  maxInput: 64,
 
   verify(deps, challenge, input): Verified<TotpProof> {
     const apps = totpFactorsOf(challenge);

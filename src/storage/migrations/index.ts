@@ -6,6 +6,7 @@ import * as nameSuffixes from './004-name-suffixes.ts';
 import * as sessionClient from './005-session-client.ts';
 import * as factors from './006-factors.ts';
 import * as oidc from './007-oidc.ts';
+import * as webauthn from './008-webauthn.ts';
 import * as passwordResets from './009-password-resets.ts';
 
 /** Every migration by the name it is recorded under; they run in the order of the names. */
@@ -17,5 +18,6 @@ export const migrations: Record<string, Migration> = {
   '005-session-client': sessionClient,
   '006-factors': factors,
   '007-oidc': oidc,
+  '008-webauthn': webauthn,
   '009-password-resets': passwordResets,
 };

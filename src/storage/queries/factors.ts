@@ -1,7 +1,7 @@
 import type { Kysely, Selectable } from 'kysely';
 import { changed, compiledOnce } from '../compiled.ts';
 import type { TotpAlgorithm } from '../../domain/totp.ts';
-import type { Factor, Sealed, TotpFactor } from '../records.ts';
+import type { Factor, Sealed, TotpFactor, WebAuthnFactor } from '../records.ts';
 import type { Database, FactorsTable } from '../schema.ts';
 
 // A user's factors, any number of each type. Every statement names the
@@ -31,7 +31,29 @@ function toFactor(row: Selectable<FactorsTable>): Factor | undefined {
       driftSteps: row.drift_steps ?? 0,
     };
   }
+  if (row.type === 'webauthn') {
+    if (row.credential_id === null || row.public_key === null) return undefined;
+    return {
+      ...base,
+      type: 'webauthn',
+      credentialId: row.credential_id,
+      publicKey: row.public_key,
+      signCount: row.sign_count ?? 0,
+      transports: parseTransports(row.transports),
+    };
+  }
   return undefined;
+}
+
+/** The stored JSON list of transports; anything else reads as none (the browser then tries them all). */
+function parseTransports(text: string | null): string[] {
+  if (!text) return [];
+  try {
+    const value: unknown = JSON.parse(text);
+    return Array.isArray(value) ? value.filter((t): t is string => typeof t === 'string') : [];
+  } catch {
+    return [];
+  }
 }
 
 function known(rows: Array<Selectable<FactorsTable>>): Factor[] {
@@ -88,6 +110,58 @@ export function factorQueries(db: Kysely<Database>) {
           drift_steps: f.driftSteps,
         })
         .execute();
+    },
+
+    async createWebAuthn(f: WebAuthnFactor): Promise<void> {
+      await db
+        .insertInto('factors')
+        .values({
+          id: f.id,
+          account_id: f.accountId,
+          user_id: f.userId,
+          type: 'webauthn',
+          name: f.name,
+          created_at: f.createdAt,
+          created_ip: f.createdIp,
+          last_used_at: f.lastUsedAt,
+          secret_key_id: null,
+          secret_ciphertext: null,
+          algorithm: null,
+          digits: null,
+          period: null,
+          last_used_step: null,
+          drift_steps: null,
+          credential_id: f.credentialId,
+          public_key: f.publicKey,
+          sign_count: f.signCount,
+          transports: JSON.stringify(f.transports),
+        })
+        .execute();
+    },
+
+    /** Whether a credential id is registered to anyone in the account (a credential id is unique within one). */
+    async credentialTaken(accountId: string, credentialId: string): Promise<boolean> {
+      const row = await db.selectFrom('factors').select('id').where('account_id', '=', accountId).where('credential_id', '=', credentialId).executeTakeFirst();
+      return row !== undefined;
+    },
+
+    /**
+     * Records an accepted assertion of a security key: its new signature
+     * counter, on condition that the counter is still the one the assertion
+     * was checked against, so of two assertions racing only one is recorded
+     * (the other was checked against a counter that is gone).
+     */
+    async recordWebAuthnUse(accountId: string, userId: string, id: string, checkedCount: number, newCount: number, now: number): Promise<boolean> {
+      const result = await db
+        .updateTable('factors')
+        .set({ sign_count: newCount, last_used_at: now })
+        .where('id', '=', id)
+        .where('account_id', '=', accountId)
+        .where('user_id', '=', userId)
+        .where('type', '=', 'webauthn')
+        .where('sign_count', '=', checkedCount)
+        .executeTakeFirst();
+      return Number(result.numUpdatedRows) === 1;
     },
 
     /**
