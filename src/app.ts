@@ -102,6 +102,11 @@ export async function buildApp({ deps, keys, trustProxy = false }: AppOptions): 
   await app.register(accessPlugin);
 
   const routeOptions = { deps, cookie: cookieSettings };
+  // The response's 'close' comes once per request, answered or abandoned.
+  app.addHook('onRequest', async (_request, reply) => {
+    deps.metrics.inFlight.inc();
+    reply.raw.once('close', () => deps.metrics.inFlight.dec());
+  });
   app.addHook('onResponse', async (request, reply) => {
     deps.metrics.requestDuration.observe(
       { method: request.method, route: request.routeOptions.url ?? 'unmatched', status: String(reply.statusCode) },

@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { Settings } from '../config/settings.ts';
 import type { Clock, RandomSource } from '../domain/providers.ts';
 import type { Store } from '../storage/store.ts';
+import type { ClusterView } from './cluster-view.ts';
 import type { Metrics } from './metrics.ts';
 import type { Notifier } from './notifier.ts';
 import type { PasswordHasher } from './passwords.ts';
@@ -19,6 +20,8 @@ export interface Deps {
   secrets: SecretBox;
   notifier: Notifier;
   metrics: Metrics;
+  /** Set in a worker of `portcullis serve --workers N`: the whole service, for /healthz and /metrics. */
+  cluster?: ClusterView;
 }
 
 /**
