@@ -186,8 +186,10 @@ export async function servePrimary(env: Record<string, string | undefined>, work
     if (stopping) return;
     stopping = true;
     log.info({ reason }, 'shutting down: every worker finishes the requests it has, then stops');
+    // A listening worker drains; one still starting has no request yet (and may not
+    // listen for the message yet): SIGTERM ends it.
     for (const slot of slots) {
-      if (slot.worker?.isConnected()) slot.worker.send(SHUTDOWN);
+      if (slot.state === 'listening' && slot.worker?.isConnected()) slot.worker.send(SHUTDOWN);
       else slot.worker?.process.kill('SIGTERM');
     }
     // A request may take at most the request timeout; a worker still busy after it is stuck.
@@ -202,6 +204,11 @@ export async function servePrimary(env: Record<string, string | undefined>, work
   };
 
   cluster.on('exit', (worker, code, signal) => {
+    // A worker that died (SIGKILL, a crash) is still "connected" until its IPC
+    // channel's end is read, and until then node:cluster keeps handing it new
+    // connections, which nobody ever answers. Closing the channel now makes
+    // the cluster drop the worker from the listening socket at once.
+    if (worker.isConnected()) worker.process.disconnect();
     const slot = slots.find((s) => s.worker === worker);
     if (!slot) return;
     const lived = Date.now() - slot.startedAt;
