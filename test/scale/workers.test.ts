@@ -405,3 +405,33 @@ describe.each(await storeKinds())('serve --workers 2 on %s', (kind) => {
     expect(childrenOf(service.pid as number)).toEqual([]);
   }, 90_000);
 });
+
+describe('serve --workers: bad values are refused before anything starts', () => {
+  const run = (args: string[], extra: Record<string, string> = {}) =>
+    new Promise<{ code: number | null; stderr: string }>((done) => {
+      const child = spawn(process.execPath, [BIN, 'serve', ...args], {
+        env: { PATH: process.env.PATH ?? '', PORT: '0', PORTCULLIS_SECRET_KEY: `k1:${randomBytes(32).toString('base64')}`, PORTCULLIS_LOG_LEVEL: 'silent', ...extra },
+        stdio: ['ignore', 'ignore', 'pipe'],
+      });
+      let stderr = '';
+      child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+      child.once('exit', (code) => done({ code, stderr }));
+    });
+
+  it.each([
+    [['--workers', '0'], 1, /--workers must be between 1 and 256/],
+    [['--workers', 'many'], 1, /--workers must be a whole number/],
+    [['--workers'], 2, /--workers/],
+    [['--wrokers', '2'], 2, /--wrokers/],
+  ] as const)('serve %j exits %i', async (args, code, message) => {
+    const result = await run([...args]);
+    expect(result.code).toBe(code);
+    expect(result.stderr).toMatch(message);
+  });
+
+  it('several workers on an in-memory SQLite database (one per process) are refused', async () => {
+    const result = await run(['--workers', '2'], { PORTCULLIS_DATABASE_URL: 'sqlite::memory:' });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/needs a database file or PostgreSQL/);
+  });
+});
