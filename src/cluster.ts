@@ -235,7 +235,15 @@ export async function servePrimary(env: Record<string, string | undefined>, work
     }, lived < RESTART_BACKOFF_MS ? RESTART_BACKOFF_MS : 0);
   });
 
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => shutdown(signal));
+  // A second signal during the drain (Ctrl-C twice) does not wait for it.
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.on(signal, () => {
+      if (!stopping) return shutdown(signal);
+      log.warn({ signal }, 'a second signal: stopping every worker now, without waiting for its requests');
+      for (const slot of slots) slot.worker?.process.kill('SIGKILL');
+      failed = true;
+    });
+  }
 
   const ready = new Promise<void>((resolvePromise, reject) => {
     allListening = resolvePromise;
