@@ -3,7 +3,7 @@
 import { execFileSync, spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { benchDatabase, freePort, waitHealthy } from './support.ts';
@@ -13,8 +13,10 @@ const BIN = join(ROOT, 'bin/portcullis.js');
 
 export interface BenchServer {
   base: string;
-  /** The server's process id, for its CPU time. */
+  /** The server's process id, for its CPU time (with workers: the primary's). */
   pid: number;
+  /** The processes that answer requests: the server itself, or its workers. */
+  servingPids(): number[];
   /** The folder it runs in (its SQLite file is under it). */
   dir: string;
   /** Runs a `portcullis` command against the same database; answers its output. */
@@ -22,7 +24,23 @@ export interface BenchServer {
   stop(): Promise<void>;
 }
 
-export async function startServer(store: string): Promise<BenchServer> {
+/** The children of pid that run portcullis (tsx also starts an esbuild process). */
+function workersOf(pid: number): number[] {
+  const out: number[] = [];
+  for (const entry of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (ppid === pid && readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes(BIN)) out.push(Number(entry));
+    } catch {
+      // gone
+    }
+  }
+  return out;
+}
+
+/** Starts `portcullis serve` for store; workers > 1 runs `serve --workers N`. */
+export async function startServer(store: string, workers = 1): Promise<BenchServer> {
   const dir = mkdtempSync(join(tmpdir(), 'portcullis-bench-'));
   const database = await benchDatabase(store, dir, 'bench');
   const url = database.url;
@@ -38,7 +56,7 @@ export async function startServer(store: string): Promise<BenchServer> {
   const base = `http://127.0.0.1:${port}`;
   // BENCH_CPU_PROFILE=folder: the server writes a V8 CPU profile of its main thread there.
   const profile = process.env.BENCH_CPU_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${resolve(process.env.BENCH_CPU_PROFILE)}`] : [];
-  const server: ChildProcess = spawn(process.execPath, [...profile, BIN, 'serve'], { cwd: dir, env, stdio: 'ignore' });
+  const server: ChildProcess = spawn(process.execPath, [...profile, BIN, 'serve', '--workers', String(workers)], { cwd: dir, env, stdio: 'ignore' });
   const stop = async () => {
     server.kill('SIGTERM');
     await new Promise((r) => (server.exitCode !== null ? r(null) : server.once('exit', r)));
@@ -54,6 +72,7 @@ export async function startServer(store: string): Promise<BenchServer> {
   return {
     base,
     pid: server.pid as number,
+    servingPids: () => (workers > 1 ? workersOf(server.pid as number) : [server.pid as number]),
     dir,
     cli: (args, input) => execFileSync(process.execPath, [BIN, ...args], { cwd: dir, env, input, encoding: 'utf8', stdio: ['pipe', 'pipe', 'ignore'] }),
     stop,

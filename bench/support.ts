@@ -39,7 +39,10 @@ export async function freePort(): Promise<number> {
 export async function waitHealthy(base: string): Promise<void> {
   for (let i = 0; i < 600; i++) {
     try {
-      if ((await fetch(`${base}/healthz`)).ok) return;
+      const res = await fetch(`${base}/healthz`);
+      // With workers, every one of them must listen (/healthz lists them).
+      const body = res.ok ? ((await res.json()) as { workers?: Array<{ state: string }> }) : undefined;
+      if (body && (body.workers ?? []).every((w) => w.state === 'listening')) return;
     } catch {
       // starting
     }

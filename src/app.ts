@@ -116,6 +116,11 @@ export async function buildApp({ deps, keys, trustProxy = false }: AppOptions): 
   app.addHook('onClose', async () => oidc.close());
   await mountProvider(app, oidc);
   const routeOptions = { deps, cookie: cookieSettings, oidc };
+  // The response's 'close' comes once per request, answered or abandoned.
+  app.addHook('onRequest', async (_request, reply) => {
+    deps.metrics.inFlight.inc();
+    reply.raw.once('close', () => deps.metrics.inFlight.dec());
+  });
   app.addHook('onResponse', async (request, reply) => {
     deps.metrics.requestDuration.observe(
       { method: request.method, route: request.routeOptions.url ?? 'unmatched', status: String(reply.statusCode) },

@@ -141,13 +141,18 @@ export interface RuntimeOptions {
   logTo?: 'stdout' | 'stderr';
   /** Load PORTCULLIS_SECRET_KEY (or the embedded key file): needed to seal and open TOTP secrets. */
   keys?: boolean;
+  /** SQLite: 'external' when another process checkpoints the file (a worker of `serve --workers N`). */
+  checkpoint?: 'own' | 'external';
+  /** A worker's id, added to every log line it writes. */
+  worker?: number;
 }
 
 /** Reads the environment, opens and migrates the database, and builds the services' dependencies. */
 export async function openRuntime(env: Record<string, string | undefined>, options: RuntimeOptions = {}): Promise<Runtime> {
   const settings = loadSettings(env);
-  const log = options.logger ?? createLogger(settings, options.logTo === 'stdout' ? logDestination(1, process.stdout.isTTY) : logDestination(2, process.stderr.isTTY));
-  const database = openDatabase(settings.databaseUrl, { poolSize: settings.databasePoolSize });
+  const root = options.logger ?? createLogger(settings, options.logTo === 'stdout' ? logDestination(1, process.stdout.isTTY) : logDestination(2, process.stderr.isTTY));
+  const log = options.worker === undefined ? root : root.child({ worker: options.worker });
+  const database = openDatabase(settings.databaseUrl, { poolSize: settings.databasePoolSize, checkpoint: options.checkpoint });
   try {
     const { applied } = await migrateToLatest(database.db);
     if (applied.length > 0) log.info({ applied }, 'database migrated');

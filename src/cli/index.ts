@@ -1,4 +1,5 @@
-import { ConfigError } from '../config/settings.ts';
+import { parseArgs } from 'node:util';
+import { ConfigError, loadSettings } from '../config/settings.ts';
 import { UsageError } from './io.ts';
 import { usages } from './usage.ts';
 
@@ -20,15 +21,24 @@ const commands: Record<string, Command> = {
 };
 
 const help = `Usage:
-  portcullis serve                 start the service (PORT, PORTCULLIS_DATABASE_URL, …; see README)
+  portcullis serve [--workers N]   start the service (PORT, PORTCULLIS_DATABASE_URL, PORTCULLIS_WORKERS, …; see README)
   ${Object.values(commands).map((c) => c.usage).join('\n  ')}
 `;
 
 async function main(argv: string[], env: Env): Promise<number> {
   const [first, second, ...rest] = argv;
   if (first === 'serve') {
+    const { values } = parseArgs({ args: argv.slice(1), options: { workers: { type: 'string' } }, strict: true });
+    // The flag wins over PORTCULLIS_WORKERS, and is checked the same way.
+    let workers: number | undefined;
+    try {
+      workers = values.workers === undefined ? undefined : loadSettings({ ...env, PORTCULLIS_WORKERS: values.workers }).workers;
+    } catch (error) {
+      if (error instanceof ConfigError) throw new ConfigError(error.message.replace('PORTCULLIS_WORKERS', '--workers'));
+      throw error;
+    }
     const { serve } = await import('../main.ts');
-    await serve(env);
+    await serve(env, { workers });
     return -1; // keeps running
   }
   if (!first || first === '--help' || first === 'help') {

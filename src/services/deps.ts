@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { Settings } from '../config/settings.ts';
 import type { Clock, RandomSource } from '../domain/providers.ts';
 import type { Store } from '../storage/store.ts';
+import type { ClusterView } from './cluster-view.ts';
 import type { Metrics } from './metrics.ts';
 import type { Notifier } from './notifier.ts';
 import type { PasswordHasher } from './passwords.ts';
@@ -22,6 +23,8 @@ export interface Deps {
   metrics: Metrics;
   /** Sends back-channel logout tokens to applications; set once the OpenID Connect provider is up. */
   logoutChannel?: LogoutChannel | undefined;
+  /** Set in a worker of `portcullis serve --workers N`: the whole service, for /healthz and /metrics. */
+  cluster?: ClusterView;
 }
 
 /**

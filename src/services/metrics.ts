@@ -1,4 +1,4 @@
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { AuditEvent } from '../storage/records.ts';
 
 // Prometheus metrics. Security outcomes are counted where they are audited, so
@@ -9,6 +9,8 @@ export interface Metrics {
   /** Counts an audited event under the metric it belongs to. */
   observe(event: Pick<AuditEvent, 'action' | 'result' | 'detail'>): void;
   requestDuration: Histogram<'method' | 'route' | 'status'>;
+  /** Requests begun and not yet answered (or abandoned): a drain watches it reach zero. */
+  inFlight: Gauge;
 }
 
 export function createMetrics(): Metrics {
@@ -26,9 +28,11 @@ export function createMetrics(): Metrics {
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
     registers: [registry],
   });
+  const inFlight = new Gauge({ name: 'portcullis_http_requests_in_flight', help: 'HTTP requests begun and not yet answered', registers: [registry] });
   return {
     registry,
     requestDuration,
+    inFlight,
     observe({ action, result, detail }) {
       switch (action) {
         case 'sign_in.password':

@@ -2,6 +2,7 @@ import type { Kysely } from 'kysely';
 import { openPostgres } from './postgres-connection.ts';
 import type { PostgresOptions } from './postgres-connection.ts';
 import { openSqlite } from './sqlite-connection.ts';
+import type { SqliteOptions } from './sqlite-connection.ts';
 import type { Database } from './schema.ts';
 
 // What opening a database takes and gives, whichever the URL names. The
@@ -11,6 +12,7 @@ import type { Database } from './schema.ts';
 export { migrateToLatest } from './migrate.ts';
 export type { MigrateResult } from './migrate.ts';
 export { sqlitePath } from './sqlite-connection.ts';
+export { startCheckpointer } from './checkpointer.ts';
 
 export type Dialect = 'sqlite' | 'postgres';
 
@@ -22,11 +24,11 @@ export interface OpenDatabase {
   close(): Promise<void>;
 }
 
-/** Only PostgreSQL takes options; SQLite reads everything from its URL. */
-export type OpenOptions = PostgresOptions;
+/** PostgreSQL's pool and schema; SQLite's checkpointing (everything else is in its URL). */
+export type OpenOptions = PostgresOptions & SqliteOptions;
 
 /** Opens the database a `sqlite:PATH` or `postgres://…` URL names. */
 export function openDatabase(url: string, options: OpenOptions = {}): OpenDatabase {
-  if (url.startsWith('sqlite:')) return { ...openSqlite(url), dialect: 'sqlite' };
+  if (url.startsWith('sqlite:')) return { ...openSqlite(url, { checkpoint: options.checkpoint }), dialect: 'sqlite' };
   return { ...openPostgres(url, options), dialect: 'postgres', dataDir: undefined };
 }

@@ -53,8 +53,18 @@ export interface SqliteConnection {
   close(): Promise<void>;
 }
 
+export interface SqliteOptions {
+  /**
+   * Who checkpoints the file. 'own' (the default): a thread of this connection's
+   * process. 'external': nobody here; the connection only writes to the WAL and
+   * another party checkpoints it — the primary of `portcullis serve --workers N`,
+   * which runs the one checkpointer for all its workers (src/cluster.ts).
+   */
+  checkpoint?: 'own' | 'external';
+}
+
 /** Opens the SQLite database a `sqlite:PATH` URL names (`sqlite::memory:` for one in memory). */
-export function openSqlite(url: string): SqliteConnection {
+export function openSqlite(url: string, options: SqliteOptions = {}): SqliteConnection {
   const path = sqlitePath(url);
   const inMemory = path === ':memory:';
   if (!inMemory) {
@@ -80,8 +90,8 @@ export function openSqlite(url: string): SqliteConnection {
   sqlite.pragma('cache_size = -65536');
   // Checkpoints sync the disk: a thread of their own does them (checkpointer.ts).
   let checkpointer: Checkpointer | undefined;
-  if (!inMemory) {
-    sqlite.pragma('wal_autocheckpoint = 0');
+  if (!inMemory) sqlite.pragma('wal_autocheckpoint = 0');
+  if (!inMemory && options.checkpoint !== 'external') {
     checkpointer = startCheckpointer(resolve(path), () => sqlite.pragma('wal_autocheckpoint = 1000'));
   }
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) });

@@ -1,6 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadSettings } from '../../src/config/settings.ts';
+import { ConfigError, defaultWorkers, loadSettings } from '../../src/config/settings.ts';
 
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
@@ -31,6 +31,12 @@ describe('loadSettings: defaults', () => {
   it('hashes on one thread per core', () => {
     expect(loadSettings({}).password.hashThreads).toBe(availableParallelism());
     expect(loadSettings({ PORTCULLIS_HASH_THREADS: '3' }).password.hashThreads).toBe(3);
+  });
+
+  it('runs one worker per four cores, at least one: a single process below four cores', () => {
+    expect([1, 2, 3, 4, 7, 8, 16, 64].map(defaultWorkers)).toEqual([1, 1, 1, 1, 1, 2, 4, 16]);
+    expect(settings.workers).toBe(defaultWorkers(availableParallelism()));
+    expect(loadSettings({ PORTCULLIS_WORKERS: '3' }).workers).toBe(3);
   });
 
   it('hashes with argon2id at the OWASP parameters m=19456, t=2, p=1', () => {
@@ -110,6 +116,8 @@ describe('loadSettings: bad values throw ConfigError naming the variable', () =>
     ['argon2 memory below 8 KiB', { PORTCULLIS_ARGON2_MEMORY_KIB: '7' }, /PORTCULLIS_ARGON2_MEMORY_KIB/],
     ['no hashing threads', { PORTCULLIS_HASH_THREADS: '0' }, /PORTCULLIS_HASH_THREADS/],
     ['hashing threads that are not a number', { PORTCULLIS_HASH_THREADS: 'four' }, /PORTCULLIS_HASH_THREADS/],
+    ['no workers', { PORTCULLIS_WORKERS: '0' }, /PORTCULLIS_WORKERS/],
+    ['workers that are not a number', { PORTCULLIS_WORKERS: 'auto' }, /PORTCULLIS_WORKERS/],
   ] as const)('%s', (_label, env, name) => {
     expect(configError(env).message).toMatch(name);
   });

@@ -22,15 +22,21 @@ export async function metaRoutes(app: FastifyInstance, { deps }: { deps: Deps })
   // a proxy on the same host, the peer is loopback for anyone: issue 16, finding 3).
   app.get('/metrics', { config: { access: 'public' } }, async (request, reply) => {
     if (forwardingUnvouched(request) || !allowed(request.ip)) throw new AppError('not_found');
-    return reply.type(metrics.registry.contentType).send(await metrics.registry.metrics());
+    // In a worker of `serve --workers N`: every worker's metrics, summed (src/cluster.ts).
+    const text = deps.cluster ? await deps.cluster.metrics() : await metrics.registry.metrics();
+    return reply.type(metrics.registry.contentType).send(text);
   });
 
+  // With workers, the answer also names the worker that gave it and lists them
+  // all: which of them answered, and whether a dead one was replaced, is then
+  // visible through the one socket they share.
   app.get('/healthz', { config: { access: 'public' } }, async (request, reply) => {
     try {
       await checkDatabase(deps);
-      return { status: 'ok' };
+      if (!deps.cluster) return { status: 'ok' };
+      return { status: 'ok', worker: deps.cluster.worker, workers: await deps.cluster.workers() };
     } catch (error) {
-      request.log.error({ err: error }, 'health check: database unreachable');
+      request.log.error({ err: error }, 'health check: database or primary process unreachable');
       return reply.code(503).send({ status: 'unavailable' });
     }
   });
