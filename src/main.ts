@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from './app.ts';
 import { openRuntime } from './runtime.ts';
+import { disableInactiveUsers } from './services/access-rules.ts';
 
 /** Fastify's trustProxy takes no hop count in its types; a hop test does the same. */
 function trustProxyOption(value: false | string | number): boolean | string | ((address: string, hop: number) => boolean) {
@@ -26,6 +27,16 @@ export async function serve(env: Record<string, string | undefined> = process.en
   }, 10 * 60_000);
   sweep.unref();
   app.addHook('onClose', async () => clearInterval(sweep));
+
+  // Account Access Control's inactivity rule: hourly, on every instance (the
+  // store's conditional update disables each user once, however many run it).
+  const inactivity = () => {
+    disableInactiveUsers(deps).catch((err: unknown) => deps.logger.warn({ err }, 'inactivity job failed'));
+  };
+  const inactivityJob = setInterval(inactivity, 60 * 60_000);
+  inactivityJob.unref();
+  app.addHook('onReady', async () => inactivity());
+  app.addHook('onClose', async () => clearInterval(inactivityJob));
 
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     process.once(signal, () => {

@@ -20,6 +20,8 @@ export const formFieldLimits: Readonly<Record<string, number>> = {
   state: 64,
   method: 64,
   email: 320,
+  // Account Access Control's allowed ranges: up to 100 lines of a range and a label.
+  ranges: 20_000,
 };
 const defaultFieldLimit = 1024;
 

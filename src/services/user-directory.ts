@@ -30,6 +30,8 @@ export interface UserSummary {
   username: string;
   role: Role;
   state: UserState;
+  /** Set when the inactivity rule disabled the user: since when they were inactive. */
+  inactiveSince: number | null;
   email: string | null;
   skills: string[];
   mfa: MfaState;
@@ -76,7 +78,7 @@ export async function listUsers(deps: Deps, accountId: string, q: { search?: str
       const until = locked.get(u.id);
       const mfa: MfaState =
         until !== undefined ? { kind: 'locked', until, enrolledSince: since } : since !== null ? { kind: 'enrolled', since } : { kind: 'not_enrolled' };
-      return { id: u.id, username: u.username, role: u.role, state: u.state, email: u.email, skills: skills.get(u.id) ?? [], mfa };
+      return { id: u.id, username: u.username, role: u.role, state: u.state, inactiveSince: u.inactiveSince ?? null, email: u.email, skills: skills.get(u.id) ?? [], mfa };
     }),
     total,
     page,
@@ -112,6 +114,7 @@ export async function getUser(deps: Deps, accountId: string, userId: string): Pr
     username: user.username,
     role: user.role,
     state: user.state,
+    inactiveSince: user.inactiveSince ?? null,
     email: user.email,
     skills: names,
     skillIds: all.filter((s) => names.includes(s.name)).map((s) => s.id),
@@ -150,6 +153,8 @@ export async function updateUser(deps: Deps, accountId: string, userId: string, 
     await tx.store.users.update(accountId, userId, { role: changes.role as Role, state, email }, deps.clock.now());
     await tx.store.skills.setForUser(accountId, userId, changes.skillIds);
     if (state === 'disabled') await tx.store.sessions.deleteForUser(accountId, userId);
+    // Enabled again (after the inactivity rule, or an admin, disabled them): their inactivity starts over.
+    if (state === 'active' && user.state === 'disabled') await tx.store.users.markActive(accountId, userId, deps.clock.now());
     await audit(tx, {
       accountId,
       actorUserId: actor.userId,

@@ -22,6 +22,8 @@ export interface User {
   state: UserState;
   email: string | null;
   createdAt: number;
+  /** When the inactivity rule disabled the user, the time their inactivity began; null otherwise (migration 010). */
+  inactiveSince?: number | null;
 }
 
 export interface Skill {

@@ -21,6 +21,25 @@ export interface UsersTable {
   email: string | null;
   created_at: number;
   updated_at: number;
+  /** The last sign-in, or re-enabling (migration 010). */
+  last_active_at: Generated<number | null>;
+  /** Set when the inactivity job disabled the user: since when they were inactive (migration 010). */
+  inactive_since: Generated<number | null>;
+}
+
+/** Account Access Control's sign-in rules, one row per account (migration 010). */
+export interface AccountAccessRulesTable {
+  account_id: string;
+  /** AddressRange[] as JSON. */
+  ranges: Generated<string>;
+  applies_to: Generated<string>;
+  min_password_length: Generated<number | null>;
+  lock_after_failures: Generated<number | null>;
+  idle_timeout_ms: Generated<number | null>;
+  absolute_timeout_ms: Generated<number | null>;
+  inactive_days: Generated<number | null>;
+  inactive_from: Generated<number | null>;
+  updated_at: number;
 }
 
 export interface SkillsTable {
@@ -130,4 +149,5 @@ export interface Database {
   factors: FactorsTable;
   recovery_codes: RecoveryCodesTable;
   user_name_suffixes: UserNameSuffixesTable;
+  account_access_rules: AccountAccessRulesTable;
 }

@@ -2,6 +2,7 @@ import { sql } from 'kysely';
 import type { Kysely } from 'kysely';
 import type { Dialect } from './database.ts';
 import { accountQueries } from './queries/accounts.ts';
+import { accessRuleQueries } from './queries/access-rules.ts';
 import { recoveryCodeQueries } from './queries/recovery-codes.ts';
 import { auditQueries } from './queries/audit.ts';
 import { factorQueries } from './queries/factors.ts';
@@ -25,6 +26,7 @@ export interface Store {
   readonly audit: ReturnType<typeof auditQueries>;
   readonly factors: ReturnType<typeof factorQueries>;
   readonly recoveryCodes: ReturnType<typeof recoveryCodeQueries>;
+  readonly accessRules: ReturnType<typeof accessRuleQueries>;
   /** Answers when the database does; throws when it is unreachable. */
   ping(): Promise<void>;
   /**
@@ -60,6 +62,7 @@ export function createStore(db: Kysely<Database>, dialect: Dialect, committed?: 
     audit: auditQueries(db),
     factors: factorQueries(db),
     recoveryCodes: recoveryCodeQueries(db),
+    accessRules: accessRuleQueries(db),
     ping: async () => {
       await sql`select 1`.execute(db);
     },

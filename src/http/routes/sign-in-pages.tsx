@@ -61,6 +61,8 @@ export async function signInPages(app: FastifyInstance, { deps, cookie }: RouteC
       }
       case 'invalid':
         return sendLogin(reply, 401, { csrf, accountId, username, error: 'Incorrect account number, username or password' });
+      case 'network':
+        return sendLogin(reply, 403, { csrf, accountId, username, error: 'Sign-in is not allowed from this network' });
     }
   });
 

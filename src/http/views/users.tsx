@@ -6,6 +6,7 @@ import type { Skill, UserPage } from '../../services/user-directory.ts';
 import { CsrfField, Layout } from './layout.tsx';
 import type { Viewer } from './layout.tsx';
 import { MfaStatus, roleLabels } from './user-parts.tsx';
+import { stateLabel } from './format.ts';
 
 // The two other user pages, re-exported: routes/user-pages.tsx imports all three from here.
 export { EditUserPage } from './edit-user.tsx';
@@ -81,7 +82,7 @@ export function UsersPage({ csrf, viewer, page, search, mfa, skills, notice, err
               </td>
               <td>{roleLabels[u.role]}</td>
               <td>{u.skills.join(', ') || '—'}</td>
-              <td>{u.state === 'active' ? 'Active' : 'Disabled'}</td>
+              <td>{stateLabel(u)}</td>
               <td>
                 <MfaStatus mfa={u.mfa} />
               </td>

@@ -5,6 +5,7 @@ import * as userSearch from './003-user-search.ts';
 import * as nameSuffixes from './004-name-suffixes.ts';
 import * as sessionClient from './005-session-client.ts';
 import * as factors from './006-factors.ts';
+import * as accessRules from './010-access-rules.ts';
 
 /** Every migration by the name it is recorded under; they run in the order of the names. */
 export const migrations: Record<string, Migration> = {
@@ -14,4 +15,5 @@ export const migrations: Record<string, Migration> = {
   '004-name-suffixes': nameSuffixes,
   '005-session-client': sessionClient,
   '006-factors': factors,
+  '010-access-rules': accessRules,
 };
