@@ -148,7 +148,7 @@ const fieldNames: Record<PolicyField, string> = {
   lockAfterFailures: 'Failed passwords before a lock',
   idleTimeoutMinutes: 'Session idle timeout',
   absoluteTimeoutMinutes: 'Session absolute timeout',
-  inactiveDays: 'Deactivate users after',
+  inactiveDays: 'Days without a sign-in before a user is deactivated',
 };
 
 const units: Record<PolicyField, string> = {

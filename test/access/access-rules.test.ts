@@ -129,7 +129,7 @@ describe.each(await storeKinds())('allowed networks (%s)', (kind) => {
     const list = { ranges: [{ cidr: '192.0.2.0/24', label: 'Branch' }], appliesTo: 'everyone' };
     const asked = await setNetwork(list);
     expect(asked.statusCode).toBe(409);
-    expect(asked.json()).toMatchObject({ error: 'own_address_excluded', address: '203.0.113.10' });
+    expect(asked.json()).toMatchObject({ error: 'own_address_excluded', message: expect.stringContaining('(203.0.113.10)') as unknown });
     expect((await send(t.app, 'GET', '/api/v1/account/access-rules', undefined, { ip: '203.0.113.10', cookie: admin })).body).toBe(before.body);
     // Everyone but admins does not exclude the admin: no question.
     expect((await setNetwork({ ...list, appliesTo: 'everyone_but_admins' })).statusCode).toBe(200);
@@ -172,11 +172,10 @@ describe.each(await storeKinds())('allowed networks (%s)', (kind) => {
       { ip: '198.51.100.60', cookie: admin2 },
     );
     expect(res.statusCode).toBe(400);
-    expect(res.json<{ errors: string[] }>().errors).toEqual([
-      expect.stringMatching(/^Range 1: “10\.0\.0\.0\/33” is not an IPv4 or IPv6 address range/),
-      expect.stringMatching(/^Range 2: “127\.1” is not/),
-      'Range 3: give it a label (e.g. Head office).',
-    ]);
+    const { message } = res.json<{ message: string }>();
+    expect(message).toMatch(/^Range 1: “10\.0\.0\.0\/33” is not an IPv4 or IPv6 address range/);
+    expect(message).toContain('Range 2: “127.1” is not');
+    expect(message).toContain('Range 3: give it a label (e.g. Head office).');
     expect((await send(t.app, 'GET', '/api/v1/account/access-rules', undefined, { ip: '198.51.100.60', cookie: admin2 })).body).toBe(before.body);
   });
 });

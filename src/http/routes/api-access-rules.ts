@@ -26,8 +26,6 @@ const Policy = Type.Object(
 );
 const Restriction = Type.Object({ ranges: Type.Array(Range), appliesTo: AppliesTo });
 const Rules = Type.Object({ ranges: Type.Array(Range), appliesTo: AppliesTo, policy: Policy });
-const Invalid = Type.Object({ error: Type.String(), message: Type.String(), errors: Type.Array(Type.String()) }, { additionalProperties: true });
-const FieldErrors = Type.Object({ error: Type.String(), message: Type.String(), fields: Type.Record(Type.String(), Type.String()) }, { additionalProperties: true });
 
 export async function apiAccessRulesRoutes(app: FastifyInstance, { deps }: RouteContext) {
   const api = app.withTypeProvider<TypeBoxTypeProvider>();
@@ -55,16 +53,19 @@ export async function apiAccessRulesRoutes(app: FastifyInstance, { deps }: Route
           { ranges: Type.Array(Range, { maxItems: rangeLimits.maxRanges }), appliesTo: AppliesTo, confirmExcludeOwnAddress: Type.Optional(Type.Boolean()) },
           { additionalProperties: false },
         ),
-        response: { 200: Type.Object({ ...Restriction.properties, changed: Type.Boolean() }), 400: Invalid, 401: ErrorBody, 403: ErrorBody, 409: ErrorBody },
+        response: { 200: Type.Object({ ...Restriction.properties, changed: Type.Boolean() }), 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 409: ErrorBody },
       },
     },
-    async (request, reply) => {
+    async (request) => {
       const auth = principalOf(request);
       const { ranges, appliesTo, confirmExcludeOwnAddress } = request.body;
       const result = await saveRestriction(deps, auth, { ranges, appliesTo, confirmed: confirmExcludeOwnAddress === true }, request.ip);
       if (!result.ok) {
-        if (result.reason === 'excludes_self') throw new AppError('own_address_excluded', undefined, { address: result.ip });
-        return reply.code(400).send({ error: 'invalid_request', message: result.errors.join(' '), errors: result.errors });
+        if (result.reason === 'excludes_self') {
+          throw new AppError('own_address_excluded', `These ranges leave out your own address (${result.ip}): you would be signed out. Send confirmExcludeOwnAddress: true to save them anyway.`);
+        }
+        // One message per range that is wrong, each naming its position.
+        throw new AppError('invalid_request', result.errors.join(' '));
       }
       const saved = await accessRules(deps, auth.account.id);
       return { ranges: saved.ranges, appliesTo: saved.appliesTo, changed: result.changed };
@@ -80,16 +81,14 @@ export async function apiAccessRulesRoutes(app: FastifyInstance, { deps }: Route
         summary: 'Account Access Control: set the account’s login policy',
         description: 'Each field may only make the service’s own rule stricter; null keeps the service’s value (for inactiveDays: off). A field out of bounds is named in fields with its message.',
         body: Policy,
-        response: { 200: Type.Object({ policy: Policy, changed: Type.Array(Type.String()) }), 400: FieldErrors, 401: ErrorBody, 403: ErrorBody },
+        response: { 200: Type.Object({ policy: Policy, changed: Type.Array(Type.String()) }), 400: ErrorBody, 401: ErrorBody, 403: ErrorBody },
       },
     },
-    async (request, reply) => {
+    async (request) => {
       const auth = principalOf(request);
       const result = await savePolicy(deps, auth, request.body, request.ip);
-      if (!result.ok) {
-        const fields = result.errors as Record<string, string>;
-        return reply.code(400).send({ error: 'invalid_request', message: Object.values(fields).join(' '), fields });
-      }
+      // One message per field out of bounds, each naming its field.
+      if (!result.ok) throw new AppError('invalid_request', Object.values(result.errors).join(' '));
       const saved = await accessRules(deps, auth.account.id);
       return { policy: policyInput(saved.policy), changed: result.changed };
     },
