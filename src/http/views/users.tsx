@@ -77,13 +77,13 @@ export function UsersPage({ csrf, viewer, page, search, mfa, skills, notice, err
           )}
           {page.users.map((u) => (
             <tr>
-              <td>
+              <td data-label="Username">
                 <a href={`/manage/users/${u.id}`}>{u.username}</a>
               </td>
-              <td>{roleLabels[u.role]}</td>
-              <td>{u.skills.join(', ') || '—'}</td>
-              <td>{stateLabel(u)}</td>
-              <td>
+              <td data-label="Role">{roleLabels[u.role]}</td>
+              <td data-label="Skills">{u.skills.join(', ') || '—'}</td>
+              <td data-label="State">{stateLabel(u)}</td>
+              <td data-label="MFA">
                 <MfaStatus mfa={u.mfa} />
               </td>
             </tr>
