@@ -16,6 +16,7 @@ import { apiRoutes } from './http/routes/api.ts';
 import { metaRoutes } from './http/routes/meta.ts';
 import { auditPages } from './http/routes/audit-pages.tsx';
 import { consolePages } from './http/routes/console-pages.tsx';
+import { accessRulesPages } from './http/routes/access-rules-pages.tsx';
 import { sessionPages } from './http/routes/session-pages.tsx';
 import { passwordPages } from './http/routes/password-pages.tsx';
 import { passwordResetPages } from './http/routes/password-reset-pages.tsx';
@@ -132,6 +133,7 @@ export async function buildApp({ deps, keys, trustProxy = false }: AppOptions): 
   await app.register(signInPages, routeOptions);
   await app.register(mfaPages, routeOptions);
   await app.register(consolePages, routeOptions);
+  await app.register(accessRulesPages, routeOptions);
   await app.register(userPages, routeOptions);
   await app.register(auditPages, routeOptions);
   await app.register(sessionPages, routeOptions);

@@ -3,6 +3,7 @@ import { buildApp } from './app.ts';
 import { clusterView, onShutdownRequest, servePrimary, workerId } from './cluster.ts';
 import { loadSettings } from './config/settings.ts';
 import { openRuntime } from './runtime.ts';
+import { disableInactiveUsers } from './services/access-rules.ts';
 
 /** Fastify's trustProxy takes no hop count in its types; a hop test does the same. */
 function trustProxyOption(value: false | string | number): boolean | string | ((address: string, hop: number) => boolean) {
@@ -53,6 +54,16 @@ export async function serve(env: Record<string, string | undefined> = process.en
     sweep.unref();
     app.addHook('onClose', async () => clearInterval(sweep));
   }
+
+  // Account Access Control's inactivity rule: hourly, on every instance (the
+  // store's conditional update disables each user once, however many run it).
+  const inactivity = () => {
+    disableInactiveUsers(deps).catch((err: unknown) => deps.logger.warn({ err }, 'inactivity job failed'));
+  };
+  const inactivityJob = setInterval(inactivity, 60 * 60_000);
+  inactivityJob.unref();
+  app.addHook('onReady', async () => inactivity());
+  app.addHook('onClose', async () => clearInterval(inactivityJob));
 
   // Requests in flight finish; then the process exits.
   let closing = false;

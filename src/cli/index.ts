@@ -9,6 +9,7 @@ type Command = { usage: string; load: () => Promise<{ run(args: string[], env: E
 // Each command is loaded only when it runs, so a command starts without compiling the others.
 const commands: Record<string, Command> = {
   'account create': { usage: usages.accountCreate, load: () => import('./account-create.ts') },
+  'account access': { usage: usages.accountAccess, load: () => import('./account-access.ts') },
   'user create': { usage: usages.userCreate, load: () => import('./user-create.ts') },
   'user import': { usage: usages.userImport, load: () => import('./user-import.ts') },
   'user reset-mfa': { usage: usages.userResetMfa, load: () => import('./user-reset-mfa.ts') },

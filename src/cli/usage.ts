@@ -1,6 +1,7 @@
 // One line of help per command, kept apart so `--help` loads no command.
 export const usages = {
   accountCreate: 'portcullis account create --name NAME --admin USERNAME   (admin password on standard input)',
+  accountAccess: 'portcullis account access clear --account ID   (break-glass: removes the allowed networks of Account Access Control)',
   keys: `portcullis keys generate [--id KEYID]   (prints a new PORTCULLIS_SECRET_KEY entry)
   portcullis keys rotate [--new]          (re-encrypts TOTP secrets under the first key; --new first adds a key to the embedded key file)
   portcullis keys rotate-signing [--delay-seconds N]   (adds OpenID Connect signing keys that sign after N seconds, default 86400; retires the old ones)`,

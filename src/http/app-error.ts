@@ -14,6 +14,8 @@ export const errorCatalogue = {
   csrf_failed: { status: 403, message: 'This form has expired or did not come from this site. Reload the page and try again.' },
   cross_origin: { status: 403, message: 'Requests from another origin are refused.' },
   forbidden: { status: 403, message: 'You do not have permission to do that.' },
+  network_not_allowed: { status: 403, message: 'Sign-in is not allowed from this network' },
+  own_address_excluded: { status: 409, message: 'These ranges leave out your own address: you would be signed out. Send confirmExcludeOwnAddress: true to save them anyway.' },
   not_found: { status: 404, message: 'Not found.' },
   conflict: { status: 409, message: 'That conflicts with what exists.' },
   last_admin: { status: 409, message: 'This is the account’s last active admin: make another user an admin first.' },

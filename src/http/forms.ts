@@ -22,6 +22,8 @@ export const formFieldLimits: Readonly<Record<string, number>> = {
   email: 320,
   // A security key's answer (WebAuthn JSON): the same bound as the API's (webauthnDefaults.maxResponseChars).
   credential: 16_384,
+  // Account Access Control's allowed ranges: up to 100 lines of a range and a label.
+  ranges: 20_000,
 };
 const defaultFieldLimit = 1024;
 

@@ -32,8 +32,8 @@ function handleOf(sessionId: string): string {
 /** The user's live full sessions, by the rule resolveSession applies (sessionIsLive), the most recently used first. */
 async function liveSessions(deps: Deps, auth: SessionView) {
   const now = deps.clock.now();
-  const sessions = await deps.store.sessions.listFull(auth.account.id, auth.user.id);
-  return sessions.filter((s) => sessionIsLive(deps, s, auth.account, now));
+  const [sessions, rules] = await Promise.all([deps.store.sessions.listFull(auth.account.id, auth.user.id), deps.store.accessRules.get(auth.account.id)]);
+  return sessions.filter((s) => sessionIsLive(deps, s, auth.account, now, rules.policy));
 }
 
 /** The user's live full sessions, the most recently used first. */

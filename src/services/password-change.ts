@@ -2,6 +2,7 @@ import { usernameKey } from '../domain/names.ts';
 import { checkNewPassword, normalizePassword } from '../domain/password-policy.ts';
 import type { ThrottleKey } from '../storage/records.ts';
 import type { SessionView } from '../storage/queries/sessions.ts';
+import { accessRules, lockAfterFailuresOf, passwordRulesOf } from './access-rules.ts';
 import { audit } from './audit.ts';
 import { inTransaction } from './deps.ts';
 import type { Deps } from './deps.ts';
@@ -38,18 +39,20 @@ class Conflict extends Error {}
 
 export async function changePassword(deps: Deps, auth: SessionView, input: PasswordChangeInput, ip: string): Promise<PasswordChangeResult> {
   const { account, user, session } = auth;
-  const checked = checkNewPassword(input.newPassword, deps.settings.password);
+  const rules = await accessRules(deps, account.id);
+  const checked = checkNewPassword(input.newPassword, passwordRulesOf(deps, rules));
   if (!checked.ok) return { ok: false, reason: 'invalid', message: checked.reason };
   if (input.confirmation !== undefined && normalizePassword(input.confirmation) !== checked.normalized) {
     return { ok: false, reason: 'invalid', message: 'The new password and its confirmation differ.' };
   }
   const key: ThrottleKey = { scope: 'password', accountId: account.id, subject: usernameKey(user.username) };
-  const admission = await admitAttempt(deps, key, deps.settings.throttle);
+  const throttleRules = { ...deps.settings.throttle, maxConsecutiveFailures: lockAfterFailuresOf(deps, rules) };
+  const admission = await admitAttempt(deps, key, throttleRules);
   if (!admission.admitted) return { ok: false, reason: 'locked', lockedUntil: admission.lockedUntil };
   const base = { accountId: account.id, actorUserId: user.id, actor: user.username, targetUserId: user.id, target: user.username, ip };
 
   const found = await deps.store.users.get(account.id, user.id);
-  const passwordHash = await checkAdmitted(deps, key, admission, deps.settings.throttle, async () =>
+  const passwordHash = await checkAdmitted(deps, key, admission, throttleRules, async () =>
     found?.state === 'active' && (await deps.hasher.verify(found.passwordHash, input.currentPassword)) ? deps.hasher.hash(input.newPassword) : undefined,
   );
   if (!passwordHash) {

@@ -4,6 +4,10 @@ import { secondFactorVerifiedAt } from '../domain/auth-methods.ts';
 import type { AuthStep } from '../domain/auth-methods.ts';
 import type { Session, SessionClient, SessionState } from '../storage/records.ts';
 import type { SessionView } from '../storage/queries/sessions.ts';
+import { addressAllowed } from '../domain/access-rules.ts';
+import type { LoginPolicy } from '../domain/access-rules.ts';
+import { audit } from './audit.ts';
+import { inTransaction } from './deps.ts';
 import type { Deps } from './deps.ts';
 
 // Sessions live in the database (any instance can serve any request). The
@@ -33,6 +37,7 @@ export async function createSession(
   const token = Buffer.from(deps.random.bytes(sessionDefaults.tokenBytes)).toString('base64url');
   const id = hashToken(token);
   const lifetime = state === 'pending' ? deps.settings.session.pendingTimeoutMs : deps.settings.session.absoluteTimeoutMs;
+  // The account's shorter absolute limit (its login policy) is applied when the session is read: sessionIsLive.
   const expiresAt = now + lifetime;
   await deps.store.sessions.create({
     id,
@@ -56,26 +61,55 @@ export async function createSession(
  * limit and, once the account requires MFA, signed in with a second factor
  * (no session signed in without one goes further).
  */
-export function sessionIsLive(deps: Pick<Deps, 'settings'>, session: Session, account: { mfaEnabled: boolean }, now: number): boolean {
+export function sessionIsLive(
+  deps: Pick<Deps, 'settings'>,
+  session: Session,
+  account: { mfaEnabled: boolean },
+  now: number,
+  /** The account's login policy: shorter idle and absolute limits, where it set them. */
+  policy?: Pick<LoginPolicy, 'idleTimeoutMs' | 'absoluteTimeoutMs'>,
+): boolean {
   if (now >= session.expiresAt) return false;
   if (session.state !== 'full') return true;
-  if (now - session.lastSeenAt >= deps.settings.session.idleTimeoutMs) return false;
+  const idle = Math.min(deps.settings.session.idleTimeoutMs, policy?.idleTimeoutMs ?? Infinity);
+  if (now - session.lastSeenAt >= idle) return false;
+  if (policy?.absoluteTimeoutMs != null && now >= session.createdAt + policy.absoluteTimeoutMs) return false;
   return !account.mfaEnabled || secondFactorVerifiedAt(session.methods) !== null;
 }
 
 /**
  * The live session a cookie token names, or undefined. Ends sessions that are
- * no longer live (sessionIsLive), and those of users who are no longer active.
+ * no longer live (sessionIsLive, with the account's login policy), those of
+ * users who are no longer active, and, given the request's address, those used
+ * from outside the account's allowed address ranges (audited with the address).
  */
-export async function resolveSession(deps: Deps, token: string): Promise<SessionView | undefined> {
+export async function resolveSession(deps: Deps, token: string, ip?: string): Promise<SessionView | undefined> {
   if (token.length === 0 || token.length > 100) return undefined;
   const id = hashToken(token);
   const view = await deps.store.sessions.view(id);
   if (!view) return undefined;
   const now = deps.clock.now();
   const { session } = view;
-  if (!sessionIsLive(deps, session, view.account, now) || view.user.state !== 'active') {
+  const rules = await deps.store.accessRules.get(view.account.id);
+  if (!sessionIsLive(deps, session, view.account, now, rules.policy) || view.user.state !== 'active') {
     await deps.store.sessions.delete(id);
+    return undefined;
+  }
+  if (ip !== undefined && !addressAllowed(rules, view.user.role, ip)) {
+    await inTransaction(deps, async (tx) => {
+      await tx.store.sessions.delete(id);
+      await audit(tx, {
+        accountId: view.account.id,
+        actorUserId: view.user.id,
+        actor: view.user.username,
+        action: 'session.ended_network',
+        targetUserId: view.user.id,
+        target: view.user.username,
+        ip,
+        result: 'failure',
+        detail: { cause: 'address not allowed', signedInFrom: session.client.ip },
+      });
+    });
     return undefined;
   }
   if (now - session.lastSeenAt >= deps.settings.session.touchIntervalMs) {

@@ -1,6 +1,7 @@
 import { addressBucket } from '../domain/addresses.ts';
 import { isAccountNumber, usernameKey } from '../domain/names.ts';
 import type { ThrottleKey } from '../storage/records.ts';
+import { accessRules, lockAfterFailuresOf, mayUseFrom } from './access-rules.ts';
 import { audit } from './audit.ts';
 import { hasFactor } from './factors/index.ts';
 import { inTransaction } from './deps.ts';
@@ -27,7 +28,9 @@ export type SignInResult =
   /** passwordChangeRequired: an admin set the password; the user must choose their own before anything else. */
   | { ok: true; token: string; state: 'full' | 'pending'; mfaEnrolled: boolean; passwordChangeRequired: boolean }
   | { ok: false; reason: 'invalid' }
-  | { ok: false; reason: 'locked'; lockedUntil: number };
+  | { ok: false; reason: 'locked'; lockedUntil: number }
+  /** The password was right, but the account allows no sign-in from this address (Account Access Control). */
+  | { ok: false; reason: 'network' };
 
 /**
  * Verifies an account number, username and password.
@@ -52,12 +55,15 @@ export async function signIn(deps: Deps, input: SignInInput): Promise<SignInResu
   // flight from a busy NAT must not lock it. The user's count is taken up front.
   const address = await checkThrottle(deps, addressKey);
   if (address.locked) return refused(deps, input, 'address', address.lockedUntil);
-  const user = await admitAttempt(deps, userKey, deps.settings.throttle);
+  // The account's login policy may lock after fewer failures than the service does.
+  const rules = await accessRules(deps, input.accountId);
+  const throttleRules = { ...deps.settings.throttle, maxConsecutiveFailures: lockAfterFailuresOf(deps, rules) };
+  const user = await admitAttempt(deps, userKey, throttleRules);
   if (!user.admitted) return refused(deps, input, 'password', user.lockedUntil);
 
   const account = isAccountNumber(input.accountId) ? await deps.store.accounts.get(input.accountId) : undefined;
   const found = account ? await deps.store.users.findByUsername(account.id, usernameKey(input.username)) : undefined;
-  const passwordOk = await checkAdmitted(deps, userKey, user, deps.settings.throttle, () =>
+  const passwordOk = await checkAdmitted(deps, userKey, user, throttleRules, () =>
     found ? deps.hasher.verify(found.passwordHash, input.password) : deps.hasher.verifyDummy(input.password),
   );
 
@@ -84,6 +90,28 @@ export async function signIn(deps: Deps, input: SignInInput): Promise<SignInResu
     return lockedUntil > 0 ? { ok: false, reason: 'locked', lockedUntil } : { ok: false, reason: 'invalid' };
   }
 
+  // Account Access Control: refused after the password (which was right, so
+  // its count is taken back), so that a wrong one from anywhere tells nothing
+  // more than before; audited with the address.
+  if (!mayUseFrom(rules, found.role, input.ip)) {
+    deps.logger.info({ accountId: account.id }, 'sign-in refused: address not allowed');
+    await inTransaction(deps, async (tx) => {
+      await clearThrottle(tx, userKey);
+      await audit(tx, {
+        accountId: account.id,
+        actorUserId: found.id,
+        actor: found.username,
+        action: 'sign_in.network_refused',
+        targetUserId: found.id,
+        target: found.username,
+        ip: input.ip,
+        result: 'failure',
+        detail: { cause: 'address not allowed' },
+      });
+    });
+    return { ok: false, reason: 'network' };
+  }
+
   // Success clears the user's count and lock, not the address's: one valid
   // credential must not wipe a spray's failures against other usernames.
   // With MFA on, the password only opens a short-lived pending session; the
@@ -92,6 +120,7 @@ export async function signIn(deps: Deps, input: SignInInput): Promise<SignInResu
   const state = account.mfaEnabled ? 'pending' : 'full';
   const session = await inTransaction(deps, async (tx) => {
     await clearThrottle(tx, userKey);
+    await tx.store.users.markActive(account.id, found.id, deps.clock.now());
     const made = await createSession(tx, found, state, { ip: input.ip, agent: describeAgent(input.userAgent) });
     await audit(tx, {
       accountId: account.id,

@@ -31,6 +31,8 @@ export interface UserSummary {
   username: string;
   role: Role;
   state: UserState;
+  /** Set when the inactivity rule disabled the user: since when they were inactive. */
+  inactiveSince: number | null;
   email: string | null;
   skills: string[];
   mfa: MfaState;
@@ -77,7 +79,7 @@ export async function listUsers(deps: Deps, accountId: string, q: { search?: str
       const until = locked.get(u.id);
       const mfa: MfaState =
         until !== undefined ? { kind: 'locked', until, enrolledSince: since } : since !== null ? { kind: 'enrolled', since } : { kind: 'not_enrolled' };
-      return { id: u.id, username: u.username, role: u.role, state: u.state, email: u.email, skills: skills.get(u.id) ?? [], mfa };
+      return { id: u.id, username: u.username, role: u.role, state: u.state, inactiveSince: u.inactiveSince ?? null, email: u.email, skills: skills.get(u.id) ?? [], mfa };
     }),
     total,
     page,
@@ -113,6 +115,7 @@ export async function getUser(deps: Deps, accountId: string, userId: string): Pr
     username: user.username,
     role: user.role,
     state: user.state,
+    inactiveSince: user.inactiveSince ?? null,
     email: user.email,
     skills: names,
     skillIds: all.filter((s) => names.includes(s.name)).map((s) => s.id),

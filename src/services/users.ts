@@ -1,6 +1,8 @@
 import { checkEmail } from '../domain/email.ts';
 import { checkSkillName, checkUsername } from '../domain/names.ts';
 import { checkNewPassword } from '../domain/password-policy.ts';
+import type { PasswordRules } from '../domain/password-policy.ts';
+import { accountPasswordRules } from './access-rules.ts';
 import { randomId } from '../domain/providers.ts';
 import { isRole, roles } from '../domain/roles.ts';
 import type { Role } from '../domain/roles.ts';
@@ -29,13 +31,13 @@ export interface ValidUser {
 export type Checked<T> = { ok: true; value: T } | { ok: false; reason: 'invalid'; errors: string[] };
 
 /** Checks a draft against the username, role, password, skill and email rules; lists every problem. */
-export function validateUser(deps: Pick<Deps, 'settings'>, draft: UserDraft): Checked<ValidUser> {
+export function validateUser(deps: Pick<Deps, 'settings'>, draft: UserDraft, passwordRules: PasswordRules = deps.settings.password): Checked<ValidUser> {
   const errors: string[] = [];
   const name = checkUsername(draft.username);
   if (!name.ok) errors.push(name.reason);
   // Never the value itself: in a file with its columns swapped it is a password (issue 16, finding 12).
   if (!isRole(draft.role)) errors.push(`Role must be one of ${roles.join(', ')}.`);
-  const password = checkNewPassword(draft.password, deps.settings.password);
+  const password = checkNewPassword(draft.password, passwordRules);
   if (!password.ok) errors.push(password.reason);
   const skills: ValidUser['skills'] = [];
   for (const raw of draft.skills ?? []) {
@@ -119,7 +121,8 @@ export async function insertUser(
 export type CreateUserResult = { ok: true; userId: string } | { ok: false; reason: 'invalid'; errors: string[] };
 
 export async function createUser(deps: Deps, accountId: string, draft: UserDraft, actor: Actor, chosenBy: PasswordChosenBy): Promise<CreateUserResult> {
-  const checked = validateUser(deps, draft);
+  // The account's login policy may ask for longer passwords than the service does.
+  const checked = validateUser(deps, draft, await accountPasswordRules(deps, accountId));
   if (!checked.ok) return checked;
   if (!(await deps.store.accounts.get(accountId))) return { ok: false, reason: 'invalid', errors: [`There is no account ${accountId}.`] };
   const passwordHash = await deps.hasher.hash(checked.value.password);

@@ -24,6 +24,8 @@ export interface User {
   createdAt: number;
   /** The password is one an admin set: the user must choose their own before anything else. */
   passwordChangeRequired: boolean;
+  /** When the inactivity rule disabled the user, the time their inactivity began; null otherwise (migration 010). */
+  inactiveSince?: number | null;
 }
 
 export interface Skill {

@@ -23,6 +23,25 @@ export interface UsersTable {
   updated_at: number;
   /** 1 while the password is one an admin set: the user must choose their own first (migration 009). */
   password_change_required: Generated<number>;
+  /** The last sign-in, or re-enabling (migration 010). */
+  last_active_at: Generated<number | null>;
+  /** Set when the inactivity job disabled the user: since when they were inactive (migration 010). */
+  inactive_since: Generated<number | null>;
+}
+
+/** Account Access Control's sign-in rules, one row per account (migration 010). */
+export interface AccountAccessRulesTable {
+  account_id: string;
+  /** AddressRange[] as JSON. */
+  ranges: Generated<string>;
+  applies_to: Generated<string>;
+  min_password_length: Generated<number | null>;
+  lock_after_failures: Generated<number | null>;
+  idle_timeout_ms: Generated<number | null>;
+  absolute_timeout_ms: Generated<number | null>;
+  inactive_days: Generated<number | null>;
+  inactive_from: Generated<number | null>;
+  updated_at: number;
 }
 
 export interface SkillsTable {
@@ -165,6 +184,7 @@ export interface Database {
   oidc_payloads: OidcPayloadsTable;
   signing_keys: SigningKeysTable;
   password_resets: PasswordResetsTable;
+  account_access_rules: AccountAccessRulesTable;
 }
 
 export interface ApplicationsTable {

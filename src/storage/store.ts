@@ -6,6 +6,7 @@ import { applicationQueries } from './queries/applications.ts';
 import { oidcPayloadQueries } from './queries/oidc-payloads.ts';
 import { signingKeyQueries } from './queries/signing-keys.ts';
 import { passwordResetQueries } from './queries/password-resets.ts';
+import { accessRuleQueries } from './queries/access-rules.ts';
 import { recoveryCodeQueries } from './queries/recovery-codes.ts';
 import { auditQueries } from './queries/audit.ts';
 import { factorQueries } from './queries/factors.ts';
@@ -35,6 +36,7 @@ export interface Store {
   readonly signingKeys: ReturnType<typeof signingKeyQueries>;
   readonly passwordResets: ReturnType<typeof passwordResetQueries>;
   readonly webauthnChallenges: ReturnType<typeof webauthnChallengeQueries>;
+  readonly accessRules: ReturnType<typeof accessRuleQueries>;
   /** Answers when the database does; throws when it is unreachable. */
   ping(): Promise<void>;
   /**
@@ -75,6 +77,7 @@ export function createStore(db: Kysely<Database>, dialect: Dialect, committed?: 
     signingKeys: signingKeyQueries(db),
     passwordResets: passwordResetQueries(db),
     webauthnChallenges: webauthnChallengeQueries(db),
+    accessRules: accessRuleQueries(db),
     ping: async () => {
       await sql`select 1`.execute(db);
     },

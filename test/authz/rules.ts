@@ -172,6 +172,21 @@ export const rules: Rule[] = [
     body: () => ({ mfaEnabled: 'on' }),
     admitted: { redirect: '/manage/console/account-access-control?saved=1' },
   },
+  // Allowed networks and login policy (issue 15): saving none and the service's own values changes nothing.
+  {
+    method: 'POST',
+    url: '/manage/console/account-access-control/network',
+    kind: 'page',
+    body: () => ({ ranges: '', appliesTo: 'everyone' }),
+    admitted: { redirect: '/manage/console/account-access-control?saved=1' },
+  },
+  {
+    method: 'POST',
+    url: '/manage/console/account-access-control/policy',
+    kind: 'page',
+    body: () => ({ minPasswordLength: '', lockAfterFailures: '', idleTimeoutMinutes: '', absoluteTimeoutMinutes: '', inactiveDays: '' }),
+    admitted: { redirect: '/manage/console/account-access-control?saved=1' },
+  },
 
   // Users & Skills.
   { method: 'GET', url: '/manage/users', kind: 'page', admitted: 'ok' },
@@ -255,6 +270,15 @@ export const rules: Rule[] = [
   // JSON API: administration, mirroring the pages.
   { method: 'GET', url: '/api/v1/account', kind: 'api', admitted: 'ok' },
   { method: 'PUT', url: '/api/v1/account/settings', kind: 'api', body: () => ({ mfaEnabled: true }), admitted: 'ok' },
+  { method: 'GET', url: '/api/v1/account/access-rules', kind: 'api', admitted: 'ok' },
+  { method: 'PUT', url: '/api/v1/account/access-rules/network', kind: 'api', body: () => ({ ranges: [], appliesTo: 'everyone' }), admitted: 'ok' },
+  {
+    method: 'PUT',
+    url: '/api/v1/account/access-rules/policy',
+    kind: 'api',
+    body: () => ({ minPasswordLength: null, lockAfterFailures: null, idleTimeoutMinutes: null, absoluteTimeoutMinutes: null, inactiveDays: null }),
+    admitted: 'ok',
+  },
   { method: 'GET', url: '/api/v1/users', kind: 'api', admitted: 'ok' },
   {
     method: 'POST',

@@ -154,6 +154,37 @@ for (const kind of await storeKinds()) {
       );
     });
 
+    it('PUT /api/v1/account/access-rules/network and /policy refuse hostile ranges and out-of-bounds policies', async () => {
+      const range = fc.oneof(hostileValue, fc.record({ cidr: fc.oneof(hostileText, hostileValue), label: fc.oneof(hostileText, hostileValue) }));
+      const network = fc.record({
+        who: fc.constantFrom<'anonymous' | 'admin' | 'pending'>('anonymous', 'admin', 'admin', 'pending'),
+        body: orNotAnObject(hostileEntries({ ranges: fc.oneof(hostileValue, fc.array(range, { minLength: 1, maxLength: 4 })), appliesTo: fc.oneof(fc.constantFrom('everyone', 'everyone_but_admins'), hostileValue) }, [])),
+        ip: clientIp,
+      });
+      await fc.assert(
+        fc.asyncProperty(counter.count(network), async ({ who, body, ip }) => {
+          const caller = who === 'pending' ? await w.pending() : w[who];
+          const res = await call('PUT', '/api/v1/account/access-rules/network', caller, body, ip);
+          // A valid list of ranges that leaves the caller out is asked about (409), never saved.
+          expectApiRefusal(res, `PUT network as ${who}`, [400, 401, 403, 409]);
+          await expectNothingWritten('PUT /api/v1/account/access-rules/network');
+        }),
+        n(400),
+      );
+      const outOfBounds = fc.oneof(fc.integer({ min: -1000, max: 2 }), fc.integer({ min: 4000, max: 1e9 }), hostileValue.filter((v) => v !== null && !Number.isInteger(v)));
+      const policy = fc.record({
+        body: orNotAnObject(hostileEntries({ minPasswordLength: outOfBounds }, ['lockAfterFailures', 'idleTimeoutMinutes', 'absoluteTimeoutMinutes', 'inactiveDays'])),
+        ip: clientIp,
+      });
+      await fc.assert(
+        fc.asyncProperty(counter.count(policy), async ({ body, ip }) => {
+          expectApiRefusal(await call('PUT', '/api/v1/account/access-rules/policy', w.admin, body, ip), 'PUT policy', [400]);
+          await expectNothingWritten('PUT /api/v1/account/access-rules/policy');
+        }),
+        n(400),
+      );
+    });
+
     it('POST /api/v1/users refuses a hostile new user and creates none', async () => {
       const role = fc.oneof(invalidName, hostileValue.filter((v) => !ROLES.includes(v)));
       const arb = fc.record({ body: orNotAnObject(hostileEntries({ role }, ['username', 'password', 'email', 'skills'])), ip: clientIp });

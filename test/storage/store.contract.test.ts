@@ -151,9 +151,35 @@ for (const kind of await storeKinds()) {
           email: 'alice@example.com',
           createdAt: NOW,
           passwordChangeRequired: false,
+          inactiveSince: null,
         };
         expect(await store.users.findByUsername(accountId, 'alice')).toEqual(expected);
         expect(await store.users.get(accountId, u.id)).toEqual(expected);
+      });
+
+      it('disables inactive users other than admins once, with when their inactivity began (migration 010)', async () => {
+        const { accountId } = await tenant();
+        const old = user(accountId, 'Dormant');
+        const admin = user(accountId, 'Boss', { role: 'admin' });
+        const recent = user(accountId, 'Recent');
+        for (const u of [old, admin, recent]) await store.users.create(u);
+        await store.users.markActive(accountId, recent.id, NOW + 5000);
+        const cutoff = NOW + 1000;
+        expect(await store.users.disableInactive(accountId, cutoff, NOW + 9000)).toEqual([{ id: old.id, username: 'Dormant', inactiveSince: NOW }]);
+        expect(await store.users.disableInactive(accountId, cutoff, NOW + 9000)).toEqual([]);
+        expect(await store.users.get(accountId, old.id)).toMatchObject({ state: 'disabled', inactiveSince: NOW });
+        await store.users.markActive(accountId, old.id, NOW + 10_000);
+        expect((await store.users.get(accountId, old.id))?.inactiveSince).toBeNull();
+      });
+
+      it('keeps an account’s access rules, each section saved without touching the other (migration 010)', async () => {
+        const { accountId } = await tenant();
+        expect(await store.accessRules.get(accountId)).toMatchObject({ ranges: [], appliesTo: 'everyone', inactiveFrom: null });
+        await store.accessRules.putRestriction(accountId, { ranges: [{ cidr: '2001:db8::/32', label: 'HQ' }], appliesTo: 'everyone_but_admins' }, NOW);
+        const policy = { minPasswordLength: 14, lockAfterFailures: 5, idleTimeoutMs: 600_000, absoluteTimeoutMs: 3_600_000, inactiveDays: 30 };
+        await store.accessRules.putPolicy(accountId, policy, NOW, NOW);
+        expect(await store.accessRules.get(accountId)).toEqual({ ranges: [{ cidr: '2001:db8::/32', label: 'HQ' }], appliesTo: 'everyone_but_admins', policy, inactiveFrom: NOW });
+        expect(await store.accessRules.withInactivityRule()).toContainEqual({ accountId, inactiveDays: 30, inactiveFrom: NOW });
       });
 
       it('refuses a second user with the same username key in one account', async () => {
@@ -974,7 +1000,9 @@ for (const kind of await storeKinds()) {
       it('applies every migration to a new database once, and none on a second run', async () => {
         const fresh = await openUnmigrated(kind);
         try {
-          expect(await migrateToLatest(fresh.database.db)).toEqual({ applied: ['001-foundation', '002-mfa', '003-user-search', '004-name-suffixes', '005-session-client', '006-factors', '007-oidc', '008-webauthn', '009-password-resets'] });
+          expect(await migrateToLatest(fresh.database.db)).toEqual({
+            applied: ['001-foundation', '002-mfa', '003-user-search', '004-name-suffixes', '005-session-client', '006-factors', '007-oidc', '008-webauthn', '009-password-resets', '010-access-rules'],
+          });
           expect(await migrateToLatest(fresh.database.db)).toEqual({ applied: [] });
           // The tables are in this database (on PostgreSQL: in this schema, although
           // the suite's own schema on the same server already has them).

@@ -41,7 +41,7 @@ export const sessionPlugin = fp(
     app.decorateRequest('auth', null);
     app.addHook('onRequest', async (request) => {
       const token = sessionToken(request, opts.cookie);
-      request.auth = token ? ((await resolveSession(opts.deps, token)) ?? null) : null;
+      request.auth = token ? ((await resolveSession(opts.deps, token, request.ip)) ?? null) : null;
     });
   },
   { name: 'portcullis-session' },

@@ -38,7 +38,7 @@ export async function apiAuthRoutes(app: FastifyInstance, { deps, cookie }: Rout
         tags: ['auth'],
         summary: 'Sign in with account number, username and password',
         body: LoginBody,
-        response: { 200: LoginState, 400: ErrorBody, 401: ErrorBody, 415: ErrorBody, 429: TooMany, 503: Unavailable },
+        response: { 200: LoginState, 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 415: ErrorBody, 429: TooMany, 503: Unavailable },
       },
     },
     async (request, reply) => {
@@ -50,6 +50,8 @@ export async function apiAuthRoutes(app: FastifyInstance, { deps, cookie }: Rout
             throw new AppError('invalid_credentials');
           case 'locked':
             throw new AppError('too_many_attempts', undefined, { retryAfter: retryAfterSeconds(result.lockedUntil, deps.clock.now()) });
+          case 'network':
+            throw new AppError('network_not_allowed');
         }
       }
       const previous = sessionToken(request, cookie);

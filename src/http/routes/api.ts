@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { TypeBoxValidatorCompiler } from '@fastify/type-provider-typebox';
 import { AppError } from '../app-error.ts';
 import { apiAccountRoutes } from './api-account.ts';
+import { apiAccessRulesRoutes } from './api-access-rules.ts';
 import { apiAuditRoutes } from './api-audit.ts';
 import { apiAuthRoutes } from './api-auth.ts';
 import { apiMfaRoutes } from './api-mfa.ts';
@@ -28,6 +29,7 @@ export async function apiRoutes(app: FastifyInstance, options: RouteContext) {
   await app.register(apiMfaRoutes, options);
   // Administration, mirroring the pages: admins only, within their own account.
   await app.register(apiAccountRoutes, options);
+  await app.register(apiAccessRulesRoutes, options);
   await app.register(apiUserRoutes, options);
   await app.register(apiMfaResetRoutes, options);
   await app.register(apiPasswordResetRoutes, options);

@@ -4,7 +4,8 @@ import { setAccountMfa } from '../../services/account-settings.ts';
 import { principalOf } from '../access.ts';
 import { viewerOf } from '../viewer.ts';
 import { setSessionCookie } from '../plugins/session.ts';
-import { AccessControlPage, AdminSecurePage, ConsolePage } from '../views/console.tsx';
+import { AdminSecurePage, ConsolePage } from '../views/console.tsx';
+import { sendAccessControlPage } from './access-rules-pages.tsx';
 import type { SettingEntry } from '../views/console.tsx';
 import { renderPage } from '../views/layout.tsx';
 import { csrfToken, formField } from '../forms.ts';
@@ -17,8 +18,30 @@ const settings: Array<SettingEntry & { keywords: string[] }> = [
     title: 'Account Access Control',
     section: 'Admin & Secure',
     href: '/manage/console/account-access-control',
-    description: 'Multi-factor authentication (MFA) for every user of this account.',
-    keywords: ['mfa', 'multi-factor', 'multi factor', 'multifactor', 'two-factor', 'two factor', '2fa', 'totp', 'authenticator', 'access control', 'security', 'sign-in', 'login', 'otp'],
+    description: 'Multi-factor authentication (MFA), allowed networks (IP address ranges) and the login policy of this account.',
+    keywords: [
+      // Allowed networks and the login policy (issue 15).
+      'ip',
+      'ip address',
+      'address',
+      'network',
+      'networks',
+      'cidr',
+      'office',
+      'password',
+      'password length',
+      'lock',
+      'lockout',
+      'failed passwords',
+      'session',
+      'timeout',
+      'idle',
+      'inactive',
+      'inactivity',
+      'deactivate',
+      'remember',
+      'remember this browser',
+      'mfa', 'multi-factor', 'multi factor', 'multifactor', 'two-factor', 'two factor', '2fa', 'totp', 'authenticator', 'access control', 'security', 'sign-in', 'login', 'otp'],
   },
   {
     title: 'Users & Skills',
@@ -63,13 +86,7 @@ export async function consolePages(app: FastifyInstance, { deps, cookie }: Route
   app.get('/manage/console/account-access-control', { config: { access: { permission: 'manageAccount' } } }, async (request, reply) => {
     const auth = principalOf(request);
     const saved = (request.query as Record<string, unknown>).saved === '1';
-    return reply
-      .type(html)
-      .send(
-        renderPage(
-          <AccessControlPage csrf={csrfToken(request, reply)} viewer={viewerOf(auth)} mfaEnabled={auth.account.mfaEnabled} notice={saved ? 'Saved.' : undefined} />,
-        ),
-      );
+    return sendAccessControlPage(deps, request, reply, auth, 200, { notice: saved ? 'Saved.' : undefined });
   });
 
   app.post('/manage/console/account-access-control', { config: { access: { permission: 'manageAccount' } }, preHandler: app.csrfProtection }, async (request, reply) => {

@@ -2,7 +2,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import middie from '@fastify/middie';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { OIDC_PREFIX, accountOfClient, loginResult } from '../../services/oidc/index.ts';
+import { OIDC_PREFIX, accountOfClient, clientAddresses, loginResult } from '../../services/oidc/index.ts';
 import type { InteractionContext, Oidc } from '../../services/oidc/index.ts';
 import { secondFactorVerifiedAt } from '../../domain/auth-methods.ts';
 import { ACR_MFA } from '../../services/oidc/claims.ts';
@@ -81,6 +81,10 @@ function messagePage(reply: FastifyReply, status: number, title: string, message
  * context they are registered in; the provider's paths are no route of ours).
  */
 export async function mountProvider(app: FastifyInstance, oidc: Oidc): Promise<void> {
+  // Before middie's hook: the provider's checks read the address our hooks trust.
+  app.addHook('onRequest', async (request) => {
+    if (isProviderPath(request.raw.url)) clientAddresses.set(request.raw, request.ip);
+  });
   await app.register(middie);
   app.use((req: IncomingMessage, res: ServerResponse, next: () => void) => {
     if (!isProviderPath(req.url)) {

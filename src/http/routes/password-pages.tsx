@@ -8,6 +8,7 @@ import { viewerOf } from '../viewer.ts';
 import { setSessionCookie } from '../plugins/session.ts';
 import { renderPage } from '../views/layout.tsx';
 import { PasswordPage } from '../views/password.tsx';
+import { accountPasswordRules } from '../../services/access-rules.ts';
 import { csrfToken, formField } from '../forms.ts';
 import type { RouteContext } from '../route-context.ts';
 
@@ -15,16 +16,15 @@ const REQUIRED = 'Your password was set by an administrator. Choose your own pas
 
 /** Change password, for every signed-in user (OWASP ASVS 4.0.3 2.1.5, 2.1.6, 3.3.3). */
 export async function passwordPages(app: FastifyInstance, { deps, cookie }: RouteContext) {
-  const { minLength, maxLength } = deps.settings.password;
-  const send = (request: FastifyRequest, reply: FastifyReply, status: number, text: { error?: string; notice?: string } = {}) =>
-    reply
+  const send = async (request: FastifyRequest, reply: FastifyReply, status: number, text: { error?: string; notice?: string } = {}) => {
+    const auth = principalOf(request);
+    // The account's login policy may ask for a longer password than the service does.
+    const { minLength, maxLength } = await accountPasswordRules(deps, auth.account.id);
+    return reply
       .code(status)
       .type('text/html; charset=utf-8')
-      .send(
-        renderPage(
-          <PasswordPage csrf={csrfToken(request, reply)} viewer={viewerOf(principalOf(request))} minLength={minLength} maxLength={maxLength} {...text} />,
-        ),
-      );
+      .send(renderPage(<PasswordPage csrf={csrfToken(request, reply)} viewer={viewerOf(auth)} minLength={minLength} maxLength={maxLength} {...text} />));
+  };
 
   // The one page a user whose password an admin set can reach (issue 15): beforePasswordChange.
   app.get('/account/password', { config: { access: 'signed-in', beforePasswordChange: true } }, async (request, reply) => {

@@ -85,6 +85,8 @@ export async function signInPages(app: FastifyInstance, ctx: RouteContext) {
           application: context,
           error: context ? 'Incorrect username or password' : 'Incorrect account number, username or password',
         });
+      case 'network':
+        return sendLogin(reply, 403, { csrf, accountId, username, error: 'Sign-in is not allowed from this network' });
     }
   });
 

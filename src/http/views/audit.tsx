@@ -115,17 +115,17 @@ export function AuditPage({ csrf, viewer, events, users, userId, action, page, h
           )}
           {events.map((e) => (
             <tr>
-              <td>{formatTime(e.at)}</td>
-              <td>
+              <td data-label="When">{formatTime(e.at)}</td>
+              <td data-label="Who">
                 <Name name={e.actor} userId={e.actorUserId} action={e.action} />
               </td>
-              <td>{auditActions.find(([v]) => v === e.action)?.[1] ?? e.action}</td>
-              <td>
+              <td data-label="What">{auditActions.find(([v]) => v === e.action)?.[1] ?? e.action}</td>
+              <td data-label="Whom">
                 <Name name={e.target} userId={e.targetUserId} action={e.action} />
               </td>
-              <td>{e.ip ?? '—'}</td>
-              <td>{e.result === 'success' ? 'Success' : 'Failure'}</td>
-              <td>{describe(e.detail)}</td>
+              <td data-label="From">{e.ip ?? '—'}</td>
+              <td data-label="Result">{e.result === 'success' ? 'Success' : 'Failure'}</td>
+              <td data-label="Details">{describe(e.detail)}</td>
             </tr>
           ))}
         </tbody>

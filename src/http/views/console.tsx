@@ -1,4 +1,5 @@
 /** @jsxRuntime automatic @jsxImportSource preact */
+import type { ComponentChildren } from 'preact';
 import { CsrfField, Layout } from './layout.tsx';
 import type { Viewer } from './layout.tsx';
 
@@ -86,8 +87,8 @@ export function AdminSecurePage({ csrf, viewer }: { csrf: string; viewer: Viewer
   );
 }
 
-export function AccessControlPage(props: { csrf: string; viewer: Viewer; mfaEnabled: boolean; notice?: string | undefined }) {
-  const { csrf, viewer, mfaEnabled, notice } = props;
+export function AccessControlPage(props: { csrf: string; viewer: Viewer; mfaEnabled: boolean; notice?: string | undefined; children?: ComponentChildren }) {
+  const { csrf, viewer, mfaEnabled, notice, children } = props;
   return (
     <Layout title="Account Access Control" csrf={csrf} viewer={viewer}>
       <Breadcrumbs
@@ -116,6 +117,7 @@ export function AccessControlPage(props: { csrf: string; viewer: Viewer; mfaEnab
         </p>
         <button type="submit">Save</button>
       </form>
+      {children}
     </Layout>
   );
 }

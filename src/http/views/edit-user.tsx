@@ -1,7 +1,7 @@
 /** @jsxRuntime automatic @jsxImportSource preact */
 import { roles } from '../../domain/roles.ts';
 import type { Skill, UserDetail } from '../../services/user-directory.ts';
-import { formatTime } from './format.ts';
+import { formatTime, stateLabel } from './format.ts';
 import { CsrfField, Layout } from './layout.tsx';
 import type { Viewer } from './layout.tsx';
 import { ResetMfaDialog } from './reset-mfa.tsx';
@@ -63,9 +63,10 @@ export function EditUserPage({ csrf, viewer, user, skills, notice, errors }: Edi
                 Active
               </option>
               <option value="disabled" selected={user.state === 'disabled'}>
-                Disabled
+                {stateLabel(user)}
               </option>
             </select>
+            {user.inactiveSince !== null && user.state === 'disabled' && <p class="help">Disabled by the inactivity rule of Account Access Control. Choose Active and save to enable them again.</p>}
             <label for="email">Email</label>
             <input id="email" name="email" type="email" value={user.email ?? ''} maxLength={320} />
             <fieldset>

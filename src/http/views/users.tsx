@@ -6,6 +6,7 @@ import type { Skill, UserPage } from '../../services/user-directory.ts';
 import { CsrfField, Layout } from './layout.tsx';
 import type { Viewer } from './layout.tsx';
 import { MfaStatus, roleLabels } from './user-parts.tsx';
+import { stateLabel } from './format.ts';
 
 // The two other user pages, re-exported: routes/user-pages.tsx imports all three from here.
 export { EditUserPage } from './edit-user.tsx';
@@ -76,13 +77,13 @@ export function UsersPage({ csrf, viewer, page, search, mfa, skills, notice, err
           )}
           {page.users.map((u) => (
             <tr>
-              <td>
+              <td data-label="Username">
                 <a href={`/manage/users/${u.id}`}>{u.username}</a>
               </td>
-              <td>{roleLabels[u.role]}</td>
-              <td>{u.skills.join(', ') || '—'}</td>
-              <td>{u.state === 'active' ? 'Active' : 'Disabled'}</td>
-              <td>
+              <td data-label="Role">{roleLabels[u.role]}</td>
+              <td data-label="Skills">{u.skills.join(', ') || '—'}</td>
+              <td data-label="State">{stateLabel(u)}</td>
+              <td data-label="MFA">
                 <MfaStatus mfa={u.mfa} />
               </td>
             </tr>

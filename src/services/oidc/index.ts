@@ -7,7 +7,7 @@ import { createProvider } from './provider.ts';
 import type { OidcOptions } from './provider.ts';
 import { ensureSigningKeys, keySetAt } from './signing-keys.ts';
 
-export { OIDC_PREFIX, loginResult, accountOfClient, providerCookieKey } from './provider.ts';
+export { OIDC_PREFIX, loginResult, accountOfClient, providerCookieKey, clientAddresses } from './provider.ts';
 export { clientSecretHash } from './adapter.ts';
 
 /**

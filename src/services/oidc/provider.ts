@@ -39,6 +39,9 @@ export interface OidcOptions {
   postLogoutSuccessSource: NonNullable<NonNullable<NonNullable<Configuration['features']>['rpInitiatedLogout']>['postLogoutSuccessSource']>;
 }
 
+/** The client address Portcullis's hooks computed for a request (forwarded-for.ts), set before the provider sees it. */
+export const clientAddresses = new WeakMap<object, string>();
+
 /** Where every endpoint of the provider lives: one prefix. Discovery stays at the root (OpenID Connect Discovery 1.0 §4). */
 export const OIDC_PREFIX = '/oidc';
 
@@ -63,7 +66,8 @@ export function createProvider(deps: Deps, opts: OidcOptions): Provider {
     new Check('portcullis_session', 'a Portcullis session of the application\'s account is required', async (ctx: KoaContextWithOIDC) => {
       const token = ctx.cookies.get(opts.sessionCookieName, { signed: false });
       if (!token || !/^[A-Za-z0-9_-]{1,100}$/.test(token)) return Check.REQUEST_PROMPT;
-      const view = await resolveSession(deps, token);
+      // The client's address as our hooks read it (trusted proxies only), for the account's allowed networks.
+      const view = await resolveSession(deps, token, clientAddresses.get(ctx.req));
       if (!view || view.session.state !== 'full') return Check.REQUEST_PROMPT;
       if (view.user.id !== ctx.oidc.session?.accountId) return Check.REQUEST_PROMPT;
       if (view.account.id !== accountOfClient(ctx.oidc.client)) return Check.REQUEST_PROMPT;

@@ -8,6 +8,7 @@ import * as factors from './006-factors.ts';
 import * as oidc from './007-oidc.ts';
 import * as webauthn from './008-webauthn.ts';
 import * as passwordResets from './009-password-resets.ts';
+import * as accessRules from './010-access-rules.ts';
 
 /** Every migration by the name it is recorded under; they run in the order of the names. */
 export const migrations: Record<string, Migration> = {
@@ -20,4 +21,5 @@ export const migrations: Record<string, Migration> = {
   '007-oidc': oidc,
   '008-webauthn': webauthn,
   '009-password-resets': passwordResets,
+  '010-access-rules': accessRules,
 };

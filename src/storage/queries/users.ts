@@ -32,8 +32,13 @@ function toUser(row: Selectable<UsersTable>): User {
     email: row.email,
     createdAt: row.created_at,
     passwordChangeRequired: row.password_change_required === 1,
+    inactiveSince: row.inactive_since ?? null,
   };
 }
+
+const markActive = compiledOnce<{ accountId: string; userId: string; now: number }, never>((db, p) =>
+  db.updateTable('users').set({ last_active_at: p('now'), inactive_since: null }).where('account_id', '=', p('accountId')).where('id', '=', p('userId')),
+);
 
 // Every query takes the account id: there is no way to reach a user without it.
 export function userQueries(db: Kysely<Database>) {
@@ -143,6 +148,30 @@ export function userQueries(db: Kysely<Database>) {
         .where('state', '=', 'active')
         .execute();
       return rows.map((r) => r.id);
+    },
+
+    /** A sign-in, or an admin enabling the user again: their inactivity starts over (migration 010). */
+    async markActive(accountId: string, userId: string, now: number): Promise<void> {
+      await markActive(db, { accountId, userId, now });
+    },
+
+    /**
+     * Disables the account's active users other than admins whose last sign-in
+     * (or, for those who never signed in, their creation) is before `cutoff`.
+     * One conditional statement: of instances running it at once, each user is
+     * disabled, and answered, by one only (the row's state changes once).
+     */
+    async disableInactive(accountId: string, cutoff: number, now: number): Promise<Array<{ id: string; username: string; inactiveSince: number }>> {
+      const rows = await db
+        .updateTable('users')
+        .set((eb) => ({ state: 'disabled', updated_at: now, inactive_since: eb.fn.coalesce('last_active_at', 'created_at') }))
+        .where('account_id', '=', accountId)
+        .where('state', '=', 'active')
+        .where('role', '!=', 'admin')
+        .where((eb) => eb(eb.fn.coalesce('last_active_at', 'created_at'), '<', cutoff))
+        .returning(['id', 'username', 'inactive_since'])
+        .execute();
+      return rows.map((r) => ({ id: r.id, username: r.username, inactiveSince: Number(r.inactive_since ?? 0) }));
     },
 
     async count(accountId: string): Promise<number> {

@@ -1,0 +1,84 @@
+import type { Kysely, Selectable } from 'kysely';
+import { compiledOnce } from '../compiled.ts';
+import { isAppliesTo, noAccessRules } from '../../domain/access-rules.ts';
+import type { AccessRules, AddressRange, AddressRestriction, LoginPolicy } from '../../domain/access-rules.ts';
+import type { AccountAccessRulesTable, Database } from '../schema.ts';
+
+const selectRules = compiledOnce<{ accountId: string }, Selectable<AccountAccessRulesTable>>((db, p) =>
+  db.selectFrom('account_access_rules').selectAll().where('account_id', '=', p('accountId')),
+);
+
+function parseRanges(json: string): AddressRange[] {
+  try {
+    const value: unknown = JSON.parse(json);
+    if (!Array.isArray(value)) return [];
+    return value.filter((r): r is AddressRange => typeof r === 'object' && r !== null && typeof (r as AddressRange).cidr === 'string' && typeof (r as AddressRange).label === 'string');
+  } catch {
+    return [];
+  }
+}
+
+function toRules(row: Selectable<AccountAccessRulesTable>): AccessRules {
+  return {
+    ranges: parseRanges(row.ranges),
+    appliesTo: isAppliesTo(row.applies_to) ? row.applies_to : 'everyone',
+    policy: {
+      minPasswordLength: row.min_password_length,
+      lockAfterFailures: row.lock_after_failures,
+      idleTimeoutMs: row.idle_timeout_ms,
+      absoluteTimeoutMs: row.absolute_timeout_ms,
+      inactiveDays: row.inactive_days,
+    },
+    inactiveFrom: row.inactive_from,
+  };
+}
+
+/** Account Access Control's sign-in rules (migration 010): one row per account, none until saved. */
+export function accessRuleQueries(db: Kysely<Database>) {
+  return {
+    /** The account's rules; the service's defaults (no restriction) when it saved none. */
+    async get(accountId: string): Promise<AccessRules> {
+      const row = (await selectRules(db, { accountId })).rows[0];
+      return row ? toRules(row) : noAccessRules;
+    },
+
+    /** Saves the address restriction only (the policy's columns stay as they are). */
+    async putRestriction(accountId: string, restriction: AddressRestriction, now: number): Promise<void> {
+      const values = { ranges: JSON.stringify(restriction.ranges), applies_to: restriction.appliesTo, updated_at: now };
+      await db
+        .insertInto('account_access_rules')
+        .values({ account_id: accountId, ...values })
+        .onConflict((oc) => oc.column('account_id').doUpdateSet(values))
+        .execute();
+    },
+
+    /** Saves the login policy only (the restriction's columns stay as they are). */
+    async putPolicy(accountId: string, policy: LoginPolicy, inactiveFrom: number | null, now: number): Promise<void> {
+      const values = {
+        min_password_length: policy.minPasswordLength,
+        lock_after_failures: policy.lockAfterFailures,
+        idle_timeout_ms: policy.idleTimeoutMs,
+        absolute_timeout_ms: policy.absoluteTimeoutMs,
+        inactive_days: policy.inactiveDays,
+        inactive_from: inactiveFrom,
+        updated_at: now,
+      };
+      await db
+        .insertInto('account_access_rules')
+        .values({ account_id: accountId, ...values })
+        .onConflict((oc) => oc.column('account_id').doUpdateSet(values))
+        .execute();
+    },
+
+    /** The accounts whose inactivity rule is on, with it. */
+    async withInactivityRule(): Promise<Array<{ accountId: string; inactiveDays: number; inactiveFrom: number }>> {
+      const rows = await db
+        .selectFrom('account_access_rules')
+        .select(['account_id', 'inactive_days', 'inactive_from'])
+        .where('inactive_days', 'is not', null)
+        .orderBy('account_id')
+        .execute();
+      return rows.flatMap((r) => (r.inactive_days === null ? [] : [{ accountId: r.account_id, inactiveDays: r.inactive_days, inactiveFrom: r.inactive_from ?? 0 }]));
+    },
+  };
+}
