@@ -81,14 +81,32 @@ export async function createOidc(deps: Deps, opts: Omit<OidcOptions, 'jwks'>): P
     },
   };
 
-  const timer = setInterval(() => {
-    refreshKeys().catch((err: unknown) => deps.logger.warn({ err }, 'could not read the signing keys'));
-  }, KEY_SET_CHECK_MS);
-  timer.unref();
+  // The key set is looked at again once KEY_SET_CHECK_MS have passed on the
+  // service's clock, before the next request the provider answers: a rotated
+  // key starts signing (and a retired one leaves) within a minute on every
+  // instance, and a test moves its clock instead of waiting.
+  let checkedAt = deps.clock.now();
+  let checking: Promise<void> | undefined;
+  async function keysFresh(): Promise<void> {
+    if (checking) return checking;
+    if (deps.clock.now() - checkedAt < KEY_SET_CHECK_MS) return;
+    checkedAt = deps.clock.now();
+    checking = refreshKeys()
+      .catch((err: unknown) => deps.logger.warn({ err }, 'could not read the signing keys'))
+      .finally(() => {
+        checking = undefined;
+      });
+    return checking;
+  }
 
   return {
     current: () => provider,
-    handle: (req, res) => void handler(req, res),
+    handle: (req, res) => {
+      keysFresh().then(
+        () => void handler(req, res),
+        () => void handler(req, res),
+      );
+    },
     async interaction(uid) {
       if (!/^[A-Za-z0-9_-]{1,64}$/.test(uid)) return undefined;
       const interaction = await provider.Interaction.find(uid);
@@ -101,6 +119,6 @@ export async function createOidc(deps: Deps, opts: Omit<OidcOptions, 'jwks'>): P
       return { uid, application, accountName: account.name };
     },
     refreshKeys,
-    close: () => clearInterval(timer),
+    close: () => undefined,
   };
 }

@@ -1,0 +1,107 @@
+import * as oidc from 'openid-client';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { rotateSigningKeys } from '../../src/services/oidc/signing-keys.ts';
+import { KEY_SET_CHECK_MS } from '../../src/services/oidc/index.ts';
+import { PASSWORD, seedTenant } from '../helpers/client.ts';
+import type { Tenant } from '../helpers/client.ts';
+import { storeKinds } from '../helpers/stores.ts';
+import {
+  authorizationRequest,
+  expectCallback,
+  expectPage,
+  listeningApp,
+  redeem,
+  registerApplication,
+  relyingParty,
+  UserAgent,
+  verifiedByJwks,
+} from './support.ts';
+import type { ListeningApp } from './support.ts';
+
+// max_age and acr_values as an application asks them, and signing-key
+// rotation as a relying party that caches the key set sees it.
+
+const MINUTE = 60_000;
+
+describe.each(await storeKinds())('OpenID Connect policy (%s)', (kind) => {
+  let t: ListeningApp;
+  let tenant: Tenant;
+  let config: oidc.Configuration;
+
+  beforeAll(async () => {
+    t = await listeningApp(kind);
+    tenant = await seedTenant(t.deps);
+    const app = await registerApplication(t, tenant.accountId);
+    config = await relyingParty(t.base, app.clientId, app.clientSecret);
+  }, 60_000);
+  afterAll(async () => t?.close());
+
+  async function signIn(agent: UserAgent, params: Record<string, string> = {}) {
+    const request = await authorizationRequest(config, params);
+    const login = expectPage(await agent.follow(request.url));
+    expect(login.url.pathname).toBe('/login');
+    const callback = expectCallback(await agent.submit(login, '/login', { username: 'bob', password: PASSWORD }));
+    return redeem(config, request, callback);
+  }
+
+  it('asks for the password again when max_age has passed, and not while it has not', async () => {
+    const agent = new UserAgent(t.base);
+    // Signed in ten minutes ago.
+    t.clock.advance(-10 * MINUTE);
+    await signIn(agent);
+    t.clock.advance(10 * MINUTE);
+
+    const recent = await authorizationRequest(config, { max_age: '3600' });
+    const through = expectCallback(await agent.follow(recent.url));
+    expect((await redeem(config, recent, through, { maxAge: 3600 })).claims()!.sub).toBe(tenant.agentId);
+
+    const strict = await authorizationRequest(config, { max_age: '300' });
+    const login = expectPage(await agent.follow(strict.url));
+    expect(login.url.pathname).toBe('/login');
+    const callback = expectCallback(await agent.submit(login, '/login', { username: 'bob', password: PASSWORD }));
+    const tokens = await redeem(config, strict, callback, { maxAge: 300 });
+    expect(Math.abs(Number(tokens.claims()!.auth_time) - Date.now() / 1000)).toBeLessThan(30);
+  });
+
+  it('refuses acr_values asking for MFA when the user has no second factor, and issues no code', async () => {
+    const agent = new UserAgent(t.base);
+    const request = await authorizationRequest(config, { acr_values: 'urn:portcullis:loa:mfa' });
+    const login = expectPage(await agent.follow(request.url));
+    const refused = expectPage(await agent.submit(login, '/login', { username: 'bob', password: PASSWORD }));
+    expect(refused.status).toBe(403);
+    expect(refused.body).toContain('A second factor is required');
+  });
+
+  it('publishes a rotated key before it signs, so a relying party that cached the key set verifies every token', async () => {
+    const agent = new UserAgent(t.base);
+    const first = await signIn(agent);
+    const before = await verifiedByJwks(t.base, first.id_token!);
+
+    await rotateSigningKeys(t.deps, { delayMs: 10 * MINUTE, idTokenTtlMs: 60 * MINUTE });
+    t.clock.advance(KEY_SET_CHECK_MS);
+    // During the delay: the new key is published, the old one still signs.
+    const duringRequest = await authorizationRequest(config);
+    const during = await redeem(config, duringRequest, expectCallback(await agent.follow(duringRequest.url)));
+    const signedDuring = await verifiedByJwks(t.base, during.id_token!);
+    expect(signedDuring.kid).toBe(before.kid);
+    const cached = (await (await fetch(`${t.base}/oidc/jwks`)).json()) as { keys: Array<{ kid: string }> };
+    expect(cached.keys.length).toBe(4);
+
+    // After the delay the new key signs; the relying party's cached set already has it.
+    t.clock.advance(10 * MINUTE);
+    const afterRequest = await authorizationRequest(config);
+    const after = await redeem(config, afterRequest, expectCallback(await agent.follow(afterRequest.url)));
+    const kid = JSON.parse(Buffer.from(after.id_token!.split('.')[0]!, 'base64url').toString('utf8')).kid as string;
+    expect(kid).not.toBe(before.kid);
+    expect(cached.keys.map((k) => k.kid)).toContain(kid);
+    await verifiedByJwks(t.base, after.id_token!);
+    // Tokens the old key signed still verify until they expire.
+    await verifiedByJwks(t.base, first.id_token!);
+
+    // An ID token's lifetime after it stopped signing, the old key leaves the set.
+    t.clock.advance(61 * MINUTE);
+    const later = (await (await fetch(`${t.base}/oidc/jwks`)).json()) as { keys: Array<{ kid: string }> };
+    expect(later.keys.map((k) => k.kid)).not.toContain(before.kid);
+    expect(later.keys.map((k) => k.kid)).toContain(kid);
+  });
+});
