@@ -1,4 +1,4 @@
-import * as oidc from 'openid-client';
+import type * as oidc from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { rotateSigningKeys } from '../../src/services/oidc/signing-keys.ts';
 import { KEY_SET_CHECK_MS } from '../../src/services/oidc/index.ts';
@@ -91,7 +91,7 @@ describe.each(await storeKinds())('OpenID Connect policy (%s)', (kind) => {
     t.clock.advance(10 * MINUTE);
     const afterRequest = await authorizationRequest(config);
     const after = await redeem(config, afterRequest, expectCallback(await agent.follow(afterRequest.url)));
-    const kid = JSON.parse(Buffer.from(after.id_token!.split('.')[0]!, 'base64url').toString('utf8')).kid as string;
+    const kid = (JSON.parse(Buffer.from(after.id_token!.split('.')[0]!, 'base64url').toString('utf8')) as { kid: string }).kid;
     expect(kid).not.toBe(before.kid);
     expect(cached.keys.map((k) => k.kid)).toContain(kid);
     await verifiedByJwks(t.base, after.id_token!);
