@@ -155,15 +155,19 @@ export function expectJsonError(res: LightMyRequestResponse, status: number, cod
  */
 export async function snapshot(t: TestApp, accountId: string): Promise<unknown> {
   const db = t.db.database.db;
-  const [accounts, users, skills, userSkills, authenticators, recoveryCodes] = await Promise.all([
+  const [accounts, activeUsers, skills, userSkills, authenticators, recoveryCodes, applications, accessRules] = await Promise.all([
     db.selectFrom('accounts').selectAll().where('id', '=', accountId).execute(),
     db.selectFrom('users').selectAll().where('account_id', '=', accountId).orderBy('id').execute(),
     db.selectFrom('skills').selectAll().where('account_id', '=', accountId).orderBy('id').execute(),
     db.selectFrom('user_skills').selectAll().where('account_id', '=', accountId).orderBy('user_id').orderBy('skill_id').execute(),
     db.selectFrom('factors').selectAll().where('account_id', '=', accountId).orderBy('id').execute(),
     db.selectFrom('recovery_codes').selectAll().where('account_id', '=', accountId).orderBy('id').execute(),
+    db.selectFrom('applications').selectAll().where('account_id', '=', accountId).orderBy('id').execute(),
+    db.selectFrom('account_access_rules').selectAll().where('account_id', '=', accountId).execute(),
   ]);
-  return { accounts, users, skills, userSkills, authenticators, recoveryCodes };
+  // A sign-in's time (migration 010) is activity, not state an admin changes: callers sign in between snapshots.
+  const users = activeUsers.map(({ last_active_at: _lastActive, ...user }) => user);
+  return { accounts, users, skills, userSkills, authenticators, recoveryCodes, applications, accessRules };
 }
 
 /** The rows of the first table's body, each as the text of its cells (tags stripped, entities of & < > " decoded). */

@@ -27,7 +27,7 @@ describe('passwords an admin sets, in Chromium', () => {
     await signInWithPassword(admin, service.base, accountId, 'alice');
     await admin.goto(`${service.base}/manage/console/account-access-control`);
     await admin.getByLabel('Multi-factor authentication').check();
-    await admin.getByRole('button', { name: 'Save' }).click();
+    await admin.getByRole('button', { name: 'Save', exact: true }).click();
     await enterCode(admin, phoneCode(secretOf(await scanQrOnScreen(admin))));
     await admin.getByRole('heading', { name: 'Save your recovery codes' }).waitFor();
   });

@@ -58,7 +58,7 @@ describe('attacks in Chromium', () => {
     await signInWithPassword(admin, service.base, accountId, 'alice');
     await admin.goto(`${service.base}/manage/console/account-access-control`);
     await admin.getByLabel('Multi-factor authentication').check();
-    await admin.getByRole('button', { name: 'Save' }).click();
+    await admin.getByRole('button', { name: 'Save', exact: true }).click();
     const secret = secretOf(await scanQrOnScreen(admin));
     secrets.set('alice', secret);
     await enterCode(admin, phoneCode(secret));

@@ -52,7 +52,7 @@ describe('security keys in Chromium', { timeout: 120_000 }, () => {
     await expect.poll(() => page.url()).toBe(`${base}/`);
     await page.goto(`${base}/manage/console/account-access-control`);
     await page.getByLabel('Multi-factor authentication').check();
-    await page.getByRole('button', { name: 'Save' }).click();
+    await page.getByRole('button', { name: 'Save', exact: true }).click();
     await expect.poll(() => page.url()).toBe(`${base}/login/mfa`);
     // The phone-friendly link to the app is there too, and points at the same key as the QR code.
     expect(await page.getByRole('link', { name: 'Open in your authenticator app' }).getAttribute('href')).toMatch(/^otpauth:\/\/totp\//);

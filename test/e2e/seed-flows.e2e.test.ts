@@ -90,7 +90,7 @@ describe('the seed flows in Chromium', () => {
 
   it('switches MFA on; the admin is taken straight to set-up and enrols with the phone', async () => {
     await admin.getByLabel('Multi-factor authentication').check();
-    await admin.getByRole('button', { name: 'Save' }).click();
+    await admin.getByRole('button', { name: 'Save', exact: true }).click();
     await expect.poll(() => admin.url()).toBe(`${service.base}/login/mfa`);
     const uri = await scanQrOnScreen(admin);
     aliceSecret = secretOf(uri);

@@ -93,7 +93,7 @@ for (const kind of await storeKinds()) {
       const ip = '192.0.2.10';
       const result = await signIn(t.deps, { accountId: tenant.accountId, username, password: PASSWORD, ip, userAgent: FIREFOX });
 
-      expect(result).toEqual({ ok: true, token: expect.any(String), state: 'full', mfaEnrolled: false });
+      expect(result).toEqual({ ok: true, token: expect.any(String), passwordChangeRequired: false, state: 'full', mfaEnrolled: false });
       if (!result.ok) throw new Error('unreachable');
       const view = await resolveSession(t.deps, result.token);
       expect(view?.user).toMatchObject({ id: userId, username });
@@ -123,7 +123,7 @@ for (const kind of await storeKinds()) {
       const { userId, username } = await newUser(mfa);
       const result = await signIn(t.deps, { accountId: mfa.accountId, username, password: PASSWORD, ip: nextIp() });
 
-      expect(result).toEqual({ ok: true, token: expect.any(String), state: 'pending', mfaEnrolled: false });
+      expect(result).toEqual({ ok: true, token: expect.any(String), passwordChangeRequired: false, state: 'pending', mfaEnrolled: false });
       if (!result.ok) throw new Error('unreachable');
       const view = await resolveSession(t.deps, result.token);
       expect(view?.user.id).toBe(userId);
@@ -135,7 +135,7 @@ for (const kind of await storeKinds()) {
       await enrolByApi(t, mfa, username);
       const result = await signIn(t.deps, { accountId: mfa.accountId, username, password: PASSWORD, ip: nextIp() });
 
-      expect(result).toEqual({ ok: true, token: expect.any(String), state: 'pending', mfaEnrolled: true });
+      expect(result).toEqual({ ok: true, token: expect.any(String), passwordChangeRequired: false, state: 'pending', mfaEnrolled: true });
       if (!result.ok) throw new Error('unreachable');
       const view = await resolveSession(t.deps, result.token);
       expect(view?.user.id).toBe(userId);
