@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { generateKeyPairSync, randomUUID, sign } from 'node:crypto';
 import type { ChildProcess } from 'node:child_process';
 import { resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -48,6 +49,7 @@ describe('the sample application in Chromium', () => {
   let admin: Page;
   let bob: Page;
   let bobSecret = '';
+  let clientId = '';
   const contexts: BrowserContext[] = [];
 
   const newPage = async () => {
@@ -76,6 +78,7 @@ describe('the sample application in Chromium', () => {
         '--launch-url', `${appUrl}/login`,
       ]),
     ) as { clientId: string; clientSecret: string };
+    clientId = client.clientId;
     example = await startExample({
       PORTCULLIS_ISSUER: service.base,
       CLIENT_ID: client.clientId,
@@ -165,6 +168,29 @@ describe('the sample application in Chromium', () => {
     await enterCode(bob, phoneCode(bobSecret, 1));
     await expect.poll(() => bob.url()).toBe(`${example.base}/`);
     expect((await claim(bob, 'amr'))?.split(', ')).toContain('mfa');
+  });
+
+  it('refuses forged logout tokens (unsigned, or signed by another key under a published kid) and keeps the session', async () => {
+    const sub = (await claim(bob, 'sub')) as string;
+    const claims = { iss: service.base, aud: clientId, sub, iat: Math.floor(Date.now() / 1000), jti: randomUUID(), events: { 'http://schemas.openid.net/event/backchannel-logout': {} } };
+    const b64 = (value: object) => Buffer.from(JSON.stringify(value)).toString('base64url');
+    const jwks = (await (await fetch(`${service.base}/oidc/jwks`)).json()) as { keys: Array<{ kid: string; alg?: string; kty: string }> };
+    const kid = (jwks.keys.find((k) => k.kty === 'RSA') as { kid: string }).kid;
+    const unsigned = `${b64({ alg: 'none' })}.${b64(claims)}.`;
+    const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    const input = `${b64({ alg: 'RS256', kid })}.${b64({ ...claims, jti: randomUUID() })}`;
+    const forged = `${input}.${sign('sha256', Buffer.from(input), privateKey).toString('base64url')}`;
+    for (const token of [unsigned, forged, 'not-a-token']) {
+      const res = await fetch(`${example.base}/backchannel-logout`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ logout_token: token }).toString(),
+      });
+      expect(res.status).toBe(400);
+      expect(((await res.json()) as { error: string }).error).toBe('invalid_request');
+    }
+    await bob.reload();
+    expect(await claim(bob, 'preferred_username')).toBe('bob');
   });
 
   it("the admin's Reset MFA ends the application's session by back-channel logout", async () => {
