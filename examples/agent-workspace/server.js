@@ -34,6 +34,8 @@ const POST_LOGOUT_REDIRECT_URI = `${APP_URL}/signed-out`;
 const COOKIE = 'agent_workspace';
 /** A sign-in started and not finished within this time is forgotten. */
 const PENDING_MS = 10 * 60_000;
+/** A signed-in session of this application ends this long after sign-in (its cookie too). */
+const SESSION_MS = 8 * 3600_000;
 const BACKCHANNEL_EVENT = 'http://schemas.openid.net/event/backchannel-logout';
 
 if (!CLIENT_ID || !CLIENT_SECRET) {
@@ -100,9 +102,15 @@ function redirect(res, location, headers = {}) {
 function readForm(req) {
   return new Promise((done, fail) => {
     let body = '';
+    let tooLarge = false;
     req.on('data', (chunk) => {
+      if (tooLarge) return;
       body += chunk.toString('utf8');
-      if (body.length > 64 * 1024) fail(new Error('body too large'));
+      if (body.length > 64 * 1024) {
+        tooLarge = true;
+        body = '';
+        fail(Object.assign(new Error('body too large'), { status: 413 }));
+      }
     });
     req.on('end', () => done(new URLSearchParams(body)));
     req.on('error', fail);
@@ -241,7 +249,8 @@ async function backchannelLogout(req, res) {
 
 async function handle(req, res) {
   const url = new URL(req.url ?? '/', APP_URL);
-  const { id, session } = sessionOf(req);
+  const { id, session: found } = sessionOf(req);
+  const session = found?.signedInAt && Date.now() - found.signedInAt > SESSION_MS ? undefined : found;
 
   if (req.method === 'GET' && url.pathname === '/') {
     if (session?.tokens) signedInPage(res, session, url.searchParams.get('refreshed') ? 'Token refreshed.' : '');
@@ -284,7 +293,7 @@ async function handle(req, res) {
       });
       // A new id once signed in (no session fixation, OWASP Session Management Cheat Sheet).
       sessions.delete(id);
-      const signedIn = { csrf: randomBytes(32).toString('base64url'), refreshes: 0 };
+      const signedIn = { csrf: randomBytes(32).toString('base64url'), refreshes: 0, signedInAt: Date.now() };
       keep(signedIn, tokens);
       try {
         signedIn.userinfo = await oidc.fetchUserInfo(config, tokens.access_token, signedIn.claims.sub);
@@ -293,7 +302,7 @@ async function handle(req, res) {
       }
       const next = newSessionId();
       sessions.set(next, signedIn);
-      redirect(res, '/', { 'set-cookie': cookie(next, 8 * 3600) });
+      redirect(res, '/', { 'set-cookie': cookie(next, SESSION_MS / 1000) });
     } catch (err) {
       sessions.delete(id);
       console.warn(`agent-workspace: sign-in failed: ${err.error ?? err.message}`);
@@ -345,15 +354,19 @@ async function handle(req, res) {
 // Forget sign-ins never finished, and logout token ids older than any token could be.
 setInterval(() => {
   const now = Date.now();
-  for (const [id, session] of sessions) if (session.verifier && now - session.startedAt > PENDING_MS) sessions.delete(id);
+  for (const [id, session] of sessions) {
+    if (session.verifier && now - session.startedAt > PENDING_MS) sessions.delete(id);
+    if (session.signedInAt && now - session.signedInAt > SESSION_MS) sessions.delete(id);
+  }
   for (const [jti, at] of seenLogoutTokens) if (now - at > 3600_000) seenLogoutTokens.delete(jti);
 }, 60_000).unref();
 
 const server = createServer((req, res) => {
   handle(req, res).catch((err) => {
-    console.error('agent-workspace:', err);
-    if (!res.headersSent) page(res, 500, 'Error', '<h1>Something went wrong</h1>');
-    else res.end();
+    if (err.status !== 413) console.error('agent-workspace:', err);
+    if (res.headersSent) res.end();
+    else if (err.status === 413) page(res, 413, 'Too large', '<h1>Request too large</h1>');
+    else page(res, 500, 'Error', '<h1>Something went wrong</h1>');
   });
 });
 server.listen(PORT, new URL(APP_URL).hostname === '127.0.0.1' ? '127.0.0.1' : undefined, () => {
