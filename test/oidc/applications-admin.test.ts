@@ -255,6 +255,21 @@ describe.each(await storeKinds())('Applications: console pages and admin API (%s
     expect(await tokenEndpointVerdict(t.base, theirs.clientId, theirs.clientSecret!)).toBe('invalid_grant');
   });
 
+  it('documents every Applications endpoint in /api/openapi.json, as an admin operation', async () => {
+    const doc = (await (await fetch(`${t.base}/api/openapi.json`)).json()) as { paths: Record<string, Record<string, { tags?: string[]; requestBody?: unknown }>> };
+    for (const [path, method] of [
+      ['/api/v1/applications', 'get'],
+      ['/api/v1/applications', 'post'],
+      ['/api/v1/applications/{id}', 'get'],
+      ['/api/v1/applications/{id}', 'patch'],
+      ['/api/v1/applications/{id}', 'delete'],
+      ['/api/v1/applications/{id}/rotate-secret', 'post'],
+    ] as const) {
+      expect(doc.paths[path]?.[method]?.tags, `${method} ${path}`).toContain('admin');
+    }
+    expect(doc.paths['/api/v1/applications']?.post?.requestBody).toBeTruthy();
+  });
+
   it('refuses an agent (403) on the pages and the API', async () => {
     expect((await page(agent, BASE)).status).toBe(403);
     expect((await page(agent, `${BASE}/new`)).status).toBe(403);
