@@ -48,7 +48,7 @@ const settings: Array<SettingEntry & { keywords: string[] }> = [
     section: 'Admin & Secure',
     href: '/manage/console/applications',
     description: 'The applications (OpenID Connect clients) that sign their users in through Portcullis: redirect URIs, secrets, launch links.',
-    keywords: ['application', 'applications', 'app', 'apps', 'oidc', 'openid', 'openid connect', 'client', 'clients', 'client id', 'client secret', 'sso', 'single sign-on', 'redirect', 'launcher'],
+    keywords: ['application', 'applications', 'oidc', 'openid', 'openid connect', 'client', 'clients', 'client id', 'client secret', 'sso', 'single sign-on', 'redirect', 'launcher'],
   },
   {
     title: 'Users & Skills',
