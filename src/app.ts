@@ -17,6 +17,7 @@ import { metaRoutes } from './http/routes/meta.ts';
 import { auditPages } from './http/routes/audit-pages.tsx';
 import { consolePages } from './http/routes/console-pages.tsx';
 import { accessRulesPages } from './http/routes/access-rules-pages.tsx';
+import { applicationPages } from './http/routes/application-pages.tsx';
 import { sessionPages } from './http/routes/session-pages.tsx';
 import { passwordPages } from './http/routes/password-pages.tsx';
 import { passwordResetPages } from './http/routes/password-reset-pages.tsx';
@@ -134,6 +135,7 @@ export async function buildApp({ deps, keys, trustProxy = false }: AppOptions): 
   await app.register(mfaPages, routeOptions);
   await app.register(consolePages, routeOptions);
   await app.register(accessRulesPages, routeOptions);
+  await app.register(applicationPages, routeOptions);
   await app.register(userPages, routeOptions);
   await app.register(auditPages, routeOptions);
   await app.register(sessionPages, routeOptions);

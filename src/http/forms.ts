@@ -24,6 +24,11 @@ export const formFieldLimits: Readonly<Record<string, number>> = {
   credential: 16_384,
   // Account Access Control's allowed ranges: up to 100 lines of a range and a label.
   ranges: 20_000,
+  // Applications (issue 13): up to 10 URIs of 2,000 characters, one a line.
+  redirectUris: 20_100,
+  postLogoutRedirectUris: 20_100,
+  backchannelLogoutUri: 2_000,
+  launchUrl: 2_000,
 };
 const defaultFieldLimit = 1024;
 

@@ -184,3 +184,59 @@ export async function rotateApplicationSecret(
     return { ok: true as const, clientSecret };
   });
 }
+
+export type UpdateApplicationResult = { ok: true } | { ok: false; reason: 'invalid'; errors: string[] } | { ok: false; reason: 'not_found' };
+
+/**
+ * Changes an application's name and addresses, with the same rules as
+ * createApplication. Whether it is public is fixed at creation: a secret
+ * cannot be given or taken away here (rotate it, or register a new client).
+ */
+export async function updateApplication(
+  deps: Deps,
+  accountId: string,
+  clientId: string,
+  draft: Omit<ApplicationDraft, 'public'>,
+  actor: Actor,
+): Promise<UpdateApplicationResult> {
+  const checked = validateApplication(draft);
+  if (!checked.ok) return checked;
+  const v = checked.value;
+  return inTransaction(deps, async (tx) => {
+    const app = await tx.store.applications.get(accountId, clientId);
+    if (!app) return { ok: false as const, reason: 'not_found' as const };
+    await tx.store.applications.update(
+      accountId,
+      clientId,
+      {
+        name: v.name,
+        redirectUris: v.redirectUris,
+        postLogoutRedirectUris: v.postLogoutRedirectUris,
+        backchannelLogoutUri: v.backchannelLogoutUri,
+        launchUrl: v.launchUrl,
+      },
+      deps.clock.now(),
+    );
+    await audit(tx, {
+      accountId,
+      actor: actor.label,
+      actorUserId: actor.userId,
+      action: 'application.updated',
+      target: v.name,
+      ip: actor.ip,
+      result: 'success',
+      detail: { clientId, redirectUris: v.redirectUris },
+    });
+    return { ok: true as const };
+  });
+}
+
+export async function getApplication(deps: Pick<Deps, 'store'>, accountId: string, clientId: string): Promise<Application | undefined> {
+  return deps.store.applications.get(accountId, clientId);
+}
+
+/** The home page's launcher: the account's applications that have a launch URL, by name. */
+export async function launchableApplications(deps: Pick<Deps, 'store'>, accountId: string): Promise<Array<{ name: string; launchUrl: string }>> {
+  const apps = await deps.store.applications.list(accountId);
+  return apps.flatMap((a) => (a.launchUrl === null ? [] : [{ name: a.name, launchUrl: a.launchUrl }]));
+}

@@ -188,6 +188,23 @@ export const rules: Rule[] = [
     admitted: { redirect: '/manage/console/account-access-control?saved=1' },
   },
 
+  // Applications (issue 13), admins of the account. ":id" is a user's id, no client id of anyone's: 404 for every admin.
+  { method: 'GET', url: '/manage/console/applications', kind: 'page', admitted: 'ok' },
+  { method: 'GET', url: '/manage/console/applications/new', kind: 'page', admitted: 'ok' },
+  {
+    // A uniquely named application: its secret page (200, no-store).
+    method: 'POST',
+    url: '/manage/console/applications',
+    kind: 'page',
+    body: (c) => ({ appName: c.unique('App'), redirectUris: 'http://127.0.0.1:9/callback' }),
+    admitted: 'ok',
+  },
+  { method: 'GET', url: '/manage/console/applications/:id', kind: 'page', admitted: 'not-found' },
+  { method: 'POST', url: '/manage/console/applications/:id', kind: 'page', body: () => ({ appName: 'Renamed', redirectUris: 'http://127.0.0.1:9/callback' }), admitted: 'not-found' },
+  { method: 'POST', url: '/manage/console/applications/:id/rotate-secret', kind: 'page', admitted: 'not-found' },
+  { method: 'GET', url: '/manage/console/applications/:id/delete', kind: 'page', admitted: 'not-found' },
+  { method: 'POST', url: '/manage/console/applications/:id/delete', kind: 'page', admitted: 'not-found' },
+
   // Users & Skills.
   { method: 'GET', url: '/manage/users', kind: 'page', admitted: 'ok' },
   {
@@ -292,6 +309,13 @@ export const rules: Rule[] = [
   { method: 'POST', url: '/api/v1/users/:id/reset-mfa', kind: 'api', body: () => ({}), admitted: 'ok', except: otherAccountNotFound },
   { method: 'POST', url: '/api/v1/users/:id/reset-password', kind: 'api', body: () => ({}), admitted: 'ok', except: otherAccountNotFound },
   { method: 'GET', url: '/api/v1/audit', kind: 'api', admitted: 'ok' },
+  // Applications (issue 13): as the pages; ":id" names no application.
+  { method: 'GET', url: '/api/v1/applications', kind: 'api', admitted: 'ok' },
+  { method: 'POST', url: '/api/v1/applications', kind: 'api', body: (c) => ({ name: c.unique('App'), redirectUris: ['http://127.0.0.1:9/callback'] }), admitted: 'ok' },
+  { method: 'GET', url: '/api/v1/applications/:id', kind: 'api', admitted: 'not-found' },
+  { method: 'PATCH', url: '/api/v1/applications/:id', kind: 'api', body: () => ({ name: 'Renamed' }), admitted: 'not-found' },
+  { method: 'DELETE', url: '/api/v1/applications/:id', kind: 'api', admitted: 'not-found' },
+  { method: 'POST', url: '/api/v1/applications/:id/rotate-secret', kind: 'api', body: () => ({}), admitted: 'not-found' },
 
   // JSON API: your sessions. A user id is no session handle: 404 for everyone signed in.
   { method: 'GET', url: '/api/v1/sessions', kind: 'api', admitted: 'ok' },

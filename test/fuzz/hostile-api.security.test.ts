@@ -257,6 +257,45 @@ for (const kind of await storeKinds()) {
       );
     });
 
+    // Applications (issue 13): redirect URIs that are never acceptable keep every body invalid.
+    const badUris = fc.oneof(
+      hostileValue.filter((v) => !Array.isArray(v)),
+      fc.constant([]),
+      fc.array(hostileText.filter((s) => !/https?:/i.test(s)), { minLength: 1, maxLength: 4 }),
+      fc.constantFrom(['http://example.com/cb'], ['https://ok.example.com/cb#frag'], ['javascript:alert(1)'], ['https://user:pw@example.com/cb'], Array(11).fill('https://ok.example.com/cb')),
+    );
+
+    it('POST /api/v1/applications refuses a hostile registration and registers none', async () => {
+      const arb = fc.record({ body: orNotAnObject(hostileEntries({ redirectUris: badUris }, ['name', 'postLogoutRedirectUris', 'backchannelLogoutUri', 'launchUrl', 'public'])), ip: clientIp });
+      await fc.assert(
+        fc.asyncProperty(counter.count(arb), async ({ body, ip }) => {
+          expectApiRefusal(await call('POST', '/api/v1/applications', w.admin, body, ip), 'POST /api/v1/applications', [400]);
+          await expectNothingWritten('POST /api/v1/applications');
+        }),
+        n(500),
+      );
+    });
+
+    it('PATCH, DELETE and rotate-secret at /api/v1/applications/:id refuse hostile edits and unknown ids, changing nothing', async () => {
+      const made = await call('POST', '/api/v1/applications', w.admin, [['name', 'Fuzz Target'], ['redirectUris', ['https://app.example.com/cb']]], '10.254.0.1');
+      expect(made.statusCode, made.body).toBe(201);
+      const ownId = made.json<{ clientId: string }>().clientId;
+      before = { state: await w.protectedState(), sessions: await w.fullSessions() };
+      const anyId = fc.oneof(fc.constant(ownId), fc.stringMatching(/^[0-9a-f]{32}$/), hostileText.map(pct).filter((s) => s.length > 0 && s.length <= 100));
+      const arb = fc.record({ id: anyId, body: orNotAnObject(hostileEntries({ redirectUris: badUris }, ['name', 'backchannelLogoutUri', 'launchUrl'])), ip: clientIp });
+      await fc.assert(
+        fc.asyncProperty(counter.count(arb), async ({ id, body, ip }) => {
+          expectApiRefusal(await call('PATCH', `/api/v1/applications/${id}`, w.admin, body, ip), 'PATCH /api/v1/applications/:id', [400, 404]);
+          if (id !== ownId) {
+            expectApiRefusal(await w.inject({ method: 'DELETE', url: `/api/v1/applications/${id}`, ip, caller: w.admin }), 'DELETE /api/v1/applications/:id', [400, 404]);
+            expectApiRefusal(await w.inject({ method: 'POST', url: `/api/v1/applications/${id}/rotate-secret`, ip, caller: w.admin }), 'POST /api/v1/applications/:id/rotate-secret', [400, 404]);
+          }
+          await expectNothingWritten('/api/v1/applications/:id');
+        }),
+        n(300),
+      );
+    });
+
     it('still serves: /healthz answers and a fresh sign-in works', async () => {
       expect((await w.inject({ method: 'GET', url: '/healthz', ip: '10.250.0.1' })).statusCode).toBe(200);
       expect((await w.inject({ method: 'GET', url: '/api/v1/users', ip: '10.250.0.1', caller: w.admin })).statusCode).toBe(200);

@@ -227,6 +227,38 @@ for (const kind of await storeKinds()) {
       );
     });
 
+    // Applications (issue 13): redirect URIs that are never acceptable keep every form invalid.
+    const badUriLines = fc.oneof(
+      fc.constant(''),
+      hostileText.filter((s) => !/https?:/i.test(s)),
+      fc.constantFrom('http://example.com/cb', 'https://ok.example.com/cb#frag', 'javascript:alert(1)', 'https://user:pw@example.com/cb', Array(11).fill('https://ok.example.com/cb').join('\n')),
+    );
+
+    it('POST /manage/console/applications refuses a hostile registration and registers none', async () => {
+      const arb = fc.record({ entries: hostileEntries({ redirectUris: badUriLines }, ['appName', 'postLogoutRedirectUris', 'backchannelLogoutUri', 'launchUrl', 'public']), ip: clientIp });
+      await fc.assert(
+        fc.asyncProperty(counter.count(arb), async ({ entries, ip }) => {
+          expectPage(await post('/manage/console/applications', w.admin, entries, ip), 'POST /manage/console/applications', [400, 403, 413]);
+          await expectNothingWritten('POST /manage/console/applications');
+        }),
+        n(500),
+      );
+    });
+
+    it('POST /manage/console/applications/:id (and /delete, /rotate-secret) refuses hostile edits and unknown ids, changing nothing', async () => {
+      const ids = fc.oneof(fc.stringMatching(/^[0-9a-f]{32}$/), hostileText.map(pct).filter((s) => s.length > 0 && s.length <= 100));
+      const arb = fc.record({ id: ids, entries: hostileEntries({ redirectUris: badUriLines }, ['appName', 'launchUrl']), ip: clientIp });
+      await fc.assert(
+        fc.asyncProperty(counter.count(arb), async ({ id, entries, ip }) => {
+          for (const suffix of ['', '/delete', '/rotate-secret']) {
+            expectPage(await post(`/manage/console/applications/${id}${suffix}`, w.admin, entries, ip), `POST /manage/console/applications/:id${suffix}`, [400, 403, 404, 413]);
+          }
+          await expectNothingWritten('POST /manage/console/applications/:id');
+        }),
+        n(300),
+      );
+    });
+
     it('still serves: /healthz answers and the admin and a fresh sign-in still work', async () => {
       const health = await w.inject({ method: 'GET', url: '/healthz', ip: '10.250.0.1' });
       expect(health.statusCode).toBe(200);

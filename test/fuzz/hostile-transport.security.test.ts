@@ -30,6 +30,7 @@ function bodyRoutes(w: World): Array<{ method: string; url: string; api: boolean
     { method: 'POST', url: '/manage/skills', api: false, who: ['admin'], prefix: 'name=%3C' },
     { method: 'POST', url: `/manage/users/${agent}`, api: false, who: ['admin'], prefix: 'state=%3C' },
     { method: 'POST', url: `/manage/users/${w.pendingCo.agentId}/reset-mfa`, api: false, who: ['stepUpAdmin'], prefix: 'confirm=1&code=%3C' },
+    { method: 'POST', url: '/manage/console/applications', api: false, who: ['admin'], prefix: 'redirectUris=%3C' },
     { method: 'POST', url: '/api/v1/login', api: true, who: ['anonymous'], prefix: '' },
     { method: 'POST', url: '/api/v1/login/mfa', api: true, who: ['pending', 'anonymous'], prefix: '' },
     { method: 'POST', url: '/api/v1/logout', api: true, who: ['anonymous'], prefix: '' },
@@ -39,6 +40,7 @@ function bodyRoutes(w: World): Array<{ method: string; url: string; api: boolean
     { method: 'POST', url: '/api/v1/users', api: true, who: ['admin'], prefix: '' },
     { method: 'PATCH', url: `/api/v1/users/${agent}`, api: true, who: ['admin'], prefix: '' },
     { method: 'POST', url: `/api/v1/users/${w.pendingCo.agentId}/reset-mfa`, api: true, who: ['stepUpAdmin'], prefix: '' },
+    { method: 'POST', url: '/api/v1/applications', api: true, who: ['admin'], prefix: '' },
   ];
 }
 
@@ -207,7 +209,10 @@ for (const kind of await storeKinds()) {
         { url: '/manage/audit', keys: ['user', 'action', 'page'], api: false },
         { url: '/login/mfa', keys: ['method'], api: false },
         { url: '/login', keys: ['notice'], api: false },
+        { url: '/manage/console/applications', keys: ['notice'], api: false },
+        { url: '/manage/console/applications/new', keys: ['notice'], api: false },
         { url: '/api/v1/users', keys: ['search', 'mfa', 'page'], api: true },
+        { url: '/api/v1/applications', keys: ['page'], api: true },
         { url: '/api/v1/audit', keys: ['userId', 'action', 'page'], api: true },
       ];
       const value = fc.oneof(

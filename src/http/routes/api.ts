@@ -3,6 +3,7 @@ import { TypeBoxValidatorCompiler } from '@fastify/type-provider-typebox';
 import { AppError } from '../app-error.ts';
 import { apiAccountRoutes } from './api-account.ts';
 import { apiAccessRulesRoutes } from './api-access-rules.ts';
+import { apiApplicationRoutes } from './api-applications.ts';
 import { apiAuditRoutes } from './api-audit.ts';
 import { apiAuthRoutes } from './api-auth.ts';
 import { apiMfaRoutes } from './api-mfa.ts';
@@ -35,4 +36,5 @@ export async function apiRoutes(app: FastifyInstance, options: RouteContext) {
   await app.register(apiPasswordResetRoutes, options);
   await app.register(apiAuditRoutes, options);
   await app.register(apiSessionRoutes, options);
+  await app.register(apiApplicationRoutes, options);
 }

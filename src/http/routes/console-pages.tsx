@@ -44,6 +44,13 @@ const settings: Array<SettingEntry & { keywords: string[] }> = [
       'mfa', 'multi-factor', 'multi factor', 'multifactor', 'two-factor', 'two factor', '2fa', 'totp', 'authenticator', 'access control', 'security', 'sign-in', 'login', 'otp'],
   },
   {
+    title: 'Applications',
+    section: 'Admin & Secure',
+    href: '/manage/console/applications',
+    description: 'The applications (OpenID Connect clients) that sign their users in through Portcullis: redirect URIs, secrets, launch links.',
+    keywords: ['application', 'applications', 'oidc', 'openid', 'openid connect', 'client', 'clients', 'client id', 'client secret', 'sso', 'single sign-on', 'redirect', 'launcher'],
+  },
+  {
     title: 'Users & Skills',
     section: 'Management Console',
     href: '/manage/users',

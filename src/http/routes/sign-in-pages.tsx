@@ -1,6 +1,7 @@
 /** @jsxRuntime automatic @jsxImportSource preact */
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { minutesLeft } from '../../domain/lockout-policy.ts';
+import { launchableApplications } from '../../services/applications.ts';
 import { endSession } from '../../services/sessions.ts';
 import { signIn } from '../../services/sign-in.ts';
 import { endBrowserApplicationSession } from '../../services/oidc/revocation.ts';
@@ -38,7 +39,8 @@ export async function signInPages(app: FastifyInstance, ctx: RouteContext) {
   const { deps, cookie } = ctx;
   app.get('/', { config: { access: 'signed-in' } }, async (request, reply) => {
     const auth = principalOf(request);
-    return reply.type('text/html; charset=utf-8').send(renderPage(<HomePage csrf={csrfToken(request, reply)} viewer={viewerOf(auth)} />));
+    const applications = await launchableApplications(deps, auth.account.id);
+    return reply.type('text/html; charset=utf-8').send(renderPage(<HomePage csrf={csrfToken(request, reply)} viewer={viewerOf(auth)} applications={applications} />));
   });
 
   app.get('/login', { config: { access: 'public' } }, async (request, reply) => {

@@ -10,7 +10,7 @@ export interface SettingEntry {
   description: string;
 }
 
-function Breadcrumbs({ trail }: { trail: Array<[string, string | undefined]> }) {
+export function Breadcrumbs({ trail }: { trail: Array<[string, string | undefined]> }) {
   return (
     <nav aria-label="Breadcrumb" class="crumbs">
       <ol>
@@ -77,6 +77,10 @@ export function AdminSecurePage({ csrf, viewer }: { csrf: string; viewer: Viewer
         <li>
           <a href="/manage/console/account-access-control">Account Access Control</a>
           <p class="help">Multi-factor authentication for every user of this account.</p>
+        </li>
+        <li>
+          <a href="/manage/console/applications">Applications</a>
+          <p class="help">The applications (OpenID Connect clients) whose users sign in through Portcullis.</p>
         </li>
         <li>
           <a href="/manage/audit">Audit log</a>

@@ -4,7 +4,7 @@ import type { Viewer } from './layout.tsx';
 
 const roleNames: Record<string, string> = { admin: 'Administrator', 'agent-manager': 'Agent manager', agent: 'Agent' };
 
-export function HomePage({ csrf, viewer }: { csrf: string; viewer: Viewer }) {
+export function HomePage({ csrf, viewer, applications = [] }: { csrf: string; viewer: Viewer; applications?: Array<{ name: string; launchUrl: string }> }) {
   return (
     <Layout title="Home" csrf={csrf} viewer={viewer}>
       <h1>Welcome, {viewer.username}</h1>
@@ -20,6 +20,18 @@ export function HomePage({ csrf, viewer }: { csrf: string; viewer: Viewer }) {
         <p>Use the Manage menu to change account settings and manage users.</p>
       ) : (
         <p>You are signed in.</p>
+      )}
+      {applications.length > 0 && (
+        <section aria-labelledby="apps-title">
+          <h2 id="apps-title">Your applications</h2>
+          <ul class="tiles launcher">
+            {applications.map((a) => (
+              <li>
+                <a href={a.launchUrl}>{a.name}</a>
+              </li>
+            ))}
+          </ul>
+        </section>
       )}
       <ul>
         <li>
