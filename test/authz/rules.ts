@@ -262,6 +262,8 @@ export const rules: Rule[] = [
   { method: 'POST', url: '/account/sessions/end-others', kind: 'page', admitted: { redirect: '/account/sessions?ended=others' } },
   // A Reset password link's page, for anyone holding it: ':token' is no live link, so everyone gets the clear "no longer works" page (404).
   { method: 'GET', url: '/password/reset/:token', kind: 'page', admitted: 'not-found' },
+  // An application's sign-in: ':uid' is no interaction (and there is no provider cookie), so everyone gets "This sign-in has expired" (404).
+  { method: 'GET', url: '/oidc/interaction/:uid', kind: 'page', admitted: 'not-found' },
   { method: 'POST', url: '/password/reset/:token', kind: 'page', body: () => ({ newPassword: 'a fine new passphrase', confirmation: 'a fine new passphrase' }), admitted: 'not-found' },
   // Change password: with a wrong current password, so nobody's password changes (one failure counted each run).
   { method: 'GET', url: '/account/password', kind: 'page', admitted: 'ok' },

@@ -388,7 +388,7 @@ describe('SIGKILL under sign-in load', () => {
     report('sqlite', counters);
     expect(counters.kills).toBe(20);
     expect(counters.replayed).toBeGreaterThan(0);
-  }, 300_000); // ~50 s alone; the whole suite shares two cores with it
+  }, 480_000); // ~50 s alone; the whole suite shares two cores with it, and each of the 20 restarts loads the service anew
 
   it.runIf(postgres)('PostgreSQL: 5 kills leave the data whole', async () => {
     const schema = `t_crash_${process.pid}_${randomBytes(3).toString('hex')}`;

@@ -104,10 +104,10 @@ export async function oidcRoutes(app: FastifyInstance, ctx: RouteContext & { oid
     try {
       details = await provider.interactionDetails(request.raw, reply.raw);
     } catch {
-      return messagePage(reply, 400, 'This sign-in has expired', 'Go back to the application and sign in again.');
+      return messagePage(reply, 404, 'This sign-in has expired', 'Go back to the application and sign in again.');
     }
     if (details.uid !== request.params.uid) {
-      return messagePage(reply, 400, 'This sign-in has expired', 'Go back to the application and sign in again.');
+      return messagePage(reply, 404, 'This sign-in has expired', 'Go back to the application and sign in again.');
     }
     const client = await provider.Client.find(String(details.params.client_id));
     const accountId = accountOfClient(client);

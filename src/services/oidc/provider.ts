@@ -131,7 +131,8 @@ export function createProvider(deps: Deps, opts: OidcOptions): Provider {
     features: {
       devInteractions: { enabled: false },
       revocation: { enabled: true },
-      introspection: { enabled: true },
+      // RFC 7662 §4: a client learns about its own tokens only; another's read as inactive.
+      introspection: { enabled: true, allowedPolicy: (_ctx, client, token) => Promise.resolve(token.clientId === client.clientId) },
       userinfo: { enabled: true },
       backchannelLogout: { enabled: true },
       rpInitiatedLogout: { enabled: true, logoutSource: opts.logoutSource, postLogoutSuccessSource: opts.postLogoutSuccessSource },
