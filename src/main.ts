@@ -88,7 +88,7 @@ export async function serve(env: Record<string, string | undefined> = process.en
   }
   await app.listen({ port: settings.port, host: settings.host });
   if (!settings.publicUrl) {
-    deps.logger.warn('PORTCULLIS_PUBLIC_URL is not set: cookies are not marked Secure. Set it to the https:// address in production.');
+    deps.logger.warn('PORTCULLIS_PUBLIC_URL is not set: cookies are not marked Secure and the OpenID Connect issuer is the local address. Set it to the https:// address in production.');
   }
   return app;
 }
