@@ -21,16 +21,21 @@ async function upToDate(db: Kysely<Database>): Promise<boolean> {
 }
 
 /** Brings the schema up to date; throws if a migration fails (nothing half-applied on PostgreSQL). */
+/** PostgreSQL errors of a catalog that changed while the migrator read it. */
+const RETRIED = new Set(['3F000', '42703', '42P01']);
+
 export async function migrateToLatest(db: Kysely<Database>): Promise<MigrateResult> {
   if (await upToDate(db)) return { applied: [] };
-  // The migrator lists the tables of every schema it can see; a schema dropped by
-  // someone else at that moment makes it fail (3F000). Such a failure is retried.
+  // The migrator lists the tables and columns of every schema it can see; a
+  // schema dropped (3F000), or a column or table dropped (42703, 42P01), by
+  // someone else at that moment makes it fail. Such a failure is retried (a
+  // real fault of a migration still fails, after the tries: each try rolls back).
   for (let attempt = 1; ; attempt++) {
     try {
       return await runMigrator(db);
     } catch (error) {
       const code = (error as { code?: string }).code;
-      if (code !== '3F000' || attempt >= 5) throw error;
+      if (!RETRIED.has(code ?? '') || attempt >= 5) throw error;
       await new Promise((r) => setTimeout(r, 50 * attempt));
     }
   }
