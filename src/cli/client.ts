@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 import { openRuntime } from '../runtime.ts';
-import { createApplication, deleteApplication, listApplications } from '../services/applications.ts';
+import { createApplication, deleteApplication, describeApplication, listApplications } from '../services/applications.ts';
 import { printJson, UsageError } from './io.ts';
 import { usages } from './usage.ts';
 
@@ -59,17 +59,7 @@ export async function run(args: string[], env: Record<string, string | undefined
     const runtime = await openRuntime(env);
     try {
       const apps = await listApplications(runtime.deps, values.account);
-      printJson(
-        apps.map((a) => ({
-          clientId: a.id,
-          name: a.name,
-          public: a.secretHash === null,
-          redirectUris: a.redirectUris,
-          postLogoutRedirectUris: a.postLogoutRedirectUris,
-          backchannelLogoutUri: a.backchannelLogoutUri,
-          launchUrl: a.launchUrl,
-        })),
-      );
+      printJson(apps.map(describeApplication));
       return 0;
     } finally {
       await runtime.close();

@@ -133,6 +133,21 @@ export async function createApplication(deps: Deps, accountId: string, draft: Ap
   });
 }
 
+/** An application as the API and the CLI show it: never its secret or the secret's hash. */
+export function describeApplication(a: Application) {
+  return {
+    clientId: a.id,
+    name: a.name,
+    public: a.secretHash === null,
+    redirectUris: a.redirectUris,
+    postLogoutRedirectUris: a.postLogoutRedirectUris,
+    backchannelLogoutUri: a.backchannelLogoutUri,
+    launchUrl: a.launchUrl,
+    createdAt: new Date(a.createdAt).toISOString(),
+    updatedAt: new Date(a.updatedAt).toISOString(),
+  };
+}
+
 export async function listApplications(deps: Pick<Deps, 'store'>, accountId: string): Promise<Application[]> {
   return deps.store.applications.list(accountId);
 }

@@ -1,8 +1,15 @@
 import type { FastifyInstance } from 'fastify';
 import { Type } from '@fastify/type-provider-typebox';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import { createApplication, deleteApplication, getApplication, listApplications, rotateApplicationSecret, updateApplication } from '../../services/applications.ts';
-import type { Application } from '../../services/applications.ts';
+import {
+  createApplication,
+  deleteApplication,
+  describeApplication,
+  getApplication,
+  listApplications,
+  rotateApplicationSecret,
+  updateApplication,
+} from '../../services/applications.ts';
 import { actorOf } from '../actor.ts';
 import { adminOperation, ErrorBody, IdParams } from '../api-schemas.ts';
 import { AppError } from '../app-error.ts';
@@ -29,19 +36,6 @@ const ApplicationJson = Type.Object({
 });
 const Secret = Type.Object({ clientId: Type.String(), clientSecret: Type.Union([Type.String(), Type.Null()]) });
 
-function applicationJson(a: Application) {
-  return {
-    clientId: a.id,
-    name: a.name,
-    public: a.secretHash === null,
-    redirectUris: a.redirectUris,
-    postLogoutRedirectUris: a.postLogoutRedirectUris,
-    backchannelLogoutUri: a.backchannelLogoutUri,
-    launchUrl: a.launchUrl,
-    createdAt: new Date(a.createdAt).toISOString(),
-    updatedAt: new Date(a.updatedAt).toISOString(),
-  };
-}
 
 export async function apiApplicationRoutes(app: FastifyInstance, { deps }: RouteContext) {
   const api = app.withTypeProvider<TypeBoxTypeProvider>();
@@ -52,7 +46,7 @@ export async function apiApplicationRoutes(app: FastifyInstance, { deps }: Route
     { config: { access }, schema: { ...adminOperation, summary: 'Applications: the account’s OpenID Connect clients', response: { 200: Type.Object({ applications: Type.Array(ApplicationJson) }) } } },
     async (request) => {
       const auth = principalOf(request);
-      return { applications: (await listApplications(deps, auth.account.id)).map(applicationJson) };
+      return { applications: (await listApplications(deps, auth.account.id)).map(describeApplication) };
     },
   );
 
@@ -96,7 +90,7 @@ export async function apiApplicationRoutes(app: FastifyInstance, { deps }: Route
       const auth = principalOf(request);
       const found = await getApplication(deps, auth.account.id, request.params.id);
       if (!found) throw new AppError('not_found');
-      return applicationJson(found);
+      return describeApplication(found);
     },
   );
 
@@ -140,7 +134,7 @@ export async function apiApplicationRoutes(app: FastifyInstance, { deps }: Route
       }
       const updated = await getApplication(deps, auth.account.id, found.id);
       if (!updated) throw new AppError('not_found');
-      return applicationJson(updated);
+      return describeApplication(updated);
     },
   );
 
