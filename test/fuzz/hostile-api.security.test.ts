@@ -263,7 +263,7 @@ for (const kind of await storeKinds()) {
       hostileValue.filter((v) => !Array.isArray(v)),
       fc.constant([]),
       fc.array(hostileText.filter((s) => !/https?:/i.test(s)), { minLength: 1, maxLength: 4 }),
-      fc.constantFrom(['http://example.com/cb'], ['https://ok.example.com/cb#frag'], ['javascript:alert(1)'], ['https://user:pw@example.com/cb'], Array(11).fill('https://ok.example.com/cb')),
+      fc.constantFrom(['http://example.com/cb'], ['https://ok.example.com/cb#frag'], ['javascript:alert(1)'], ['https://user:pw@example.com/cb'], Array.from({ length: 11 }, (_, i) => `https://ok.example.com/cb${i}`)),
     );
 
     it('POST /api/v1/applications refuses a hostile registration and registers none', async () => {

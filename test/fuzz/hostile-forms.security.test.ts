@@ -231,7 +231,7 @@ for (const kind of await storeKinds()) {
     const badUriLines = fc.oneof(
       fc.constant(''),
       hostileText.filter((s) => !/https?:/i.test(s)),
-      fc.constantFrom('http://example.com/cb', 'https://ok.example.com/cb#frag', 'javascript:alert(1)', 'https://user:pw@example.com/cb', Array(11).fill('https://ok.example.com/cb').join('\n')),
+      fc.constantFrom('http://example.com/cb', 'https://ok.example.com/cb#frag', 'javascript:alert(1)', 'https://user:pw@example.com/cb', Array.from({ length: 11 }, (_, i) => `https://ok.example.com/cb${i}`).join('\n')),
     );
 
     it('POST /manage/console/applications refuses a hostile registration and registers none', async () => {
