@@ -17,6 +17,12 @@ export interface SignInInput {
   ip: string;
   /** The User-Agent header, if any: shown to the user in their list of sessions. */
   userAgent?: string;
+  /**
+   * An application asked for a second factor (OpenID Connect acr_values): the
+   * password opens a pending session as if the account's MFA were on, and the
+   * user sets a factor up if they have none.
+   */
+  secondFactorRequested?: boolean;
 }
 
 /**
@@ -114,10 +120,10 @@ export async function signIn(deps: Deps, input: SignInInput): Promise<SignInResu
 
   // Success clears the user's count and lock, not the address's: one valid
   // credential must not wipe a spray's failures against other usernames.
-  // With MFA on, the password only opens a short-lived pending session; the
+  // With MFA on (or asked for), the password only opens a short-lived pending session; the
   // second factor turns it into a full one. One transaction: one commit (a disk
   // sync on PostgreSQL) instead of three.
-  const state = account.mfaEnabled ? 'pending' : 'full';
+  const state = account.mfaEnabled || input.secondFactorRequested === true ? 'pending' : 'full';
   const session = await inTransaction(deps, async (tx) => {
     await clearThrottle(tx, userKey);
     await tx.store.users.markActive(account.id, found.id, deps.clock.now());

@@ -4,6 +4,7 @@ import { rotateSigningKeys } from '../../src/services/oidc/signing-keys.ts';
 import { KEY_SET_CHECK_MS } from '../../src/services/oidc/index.ts';
 import { PASSWORD, seedTenant } from '../helpers/client.ts';
 import type { Tenant } from '../helpers/client.ts';
+import { oathCode, scanQr, secretOf } from '../helpers/phone.ts';
 import { storeKinds } from '../helpers/stores.ts';
 import {
   authorizationRequest,
@@ -63,13 +64,52 @@ describe.each(await storeKinds())('OpenID Connect policy (%s)', (kind) => {
     expect(Math.abs(Number(tokens.claims()!.auth_time) - Date.now() / 1000)).toBeLessThan(30);
   });
 
-  it('refuses acr_values asking for MFA when the user has no second factor, and issues no code', async () => {
-    const agent = new UserAgent(t.base);
-    const request = await authorizationRequest(config, { acr_values: 'urn:portcullis:loa:mfa' });
-    const login = expectPage(await agent.follow(request.url));
-    const refused = expectPage(await agent.submit(login, '/login', { username: 'bob', password: PASSWORD }));
-    expect(refused.status).toBe(403);
-    expect(refused.body).toContain('A second factor is required');
+  it('acr_values asking for MFA gets a second factor where the account\'s MFA is off: set up when the user has none, then asked', async () => {
+    const mfa = { acr_values: 'urn:portcullis:loa:mfa' };
+    // MFA is off for the account: a password alone is enough for an application that asks nothing.
+    const plain = new UserAgent(t.base);
+    const direct = await authorizationRequest(config);
+    const plainLogin = expectPage(await plain.follow(direct.url));
+    const pwdOnly = await redeem(config, direct, expectCallback(await plain.submit(plainLogin, '/login', { username: 'mia', password: PASSWORD })));
+    expect(pwdOnly.claims()!.amr).toEqual(['pwd']);
+    expect(pwdOnly.claims()!.acr).toBe('urn:portcullis:loa:pwd');
+
+    // The same browser, now for an application that asks for MFA: its
+    // password-only session is not enough; mia has no factor, so she sets one up.
+    const request = await authorizationRequest(config, mfa);
+    const login = expectPage(await plain.follow(request.url));
+    expect(login.url.pathname).toBe('/login');
+    const setup = expectPage(await plain.submit(login, '/login', { username: 'mia', password: PASSWORD }));
+    expect(setup.url.pathname).toBe('/login/mfa');
+    const secret = secretOf(scanQr(setup.body));
+    const codes = expectPage(await plain.submit(setup, '/login/mfa', { code: oathCode(secret, Date.now()) }));
+    expect(codes.body).toContain('recovery codes');
+    const next = /class="button" href="([^"]+)"/.exec(codes.body)?.[1];
+    expect(next).toMatch(/^\/oidc\/interaction\//);
+    const tokens = await redeem(config, request, expectCallback(await plain.follow(next!)));
+    expect(tokens.claims()!.amr).toEqual(['pwd', 'otp', 'mfa']);
+    expect(tokens.claims()!.acr).toBe('urn:portcullis:loa:mfa');
+    await verifiedByJwks(t.base, tokens.id_token!);
+
+    // Another browser, asking MFA again: the code this time, not a second set-up.
+    const later = new UserAgent(t.base);
+    const again = await authorizationRequest(config, mfa);
+    const form = expectPage(await later.follow(again.url));
+    const verify = expectPage(await later.submit(form, '/login', { username: 'mia', password: PASSWORD }));
+    expect(verify.body).toContain('Authentication code');
+    expect(verify.body).not.toContain('class="qr"');
+    // A wrong code issues nothing.
+    const wrong = expectPage(await later.submit(verify, '/login/mfa', { code: '000000' === oathCode(secret, Date.now(), 1) ? '111111' : '000000' }));
+    expect(wrong.url.pathname).toBe('/login/mfa');
+    const back = expectCallback(await later.submit(wrong, '/login/mfa', { code: oathCode(secret, Date.now(), 1) }));
+    expect((await redeem(config, again, back)).claims()!.acr).toBe('urn:portcullis:loa:mfa');
+
+    // Asking nothing, the account's rule holds: the password alone, as before.
+    const third = new UserAgent(t.base);
+    const none = await authorizationRequest(config);
+    const noneLogin = expectPage(await third.follow(none.url));
+    const noneTokens = await redeem(config, none, expectCallback(await third.submit(noneLogin, '/login', { username: 'mia', password: PASSWORD })));
+    expect(noneTokens.claims()!.amr).toEqual(['pwd']);
   });
 
   it('publishes a rotated key before it signs, so a relying party that cached the key set verifies every token', async () => {

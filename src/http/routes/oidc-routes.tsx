@@ -2,10 +2,9 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import middie from '@fastify/middie';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { OIDC_PREFIX, accountOfClient, clientAddresses, loginResult } from '../../services/oidc/index.ts';
+import { OIDC_PREFIX, accountOfClient, asksForMfa, clientAddresses, loginResult } from '../../services/oidc/index.ts';
 import type { InteractionContext, Oidc } from '../../services/oidc/index.ts';
 import { secondFactorVerifiedAt } from '../../domain/auth-methods.ts';
-import { ACR_MFA } from '../../services/oidc/claims.ts';
 import type { CookieSettings } from '../plugins/session.ts';
 import { renderPage } from '../views/layout.tsx';
 import { MessagePage } from '../views/message.tsx';
@@ -122,7 +121,7 @@ export async function oidcRoutes(app: FastifyInstance, ctx: RouteContext & { oid
       const marker = continueMarker(request, cookie);
       const fresh = marker?.uid === details.uid && marker.before !== sessionMark(full.session.id);
       const needsFresh = reasons.some((r) => r === 'login_prompt' || r === 'max_age' || r === 'id_token_hint');
-      const wantsMfa = String(details.params.acr_values ?? '').split(' ').includes(ACR_MFA);
+      const wantsMfa = asksForMfa(details.params.acr_values);
       const hasMfa = secondFactorVerifiedAt(full.session.methods) !== null;
       if ((fresh || !needsFresh) && (!wantsMfa || hasMfa)) {
         reply.hijack();
@@ -143,7 +142,7 @@ export async function oidcRoutes(app: FastifyInstance, ctx: RouteContext & { oid
           reply,
           403,
           'A second factor is required',
-          'This application asks for multi-factor sign-in, and your account has no second factor set up. Ask your admin to switch on MFA.',
+          'This application asks for a sign-in with a second factor, and this sign-in had none. Go back to the application and sign in again.',
         );
       }
     }

@@ -59,7 +59,14 @@ export async function signInPages(app: FastifyInstance, ctx: RouteContext) {
     const context = application && appOf(application);
     const username = formField(request.body, 'username').trim();
     const password = formField(request.body, 'password');
-    const result = await signIn(deps, { accountId, username, password, ip: request.ip, userAgent: request.headers['user-agent'] });
+    const result = await signIn(deps, {
+      accountId,
+      username,
+      password,
+      ip: request.ip,
+      userAgent: request.headers['user-agent'],
+      secondFactorRequested: application?.mfaRequested === true,
+    });
     if (result.ok) {
       // A new session id on every sign-in: whatever session the browser had ends here.
       const previous = sessionToken(request, cookie);

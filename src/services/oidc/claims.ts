@@ -10,6 +10,11 @@ import type { Deps } from '../deps.ts';
 export const ACR_PWD = 'urn:portcullis:loa:pwd';
 export const ACR_MFA = 'urn:portcullis:loa:mfa';
 
+/** An authorization request's acr_values (space-separated, Core §3.1.2.1) asks for a second factor. */
+export function asksForMfa(acrValues: unknown): boolean {
+  return typeof acrValues === 'string' && acrValues.split(' ').includes(ACR_MFA);
+}
+
 export function acrOf(secondFactor: boolean): string {
   return secondFactor ? ACR_MFA : ACR_PWD;
 }

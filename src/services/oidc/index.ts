@@ -3,12 +3,14 @@ import type Provider from 'oidc-provider';
 import type { Application } from '../../storage/records.ts';
 import type { Settings } from '../../config/settings.ts';
 import type { Deps } from '../deps.ts';
+import { asksForMfa } from './claims.ts';
 import { createProvider } from './provider.ts';
 import type { OidcOptions } from './provider.ts';
 import { ensureSigningKeys, keySetAt } from './signing-keys.ts';
 
 export { OIDC_PREFIX, loginResult, accountOfClient, providerCookieKey, clientAddresses } from './provider.ts';
 export { clientSecretHash } from './adapter.ts';
+export { ACR_MFA, asksForMfa } from './claims.ts';
 
 /**
  * The issuer: PORTCULLIS_PUBLIC_URL, or the local address when it is unset
@@ -31,6 +33,8 @@ export interface InteractionContext {
   uid: string;
   application: Application;
   accountName: string;
+  /** The application asked for a second factor (acr_values with ACR_MFA): asked for at this sign-in even where the account's MFA is off. */
+  mfaRequested: boolean;
 }
 
 /**
@@ -116,7 +120,7 @@ export async function createOidc(deps: Deps, opts: Omit<OidcOptions, 'jwks'>): P
       if (!application) return undefined;
       const account = await deps.store.accounts.get(application.accountId);
       if (!account) return undefined;
-      return { uid, application, accountName: account.name };
+      return { uid, application, accountName: account.name, mfaRequested: asksForMfa(interaction.params.acr_values) };
     },
     refreshKeys,
     close: () => undefined,

@@ -6,7 +6,7 @@ import { amrOf, secondFactorVerifiedAt } from '../../domain/auth-methods.ts';
 import type { Deps } from '../deps.ts';
 import { endSession, resolveSession } from '../sessions.ts';
 import { adapterFactory, clientSecretHash } from './adapter.ts';
-import { acrOf, ACR_MFA, ACR_PWD, findAccount } from './claims.ts';
+import { acrOf, ACR_MFA, ACR_PWD, asksForMfa, findAccount } from './claims.ts';
 import { ID_TOKEN_TTL_S } from './signing-keys.ts';
 
 // Portcullis as an OpenID Connect provider (issue 13): panva's certified
@@ -78,8 +78,7 @@ export function createProvider(deps: Deps, opts: OidcOptions): Provider {
   // session was made without a second factor: sign in again, with one.
   policy.get('login')!.checks.add(
     new Check('mfa_requested', 'a second factor is requested', (ctx: KoaContextWithOIDC) => {
-      const wanted = String(ctx.oidc.params?.acr_values ?? '').split(' ');
-      if (!wanted.includes(ACR_MFA)) return Check.NO_NEED_TO_PROMPT;
+      if (!asksForMfa(ctx.oidc.params?.acr_values)) return Check.NO_NEED_TO_PROMPT;
       return ctx.oidc.session?.acr === ACR_MFA ? Check.NO_NEED_TO_PROMPT : Check.REQUEST_PROMPT;
     }),
   );
