@@ -23,6 +23,9 @@ export async function onboard(server: BenchServer, users: number, password: stri
   let t0 = performance.now();
   cli(['user', 'import', '--account', accountId, join(dir, 'users.csv')]);
   const importSeconds = (performance.now() - t0) / 1000;
+  // Imported passwords are the admin's, to be changed at the first sign-in (issue 15): the
+  // benchmark measures sign-ins, not that change, so its users count as having chosen theirs.
+  await server.sql('update users set password_change_required = 0');
 
   // MFA on, then enrol everyone through the API.
   const admin = new Client();

@@ -1,16 +1,20 @@
 // npm run bench: how fast a full MFA sign-in is, on SQLite and PostgreSQL.
 // Starts real `portcullis serve` processes with the production argon2id
 // parameters (server.ts), onboards a pool of users through the CLI and the API
-// (onboard.ts), then drives concurrent virtual users through password + code for
-// a fixed time (load.ts), measuring where the CPU went (measure.ts).
-// Options (environment): BENCH_SECONDS (default 20), BENCH_VUS (16), BENCH_USERS (5000),
+// (onboard.ts), then drives concurrent virtual users for a fixed time each
+// through password + code on the API (load.ts), the same through the pages,
+// and full OpenID Connect sign-ins of an application (oidc.ts), measuring where
+// the CPU went (measure.ts).
+// Options (environment): BENCH_SECONDS (default 20 a kind of sign-in), BENCH_VUS (16), BENCH_USERS (9000),
 // BENCH_STORES (sqlite,postgres), BENCH_WORKERS (1,2: a run per store with `serve --workers N`
 // for each), BENCH_CPU_PROFILE (a folder for the server's CPU profile; one per worker).
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus } from 'node:os';
 import { join, resolve } from 'node:path';
 import pg from 'pg';
-import { codeSteps, fullSignIns, pendingSignIns } from './load.ts';
+import { codeSteps, fullSignIns, pageSignIns, pendingSignIns } from './load.ts';
+import type { TimedRun } from './load.ts';
+import { oidcSignIns, registerRelyingParty } from './oidc.ts';
 import { bareFastify, cpuSeconds, eventLoopP99, hashTimes, pct, postgresCpu, postgresCpuSince, round } from './measure.ts';
 import { onboard } from './onboard.ts';
 import { startServer } from './server.ts';
@@ -19,7 +23,7 @@ import { POSTGRES } from './support.ts';
 const ROOT = resolve(import.meta.dirname, '..');
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 20);
 const VUS = Number(process.env.BENCH_VUS ?? 16);
-const USERS = Number(process.env.BENCH_USERS ?? 5000);
+const USERS = Number(process.env.BENCH_USERS ?? 9000);
 /** Users kept back from the sign-in run for the code step alone. */
 const CODE_ONLY_USERS = Math.min(600, Math.floor(USERS / 3));
 const STORES = (process.env.BENCH_STORES ?? 'sqlite,postgres').split(',');
@@ -37,6 +41,10 @@ async function benchStore(store: string, workers: number) {
     const serving = server.servingPids();
     const { accountId, secrets, importSeconds, enrolSeconds } = await onboard(server, USERS, PASSWORD);
     const load = { base, accountId, password: PASSWORD, secrets, vus: VUS };
+    const rp = await registerRelyingParty(server, accountId);
+    // Each kind of sign-in takes its own third of the users (a user signs in once: its next code).
+    const signInUsers = USERS - CODE_ONLY_USERS;
+    const slice = Math.floor(signInUsers / 3);
 
     // The machine's speed drifts over minutes (shared hosts): each store's run is set
     // against a hash time measured just before it, the server idle.
@@ -44,7 +52,7 @@ async function benchStore(store: string, workers: number) {
     const hashBound = round((availableParallelism() * 1000) / hash.allCoresMs);
     await eventLoopP99(base); // resets the server's event-loop histogram
     const cpuAtStart = { server: processCpu(serving), primary: workers > 1 ? cpuSeconds(pid) : 0, main: loopCpu(serving), client: process.cpuUsage(), postgres: postgresCpu() };
-    const run = await fullSignIns(load, SECONDS, USERS - CODE_ONLY_USERS);
+    const run = await fullSignIns(load, SECONDS, 0, slice);
     const { elapsed } = run;
     const clientCpu = process.cpuUsage(cpuAtStart.client);
     // Where the two cores went during the sign-ins, in cores (CPU seconds per second).
@@ -58,14 +66,19 @@ async function benchStore(store: string, workers: number) {
       postgres: store === 'postgres' ? round(postgresCpuSince(cpuAtStart.postgres) / elapsed, 2) : 0,
     };
     const loopP99 = await eventLoopP99(base);
-    const signIns = run.codeStep.ms.length - run.failures;
+    const signIns = run.ms.length - run.failures;
     // The event loops' CPU per full sign-in (password step + code step), in ms: the
     // figure issue 17's targets and the 16-core projection (docs/performance.md) use.
     const loopMsPerSignIn = signIns > 0 ? round(((cores.serverMainThread * elapsed) / signIns) * 1000, 2) : NaN;
 
+    // The same sign-in as a browser makes it on our pages, and through an application (OpenID Connect).
+    const pages = await measuredRun(serving, () => pageSignIns(load, SECONDS, slice, 2 * slice));
+    const oidc = await measuredRun(serving, () => oidcSignIns(load, rp, SECONDS, 2 * slice, signInUsers));
+    const directPerSecond = signIns / elapsed;
+
     // The code step alone: pending sign-ins prepared first (fresh users, this step's code is unused
     // for users who have not signed in since enrolment in another step).
-    const prepared = await pendingSignIns(load, [...Array(USERS).keys()].slice(run.used));
+    const prepared = await pendingSignIns(load, [...Array(USERS).keys()].slice(oidc.run.used));
     // And the code step against the framework's ceiling measured just before it.
     const ceiling = await bareFastify(VUS);
     const cStart = performance.now();
@@ -91,6 +104,9 @@ async function benchStore(store: string, workers: number) {
       signInsPerSecond: round(signIns / elapsed),
       passwordStepMs: { p50: round(pct(run.password.ms, 50)), p99: round(pct(run.password.ms, 99)) },
       codeStepMs: { p50: round(pct(run.codeStep.ms, 50)), p99: round(pct(run.codeStep.ms, 99)) },
+      // Issue 13's target: an OpenID Connect sign-in costs at most 15% more than the direct one (ratio >= 0.85).
+      oidcSignIns: { ...summary(oidc, directPerSecond), ratioToPageSignIns: round(perSecondOf(oidc) / perSecondOf(pages), 2) },
+      pageSignIns: summary(pages, directPerSecond),
       eventLoopDelayP99Ms: round(loopP99),
       coresUsed: cores,
       codeStepAlone: { requests: codeOnly.ms.length, perSecond: codeOnlyPerSecond, p50Ms: round(pct(codeOnly.ms, 50)), serverMainThreadCores: codeOnlyMainCores },
@@ -100,6 +116,41 @@ async function benchStore(store: string, workers: number) {
   } finally {
     await server.stop();
   }
+}
+
+/** A kind of sign-in run with the serving processes' event-loop CPU and the load generator's measured around it. */
+async function measuredRun(serving: number[], go: () => Promise<TimedRun>) {
+  const loop = loopCpu(serving);
+  const server = processCpu(serving);
+  const client = process.cpuUsage();
+  const run = await go();
+  const used = process.cpuUsage(client);
+  return {
+    run,
+    loopSeconds: loopCpu(serving) - loop,
+    serverSeconds: processCpu(serving) - server,
+    clientSeconds: (used.user + used.system) / 1e6,
+  };
+}
+
+type Measured = Awaited<ReturnType<typeof measuredRun>>;
+
+const perSecondOf = ({ run }: Measured) => (run.ms.length - run.failures) / run.elapsed;
+
+function summary(m: Measured, directPerSecond: number) {
+  const { run } = m;
+  const ok = run.ms.length - run.failures;
+  const perSecond = perSecondOf(m);
+  return {
+    signIns: ok,
+    failures: run.failures,
+    durationSeconds: round(run.elapsed),
+    signInsPerSecond: round(perSecond),
+    ratioToDirect: round(perSecond / directPerSecond, 2),
+    signInMs: { p50: round(pct(run.ms, 50)), p99: round(pct(run.ms, 99)) },
+    eventLoopCpuPerSignInMs: ok > 0 ? round((m.loopSeconds / ok) * 1000, 2) : NaN,
+    coresUsed: { server: round(m.serverSeconds / run.elapsed, 2), loadGenerator: round(m.clientSeconds / run.elapsed, 2) },
+  };
 }
 
 const cores = availableParallelism();

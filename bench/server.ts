@@ -19,6 +19,8 @@ export interface BenchServer {
   servingPids(): number[];
   /** The folder it runs in (its SQLite file is under it). */
   dir: string;
+  /** Runs one SQL statement against its database. */
+  sql(statement: string): Promise<void>;
   /** Runs a `portcullis` command against the same database; answers its output. */
   cli(args: string[], input?: string): string;
   stop(): Promise<void>;
@@ -45,15 +47,17 @@ export async function startServer(store: string, workers = 1): Promise<BenchServ
   const database = await benchDatabase(store, dir, 'bench');
   const url = database.url;
   const port = await freePort();
+  const base = `http://127.0.0.1:${port}`;
   const env = {
     PATH: process.env.PATH ?? '',
     PORT: String(port),
+    // The OpenID Connect issuer the benchmark's relying party expects (bench/oidc.ts).
+    PORTCULLIS_PUBLIC_URL: base,
     PORTCULLIS_DATABASE_URL: url,
     PORTCULLIS_SECRET_KEY: `k1:${randomBytes(32).toString('base64')}`,
     PORTCULLIS_LOG_LEVEL: 'warn',
     PORTCULLIS_DATABASE_POOL_SIZE: '10',
   };
-  const base = `http://127.0.0.1:${port}`;
   // BENCH_CPU_PROFILE=folder: the server writes a V8 CPU profile of its main thread there.
   const profile = process.env.BENCH_CPU_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${resolve(process.env.BENCH_CPU_PROFILE)}`] : [];
   const server: ChildProcess = spawn(process.execPath, [...profile, BIN, 'serve', '--workers', String(workers)], { cwd: dir, env, stdio: 'ignore' });
@@ -74,6 +78,7 @@ export async function startServer(store: string, workers = 1): Promise<BenchServ
     pid: server.pid as number,
     servingPids: () => (workers > 1 ? workersOf(server.pid as number) : [server.pid as number]),
     dir,
+    sql: (statement) => database.exec(statement),
     cli: (args, input) => execFileSync(process.execPath, [BIN, ...args], { cwd: dir, env, input, encoding: 'utf8', stdio: ['pipe', 'pipe', 'ignore'] }),
     stop,
   };

@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { Agent, request as httpRequest } from 'node:http';
 import type { IncomingHttpHeaders } from 'node:http';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import pg from 'pg';
 
 export const POSTGRES = process.env.PORTCULLIS_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
@@ -14,13 +15,36 @@ async function onPostgres(statement: string): Promise<void> {
   await c.end();
 }
 
+export interface BenchDatabase {
+  url: string;
+  /** Runs one statement against the run's database, beside the server (SQLite in WAL mode allows it). */
+  exec(statement: string): Promise<void>;
+  drop(): Promise<void>;
+}
+
 /** A fresh database for one run: a SQLite file in dir, or a schema of its own on PostgreSQL. */
-export async function benchDatabase(store: string, dir: string, prefix: string): Promise<{ url: string; drop(): Promise<void> }> {
-  if (store !== 'postgres') return { url: `sqlite:${join(dir, 'data/portcullis.db')}`, drop: async () => {} };
+export async function benchDatabase(store: string, dir: string, prefix: string): Promise<BenchDatabase> {
+  if (store !== 'postgres') {
+    const file = join(dir, 'data/portcullis.db');
+    return {
+      url: `sqlite:${file}`,
+      exec: async (statement) => {
+        const db = new Database(file);
+        try {
+          db.pragma('busy_timeout = 5000');
+          db.exec(statement);
+        } finally {
+          db.close();
+        }
+      },
+      drop: async () => {},
+    };
+  }
   const schema = `${prefix}_${randomBytes(4).toString('hex')}`;
   await onPostgres(`create schema ${schema}`);
   return {
     url: `${POSTGRES}?options=${encodeURIComponent(`-c search_path=${schema}${process.env.BENCH_PG_OPTIONS ? ` ${process.env.BENCH_PG_OPTIONS}` : ''}`)}`,
+    exec: (statement) => onPostgres(`set search_path = ${schema}; ${statement}`),
     drop: () => onPostgres(`drop schema if exists ${schema} cascade`),
   };
 }
