@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { amrOf, describeSteps } from '../domain/auth-methods.ts';
+import { keyRequired } from '../domain/factor-policy.ts';
 import type { SessionView } from '../storage/queries/sessions.ts';
 import { audit } from './audit.ts';
 import { inTransaction } from './deps.ts';
@@ -33,7 +34,7 @@ function handleOf(sessionId: string): string {
 async function liveSessions(deps: Deps, auth: SessionView) {
   const now = deps.clock.now();
   const [sessions, rules] = await Promise.all([deps.store.sessions.listFull(auth.account.id, auth.user.id), deps.store.accessRules.get(auth.account.id)]);
-  return sessions.filter((s) => sessionIsLive(deps, s, auth.account, now, rules.policy));
+  return sessions.filter((s) => sessionIsLive(deps, s, auth.account, now, rules.policy, keyRequired(rules.factors, auth.user.role)));
 }
 
 /** The user's live full sessions, the most recently used first. */

@@ -57,19 +57,30 @@ export async function endApplicationSessions(deps: Deps, userId: string): Promis
   return ended;
 }
 
+const amrHas = (session: Record<string, unknown>, value: string) => Array.isArray(session.amr) && session.amr.includes(value);
+
+/** Ends the provider sessions of an account that `weak` picks, with their grants and tokens. */
+async function endApplicationSessionsWhere(deps: Deps, accountId: string, weak: (session: Record<string, unknown>) => boolean): Promise<number> {
+  const sessions = (await deps.store.oidcPayloads.sessionsOfAccount(accountId, deps.clock.now())).filter(weak);
+  for (const session of sessions) {
+    for (const grantId of grantsOf(session)) await deps.store.oidcPayloads.revokeGrant(grantId);
+    if (typeof session.jti === 'string') await deps.store.oidcPayloads.destroy('Session', session.jti);
+  }
+  afterCommit(deps, sessions.flatMap(logoutsOf));
+  return sessions.length;
+}
+
 /**
  * Ends the provider sessions of an account's users that were signed in
  * without a second factor (switching MFA on), with their grants and tokens.
  */
-export async function endApplicationSessionsWithoutMfa(deps: Deps, accountId: string): Promise<number> {
-  const sessions = await deps.store.oidcPayloads.sessionsOfAccount(accountId, deps.clock.now());
-  const weak = sessions.filter((s) => !(Array.isArray(s.amr) && s.amr.includes('mfa')));
-  for (const session of weak) {
-    for (const grantId of grantsOf(session)) await deps.store.oidcPayloads.revokeGrant(grantId);
-    if (typeof session.jti === 'string') await deps.store.oidcPayloads.destroy('Session', session.jti);
-  }
-  afterCommit(deps, weak.flatMap(logoutsOf));
-  return weak.length;
+export function endApplicationSessionsWithoutMfa(deps: Deps, accountId: string): Promise<number> {
+  return endApplicationSessionsWhere(deps, accountId, (s) => !amrHas(s, 'mfa'));
+}
+
+/** Ends the provider sessions of these users that were signed in without a security key (Require a security key for admins). */
+export function endApplicationSessionsWithoutKey(deps: Deps, accountId: string, userIds: readonly string[]): Promise<number> {
+  return endApplicationSessionsWhere(deps, accountId, (s) => typeof s.accountId === 'string' && userIds.includes(s.accountId) && !amrHas(s, 'hwk'));
 }
 
 /** Ends the provider session of one browser (its session cookie's id), as signing out of Portcullis does. */
