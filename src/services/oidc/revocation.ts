@@ -69,6 +69,24 @@ export async function endApplicationSessions(deps: Deps, userId: string): Promis
 }
 
 /**
+ * Ends what the user's applications hold in every browser but one ("sign
+ * out all other sessions"). A provider session is a browser's (its
+ * `_session` cookie), not a Portcullis session's: the browser asking keeps
+ * its provider session and the grants it made, so its applications stay
+ * signed in; every other provider session ends, and so does any grant no
+ * kept session made (one whose session expired belongs to no browser). With
+ * no provider session named, or one that is not this user's, all end.
+ */
+export async function endOtherApplicationSessions(deps: Deps, userId: string, keepProviderSessionId: string | undefined): Promise<number> {
+  const sessions = await deps.store.oidcPayloads.sessionsOf(userId, deps.clock.now());
+  const kept = keepProviderSessionId === undefined ? undefined : sessions.find((s) => s.jti === keepProviderSessionId);
+  if (!kept) return endApplicationSessions(deps, userId);
+  const ended = await deps.store.oidcPayloads.deleteForUserExcept(userId, { sessionId: keepProviderSessionId!, grantIds: grantsOf(kept) });
+  afterCommit(deps, sessions.filter((s) => s !== kept).flatMap(logoutsOf));
+  return ended;
+}
+
+/**
  * Ends the provider sessions of an account's users that were signed in
  * without a second factor (switching MFA on), with their grants and tokens.
  */
