@@ -67,7 +67,7 @@ export async function apiSessionRoutes(app: FastifyInstance, { deps, cookie }: R
       config: { access: 'signed-in' },
       schema: {
         tags: ['sessions'],
-        summary: 'Sign out every one of your sessions but this one',
+        summary: 'Sign out every one of your sessions but this one (and the applications of every other browser)',
         response: { 200: Type.Object({ ended: Type.Integer() }), 401: ErrorBody },
       },
     },
