@@ -166,6 +166,9 @@ describe.each(await storeKinds())('portcullis user reset-mfa tells the applicati
     expect(warnings(run)).toEqual([expect.stringMatching(new RegExp(`application ${broken.clientId} failed \\(.*500.*\\); its tokens are revoked all the same`))]);
     expect(broken.endpoint.received).toHaveLength(1);
     expect(working.endpoint.received).toHaveLength(1);
+    // The failure is logged without the request it made: no logout token, no answer body.
+    expect(run.stderr).not.toContain(broken.endpoint.received[0]!.token.split('.')[1]);
+    expect(run.stderr).not.toContain('broken');
     expect((await verifiedByJwks(t.base, working.endpoint.received[0]!.token)).payload).toMatchObject({ aud: working.clientId, sid: toWorking!.sid });
     await expectRevoked(broken.config, toBroken!.tokens);
     await expectRevoked(working.config, toWorking!.tokens);

@@ -72,8 +72,11 @@ async function deliver(deps: Pick<Deps, 'logger'>, provider: Provider, logout: A
     deps.logger.info({ clientId: logout.clientId }, 'back-channel logout sent');
     return { clientId: logout.clientId, sent: true, uri: client.backchannelLogoutUri };
   } catch (err) {
-    deps.logger.warn({ err, clientId: logout.clientId }, 'back-channel logout failed');
-    return { clientId: logout.clientId, sent: false, error: describe(err) };
+    // Not the error itself: got's error carries the request it made (the
+    // logout token in its form) and the answer, and pino would write them all.
+    const error = describe(err);
+    deps.logger.warn({ clientId: logout.clientId, error }, 'back-channel logout failed');
+    return { clientId: logout.clientId, sent: false, error };
   }
 }
 
