@@ -7,6 +7,7 @@ import type { SessionView } from '../storage/queries/sessions.ts';
 import { audit } from './audit.ts';
 import { inTransaction } from './deps.ts';
 import type { Deps } from './deps.ts';
+import { endApplicationSessions } from './oidc/revocation.ts';
 
 // Account Access Control's sign-in rules (issue 15): the allowed address
 // ranges and the account's login policy. Kept apart from the MFA switch
@@ -161,6 +162,8 @@ export async function disableInactiveUsers(deps: Deps): Promise<number> {
       const users = await tx.store.users.disableInactive(rule.accountId, cutoff, now);
       for (const u of users) {
         await tx.store.sessions.deleteForUser(rule.accountId, u.id);
+        // Disabling a user: what their applications hold ends too (issue 13).
+        await endApplicationSessions(tx, u.id);
         await audit(tx, {
           accountId: rule.accountId,
           actor: 'system',

@@ -5,6 +5,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resetMfa } from '../../src/services/mfa-reset.ts';
 import { updateUser } from '../../src/services/user-directory.ts';
 import { createUser } from '../../src/services/users.ts';
+import { issuePasswordReset, usePasswordReset } from '../../src/services/password-reset.ts';
+import { disableInactiveUsers } from '../../src/services/access-rules.ts';
 import { PASSWORD, seedTenant } from '../helpers/client.ts';
 import type { Tenant } from '../helpers/client.ts';
 import { storeKinds } from '../helpers/stores.ts';
@@ -207,6 +209,45 @@ describe.each(await storeKinds())('revocation reaches the applications (%s)', (k
     await expectRevoked(there.tokens);
     // The Portcullis session that asked is still signed in.
     expect(expectPage(await here.agent.follow('/')).url.pathname).toBe('/');
+  });
+
+  it('a new password set with a reset link revokes the user\'s tokens and logs them out of the application', async () => {
+    const userId = await freshUser('xia');
+    const { tokens, sid } = await signedInTokens('xia');
+    endpoint.skip();
+    const issued = await issuePasswordReset(t.deps, tenant.accountId, userId, { userId: tenant.adminId, label: 'alice', ip: null }, t.base);
+    if (!issued.ok) throw new Error('no link');
+    const used = await usePasswordReset(t.deps, new URL(issued.link).pathname.split('/').pop()!, { newPassword: 'a different long passphrase' }, '127.0.0.1');
+    expect(used.ok).toBe(true);
+    await expectLogoutToken(userId, sid);
+    await expectRevoked(tokens);
+  });
+
+  it('the inactivity rule disabling a user revokes their tokens and logs them out of the application', async () => {
+    // An account of its own: the rule disables every non-admin who has not signed in.
+    const quiet = await seedTenant(t.deps, 'Quiet Support');
+    const quietApp = await registerApplication(t, quiet.accountId, { backchannelLogoutUri: endpoint.url });
+    const quietConfig = await relyingParty(t.base, quietApp.clientId, quietApp.clientSecret);
+    const agent = new UserAgent(t.base);
+    const request = await authorizationRequest(quietConfig);
+    const login = expectPage(await agent.follow(request.url));
+    const tokens = await redeem(quietConfig, request, expectCallback(await agent.submit(login, '/login', { username: 'bob', password: PASSWORD })));
+    // The rule has been on for 40 days and nobody of the account has been seen since (the
+    // application's tokens still live: a long session lifetime, or tokens kept refreshed).
+    const longAgo = t.deps.clock.now() - 40 * 24 * 3600_000;
+    await t.deps.store.accessRules.putPolicy(
+      quiet.accountId,
+      { minPasswordLength: null, lockAfterFailures: null, idleTimeoutMs: null, absoluteTimeoutMs: null, inactiveDays: 30 },
+      longAgo,
+      longAgo,
+    );
+    await t.db.database.db.updateTable('users').set({ last_active_at: longAgo, created_at: longAgo }).where('account_id', '=', quiet.accountId).execute();
+    endpoint.skip();
+    expect(await disableInactiveUsers(t.deps)).toBe(2);
+    const { payload } = await verifiedByJwks(t.base, await endpoint.next());
+    expect(payload).toMatchObject({ aud: quietApp.clientId, sub: quiet.agentId, sid: tokens.claims()!.sid });
+    expect((await oidc.tokenIntrospection(quietConfig, tokens.access_token)).active).toBe(false);
+    await expect(oidc.refreshTokenGrant(quietConfig, tokens.refresh_token!)).rejects.toMatchObject({ error: 'invalid_grant' });
   });
 
   it('refuses a logout whose post-logout URI is not registered, and redirects nowhere', async () => {
