@@ -123,8 +123,9 @@ describe.each(await storeKinds())('portcullis user reset-mfa tells the applicati
     return signedIn;
   }
 
-  const resetBob = (env: Record<string, string> = { PORTCULLIS_SECRET_KEY: secretKey }) =>
-    portcullis(['user', 'reset-mfa', '--account', tenant.accountId, '--username', 'bob'], { url, env: { PORTCULLIS_PUBLIC_URL: t.base, ...env } });
+  /** The command with serve's settings (its public URL and secret key), or the ones given. */
+  const resetBob = (env: Record<string, string> = { PORTCULLIS_PUBLIC_URL: t.base, PORTCULLIS_SECRET_KEY: secretKey }) =>
+    portcullis(['user', 'reset-mfa', '--account', tenant.accountId, '--username', 'bob'], { url, env });
 
   async function expectRevoked(config: oidc.Configuration, tokens: oidc.TokenEndpointResponse) {
     expect((await oidc.tokenIntrospection(config, tokens.access_token)).active).toBe(false);
@@ -211,11 +212,26 @@ describe.each(await storeKinds())('portcullis user reset-mfa tells the applicati
     const app = await applicationAt('ok');
     const [session] = await signIn(app.config);
 
-    const run = await resetBob({});
+    const run = await resetBob({ PORTCULLIS_PUBLIC_URL: t.base });
     expect(run.code, run.stderr).toBe(0);
     expect(json(run)).toMatchObject({ reset: true, sessionsEnded: 1, applicationsNotified: 0 });
     expect(warnings(run)).toEqual([expect.stringMatching(new RegExp(`application ${app.clientId} failed \\(.*PORTCULLIS_SECRET_KEY.*\\)`))]);
     expect(app.endpoint.received).toHaveLength(0);
     await expectRevoked(app.config, session!.tokens);
+  });
+
+  it('without PORTCULLIS_PUBLIC_URL the command warns which issuer its logout tokens name', async () => {
+    const app = await applicationAt('ok');
+    await signIn(app.config);
+
+    const run = await resetBob({ PORTCULLIS_SECRET_KEY: secretKey });
+    expect(run.code, run.stderr).toBe(0);
+    expect(app.endpoint.received).toHaveLength(1);
+    const { payload } = await verifiedByJwks(t.base, app.endpoint.received[0]!.token);
+    // Not serve's issuer: the application would refuse it, and the operator is told why.
+    expect(payload.iss).not.toBe(t.base);
+    expect(warnings(run)).toEqual([
+      `portcullis: warning: PORTCULLIS_PUBLIC_URL is not set, so the logout tokens name the issuer ${String(payload.iss)}; an application accepts them only if serve's issuer is the same`,
+    ]);
   });
 });
