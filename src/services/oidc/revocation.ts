@@ -78,10 +78,11 @@ export async function endApplicationSessions(deps: Deps, userId: string): Promis
  * no provider session named, or one that is not this user's, all end.
  */
 export async function endOtherApplicationSessions(deps: Deps, userId: string, keepProviderSessionId: string | undefined): Promise<number> {
+  if (keepProviderSessionId === undefined) return endApplicationSessions(deps, userId);
   const sessions = await deps.store.oidcPayloads.sessionsOf(userId, deps.clock.now());
-  const kept = keepProviderSessionId === undefined ? undefined : sessions.find((s) => s.jti === keepProviderSessionId);
+  const kept = sessions.find((s) => s.jti === keepProviderSessionId);
   if (!kept) return endApplicationSessions(deps, userId);
-  const ended = await deps.store.oidcPayloads.deleteForUserExcept(userId, { sessionId: keepProviderSessionId!, grantIds: grantsOf(kept) });
+  const ended = await deps.store.oidcPayloads.deleteForUserExcept(userId, { sessionId: keepProviderSessionId, grantIds: grantsOf(kept) });
   afterCommit(deps, sessions.filter((s) => s !== kept).flatMap(logoutsOf));
   return ended;
 }
