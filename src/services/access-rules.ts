@@ -11,6 +11,7 @@ import { createSession } from './sessions.ts';
 import { endApplicationSessionsWithoutKey } from './oidc/revocation.ts';
 import { inTransaction } from './deps.ts';
 import type { Deps } from './deps.ts';
+import { endApplicationSessions } from './oidc/revocation.ts';
 
 // Account Access Control's sign-in rules (issue 15): the allowed address
 // ranges, the account's login policy and the second factors it allows
@@ -211,6 +212,8 @@ export async function disableInactiveUsers(deps: Deps): Promise<number> {
       const users = await tx.store.users.disableInactive(rule.accountId, cutoff, now);
       for (const u of users) {
         await tx.store.sessions.deleteForUser(rule.accountId, u.id);
+        // Disabling a user: what their applications hold ends too (issue 13).
+        await endApplicationSessions(tx, u.id);
         await audit(tx, {
           accountId: rule.accountId,
           actor: 'system',

@@ -144,7 +144,7 @@ describe('portcullis user reset-mfa and keys (sqlite)', { timeout: 60_000 }, () 
       // The username as typed by a stressed operator: another case.
       const run = await portcullis(['user', 'reset-mfa', '--account', bob.accountId, '--username', 'BOB'], { url: data.url });
       expect(run.code, run.stderr).toBe(0);
-      expect(json(run)).toEqual({ reset: true, userId: bob.userId, authenticatorRevoked: true, factorsRevoked: 1, sessionsEnded: 1 });
+      expect(json(run)).toEqual({ reset: true, userId: bob.userId, authenticatorRevoked: true, factorsRevoked: 1, sessionsEnded: 1, applicationsNotified: 0 });
 
       expect(await store.factors.forUser(bob.accountId, bob.userId)).toEqual([]);
       expect(await store.recoveryCodes.countUnused(bob.accountId, bob.userId)).toBe(0);

@@ -8,8 +8,9 @@ import type { Deps } from '../deps.ts';
 // deleted in the same transaction, and once it commits every application the
 // sessions signed in to is sent a back-channel logout token (OpenID Connect
 // Back-Channel Logout 1.0 §2.5). Delivery is best effort, once, from this
-// instance: a failure is logged, and the tokens are gone whatever the
-// application does with the message.
+// process (serve's instance, or the CLI, which waits for it before it exits):
+// a failure is logged, and the tokens are gone whatever the application does
+// with the message.
 
 export interface ApplicationLogout {
   clientId: string;
@@ -19,9 +20,19 @@ export interface ApplicationLogout {
   sid: string | undefined;
 }
 
-/** Sends back-channel logout tokens; set by the provider (services/oidc/index.ts). */
+/** How one application's logout went: sent (a 200 or 204 came back), nothing to send, or failed. */
+export type LogoutDelivery =
+  | { clientId: string; sent: true; uri: string }
+  | { clientId: string; sent: false; skipped: true }
+  | { clientId: string; sent: false; error: string };
+
+/**
+ * Sends back-channel logout tokens (logout-channel.ts); set by the provider
+ * in serve (index.ts) and by the CLI (cli/logout.ts). Answers once every
+ * delivery has ended; never rejects.
+ */
 export interface LogoutChannel {
-  send(logouts: ApplicationLogout[]): void;
+  send(logouts: ApplicationLogout[]): Promise<LogoutDelivery[]>;
 }
 
 function logoutsOf(session: Record<string, unknown>): ApplicationLogout[] {
@@ -46,7 +57,7 @@ function grantsOf(session: Record<string, unknown>): string[] {
 function afterCommit(deps: Deps, logouts: ApplicationLogout[]): void {
   if (logouts.length === 0) return;
   const channel = deps.logoutChannel;
-  if (channel) deps.store.afterCommit(() => channel.send(logouts));
+  if (channel) deps.store.afterCommit(() => void channel.send(logouts));
 }
 
 /** Ends everything the user's applications hold; call in the transaction that ends the user's sessions. */
@@ -68,6 +79,25 @@ async function endApplicationSessionsWhere(deps: Deps, accountId: string, weak: 
   }
   afterCommit(deps, sessions.flatMap(logoutsOf));
   return sessions.length;
+}
+
+/**
+ * Ends what the user's applications hold in every browser but one ("sign
+ * out all other sessions"). A provider session is a browser's (its
+ * `_session` cookie), not a Portcullis session's: the browser asking keeps
+ * its provider session and the grants it made, so its applications stay
+ * signed in; every other provider session ends, and so does any grant no
+ * kept session made (one whose session expired belongs to no browser). With
+ * no provider session named, or one that is not this user's, all end.
+ */
+export async function endOtherApplicationSessions(deps: Deps, userId: string, keepProviderSessionId: string | undefined): Promise<number> {
+  if (keepProviderSessionId === undefined) return endApplicationSessions(deps, userId);
+  const sessions = await deps.store.oidcPayloads.sessionsOf(userId, deps.clock.now());
+  const kept = sessions.find((s) => s.jti === keepProviderSessionId);
+  if (!kept) return endApplicationSessions(deps, userId);
+  const ended = await deps.store.oidcPayloads.deleteForUserExcept(userId, { sessionId: keepProviderSessionId, grantIds: grantsOf(kept) });
+  afterCommit(deps, sessions.filter((s) => s !== kept).flatMap(logoutsOf));
+  return ended;
 }
 
 /**
