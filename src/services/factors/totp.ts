@@ -34,7 +34,7 @@ function options(deps: Deps, lastUsedStep: number | null): TotpCheckOptions {
   return { nowMs: deps.clock.now(), window: deps.settings.mfa.window, lastUsedStep, skewSearch: deps.settings.mfa.skewSearchSteps };
 }
 
-type Checked = { ok: true; factorId: string | null; step: number; drift: number } | { ok: false; reason: string; driftSteps?: number };
+export type Checked = { ok: true; factorId: string | null; step: number; drift: number } | { ok: false; reason: string; driftSteps?: number };
 
 function fromCheck(check: TotpCheck | { ok: false; reason: string }, factorId: string | null): Checked {
   if (check.ok) return { ok: true, factorId, step: check.step, drift: check.drift };
@@ -90,7 +90,17 @@ export async function totpOffer(deps: Deps, view: SessionView): Promise<TotpOffe
     secret = again ? enrolmentSecret(deps, again) : undefined;
   }
   if (!secret) return undefined;
-  return { uri: otpauthUri(view.account.name, view.user.username, secret, standardTotp), manualKey: groupsOfFour(base32Encode(secret)) };
+  return offerFor(view.account.name, view.user.username, secret);
+}
+
+/** The QR code's URI and the key by hand for a secret. */
+export function offerFor(accountName: string, username: string, secret: Uint8Array): TotpOffer {
+  return { uri: otpauthUri(accountName, username, secret, standardTotp), manualKey: groupsOfFour(base32Encode(secret)) };
+}
+
+/** Checks a code against a secret offered but not saved yet (set-up, or another app added): no step of it was accepted before. */
+export function checkCandidateSecret(deps: Deps, secret: Uint8Array, input: string): Checked {
+  return fromCheck(checkTotp(secret, input, standardTotp, options(deps, null)), null);
 }
 
 /**
@@ -135,7 +145,7 @@ export const totpSecondFactor: SecondFactor<TotpProof> = {
       // Setting up: the code must come from the secret this sign-in offered.
       const secret = enrolmentSecret(deps, challenge.view);
       if (!secret) return { ok: false, reason: 'no enrolment secret' };
-      check = fromCheck(checkTotp(secret, input, standardTotp, options(deps, null)), null);
+      check = checkCandidateSecret(deps, secret, input);
     }
     if (!check.ok) return check;
     return { ok: true, proof: { factorId: check.factorId, step: check.step, drift: check.drift } };

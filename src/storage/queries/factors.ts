@@ -174,6 +174,24 @@ export function factorQueries(db: Kysely<Database>) {
       return changed(await recordStep(db, { accountId, userId, id, step, drift: driftSteps, now })) === 1;
     },
 
+    /** Renames one of the user's factors; false when the user has no factor of that id. */
+    async rename(accountId: string, userId: string, id: string, name: string): Promise<boolean> {
+      const result = await db
+        .updateTable('factors')
+        .set({ name })
+        .where('id', '=', id)
+        .where('account_id', '=', accountId)
+        .where('user_id', '=', userId)
+        .executeTakeFirst();
+      return Number(result.numUpdatedRows) === 1;
+    },
+
+    /** Revokes one of the user's factors; false when the user has no factor of that id (gone already, or someone else's). */
+    async deleteOne(accountId: string, userId: string, id: string): Promise<boolean> {
+      const result = await db.deleteFrom('factors').where('id', '=', id).where('account_id', '=', accountId).where('user_id', '=', userId).executeTakeFirst();
+      return Number(result.numDeletedRows) === 1;
+    },
+
     /** Revokes every factor of the user; answers how many. */
     async deleteForUser(accountId: string, userId: string): Promise<number> {
       const result = await db.deleteFrom('factors').where('account_id', '=', accountId).where('user_id', '=', userId).executeTakeFirst();

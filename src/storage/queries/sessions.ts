@@ -120,6 +120,33 @@ export function sessionQueries(db: Kysely<Database>) {
         .execute();
     },
 
+    /**
+     * Sets the factor a full session is adding (Your security: another
+     * authenticator app), replacing any earlier one: each start offers a new secret.
+     */
+    async replaceEnrolment(id: string, enrolment: Enrolment): Promise<void> {
+      await db
+        .updateTable('sessions')
+        .set({ enrolment_type: enrolment.type, enrolment_key_id: enrolment.state.keyId, enrolment_state: enrolment.state.ciphertext })
+        .where('id', '=', id)
+        .execute();
+    },
+
+    /**
+     * Forgets the session's enrolment, on condition that it is still the one
+     * given (its ciphertext): of two confirmations racing with one secret,
+     * one clears it and saves the factor; the other finds it gone.
+     */
+    async clearEnrolment(id: string, ciphertext: string): Promise<boolean> {
+      const result = await db
+        .updateTable('sessions')
+        .set({ enrolment_type: null, enrolment_key_id: null, enrolment_state: null })
+        .where('id', '=', id)
+        .where('enrolment_state', '=', ciphertext)
+        .executeTakeFirst();
+      return Number(result.numUpdatedRows) === 1;
+    },
+
     /** Counts a wrong code against a pending sign-in in one statement; answers the new count. */
     async addCodeFailure(id: string): Promise<number> {
       const row = (await countCodeFailure(db, { id })).rows[0];
