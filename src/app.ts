@@ -20,6 +20,7 @@ import { accessRulesPages } from './http/routes/access-rules-pages.tsx';
 import { applicationPages } from './http/routes/application-pages.tsx';
 import { sessionPages } from './http/routes/session-pages.tsx';
 import { passwordPages } from './http/routes/password-pages.tsx';
+import { securityPages } from './http/routes/security-pages.tsx';
 import { passwordResetPages } from './http/routes/password-reset-pages.tsx';
 import { mfaPages } from './http/routes/mfa-pages.tsx';
 import { userPages } from './http/routes/user-pages.tsx';
@@ -140,6 +141,7 @@ export async function buildApp({ deps, keys, trustProxy = false }: AppOptions): 
   await app.register(auditPages, routeOptions);
   await app.register(sessionPages, routeOptions);
   await app.register(passwordPages, routeOptions);
+  await app.register(securityPages, routeOptions);
   await app.register(passwordResetPages, routeOptions);
   await app.register(apiRoutes, routeOptions);
   return app;

@@ -85,6 +85,10 @@ function mismatch(res: LightMyRequestResponse, outcome: Outcome, rule: Rule, met
       return !api || !hasBody || jsonError(res) === 'not_found' ? undefined : fail('not the catalogued not_found');
     case 'conflict':
       return res.statusCode === 409 ? undefined : fail('');
+    case 'step-up':
+      // The handler ran and asked for a current code: not the role refusal (which is 'forbidden').
+      if (res.statusCode !== 403) return fail('');
+      return !hasBody || jsonError(res) === 'step_up_required' ? undefined : fail('not the step-up refusal');
     case 'wrong-password':
       // The handler ran and checked the password: not a schema or policy refusal.
       if (res.statusCode !== 400) return fail('');

@@ -34,9 +34,10 @@ export type Principal = (typeof principals)[number];
  * - 'forbidden': 403 for the role (not a CSRF or Origin refusal);
  * - 'not-found': 404, what another account's ids answer;
  * - 'conflict': 409, allowed but the state says no;
- * - 'wrong-password': 400, allowed, and the current password given was checked and refused.
+ * - 'wrong-password': 400, allowed, and the current password given was checked and refused;
+ * - 'step-up': 403 step_up_required (API), allowed, and the handler asks for a current code first.
  */
-export type Outcome = 'ok' | { redirect: string | RegExp } | 'login' | 'forbidden' | 'not-found' | 'conflict' | 'wrong-password';
+export type Outcome = 'ok' | { redirect: string | RegExp } | 'login' | 'forbidden' | 'not-found' | 'conflict' | 'wrong-password' | 'step-up';
 
 export type Expectations = Record<Principal, Outcome>;
 
@@ -276,6 +277,16 @@ export const rules: Rule[] = [
   // Change password: with a wrong current password, so nobody's password changes (one failure counted each run).
   { method: 'GET', url: '/account/password', kind: 'page', admitted: 'ok' },
   { method: 'POST', url: '/account/password', kind: 'page', body: () => wrongPasswordChange, admitted: 'wrong-password' },
+  // Your security (issue 14): the user's own factors. ":id" is a user id, no factor: the page says it is not there (404).
+  { method: 'GET', url: '/account/security', kind: 'page', admitted: 'ok' },
+  { method: 'POST', url: '/account/security/factors/:id/rename', kind: 'page', body: () => ({ name: 'Renamed' }), admitted: 'not-found' },
+  { method: 'POST', url: '/account/security/factors/:id/remove', kind: 'page', admitted: 'not-found' },
+  // Without confirm=1 these show "Confirm it’s you" (the step-up page) and change nothing.
+  { method: 'POST', url: '/account/security/recovery-codes', kind: 'page', admitted: 'ok' },
+  { method: 'POST', url: '/account/security/authenticator', kind: 'page', admitted: 'ok' },
+  // Nothing is being added in these sessions: back to Your security.
+  { method: 'GET', url: '/account/security/authenticator', kind: 'page', admitted: { redirect: '/account/security?done=expired' } },
+  { method: 'POST', url: '/account/security/authenticator/confirm', kind: 'page', body: () => ({ code: '000000' }), admitted: { redirect: '/account/security?done=expired' } },
 
   // JSON API: sign-in.
   {
@@ -339,4 +350,14 @@ export const rules: Rule[] = [
     body: () => ({ currentPassword: wrongPasswordChange.currentPassword, newPassword: wrongPasswordChange.newPassword }),
     admitted: 'wrong-password',
   },
+
+  // JSON API: your security (issue 14). ":id" is a user id, no factor of anyone's: 404 for everyone signed in.
+  // Removing a factor, new recovery codes and adding an app ask for a current code first: none is sent.
+  { method: 'GET', url: '/api/v1/factors', kind: 'api', admitted: 'ok' },
+  { method: 'PATCH', url: '/api/v1/factors/:id', kind: 'api', body: () => ({ name: 'Renamed' }), admitted: 'not-found' },
+  { method: 'DELETE', url: '/api/v1/factors/:id', kind: 'api', body: () => ({}), admitted: 'not-found' },
+  { method: 'POST', url: '/api/v1/factors/totp', kind: 'api', body: () => ({}), admitted: 'step-up' },
+  // Nothing is being added in these sessions: 409.
+  { method: 'POST', url: '/api/v1/factors/totp/confirm', kind: 'api', body: () => ({ code: '000000' }), admitted: 'conflict' },
+  { method: 'POST', url: '/api/v1/recovery-codes', kind: 'api', body: () => ({}), admitted: 'step-up' },
 ];

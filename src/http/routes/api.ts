@@ -6,6 +6,7 @@ import { apiAccessRulesRoutes } from './api-access-rules.ts';
 import { apiApplicationRoutes } from './api-applications.ts';
 import { apiAuditRoutes } from './api-audit.ts';
 import { apiAuthRoutes } from './api-auth.ts';
+import { apiFactorRoutes } from './api-factors.ts';
 import { apiMfaRoutes } from './api-mfa.ts';
 import { apiMfaResetRoutes } from './api-mfa-reset.ts';
 import { apiPasswordResetRoutes } from './api-password-reset.ts';
@@ -36,5 +37,6 @@ export async function apiRoutes(app: FastifyInstance, options: RouteContext) {
   await app.register(apiPasswordResetRoutes, options);
   await app.register(apiAuditRoutes, options);
   await app.register(apiSessionRoutes, options);
+  await app.register(apiFactorRoutes, options);
   await app.register(apiApplicationRoutes, options);
 }

@@ -38,6 +38,9 @@ export function HomePage({ csrf, viewer, applications = [] }: { csrf: string; vi
           <a href="/account/sessions">Your sessions</a>: where you are signed in, and a way to sign out the others.
         </li>
         <li>
+          <a href="/account/security">Your security</a>: your authenticator apps and security keys, and new recovery codes.
+        </li>
+        <li>
           <a href="/account/password">Change password</a>
         </li>
       </ul>

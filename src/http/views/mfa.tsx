@@ -1,4 +1,5 @@
 /** @jsxRuntime automatic @jsxImportSource preact */
+import type { ComponentChildren } from 'preact';
 import { CsrfField, Layout } from './layout.tsx';
 import type { Viewer } from './layout.tsx';
 
@@ -10,10 +11,12 @@ export interface CodeFormProps {
   recovery?: boolean;
   /** Fields carried through the form; a list is sent as repeated fields (checkboxes). */
   hidden?: Record<string, string | string[]>;
+  /** Fields of the action's own shown before the code (Your security's name of a new app). */
+  children?: ComponentChildren;
 }
 
 /** The code field: labelled, numeric keypad on phones, filled by the OS from SMS/app where it can. */
-export function CodeForm({ csrf, error, action = '/login/mfa', recovery = false, hidden = {} }: CodeFormProps) {
+export function CodeForm({ csrf, error, action = '/login/mfa', recovery = false, hidden = {}, children }: CodeFormProps) {
   return (
     <form method="post" action={action} aria-describedby={error ? 'code-error' : undefined}>
       <CsrfField token={csrf} />
@@ -25,6 +28,7 @@ export function CodeForm({ csrf, error, action = '/login/mfa', recovery = false,
           {error}
         </p>
       )}
+      {children}
       {recovery ? (
         <>
           <label for="code">Recovery code</label>
@@ -220,19 +224,24 @@ export function RecoveryCodesPage({
   codes,
   next = '/',
   factor = 'Your authenticator app',
+  notice,
+  viewer,
 }: {
   csrf: string;
   codes: string[];
   next?: string;
   factor?: string;
+  /** Said instead of "… is set up." (new recovery codes from Your security). */
+  notice?: string;
+  viewer?: Viewer | undefined;
 }) {
   const text = `Portcullis recovery codes\n${codes.join('\n')}\n`;
   return (
-    <Layout title="Save your recovery codes" csrf={csrf}>
+    <Layout title="Save your recovery codes" csrf={csrf} viewer={viewer}>
       <section class="card narrow" aria-labelledby="codes-title">
         <h1 id="codes-title">Save your recovery codes</h1>
         <p class="notice" role="status">
-          {`${factor} is set up.`}
+          {notice ?? `${factor} is set up.`}
         </p>
         <p>
           If you lose your phone, each of these codes signs you in once. Keep them somewhere safe: <strong>they are shown only now</strong>.

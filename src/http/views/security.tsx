@@ -1,0 +1,155 @@
+/** @jsxRuntime automatic @jsxImportSource preact */
+import type { OwnFactor } from '../../services/own-factors.ts';
+import { CsrfField, Layout } from './layout.tsx';
+import type { Viewer } from './layout.tsx';
+import { formatTime } from './format.ts';
+import { CodeForm } from './mfa.tsx';
+
+const typeNames: Record<OwnFactor['type'], string> = { totp: 'Authenticator app', webauthn: 'Security key or passkey' };
+
+export interface SecurityPageProps {
+  csrf: string;
+  viewer: Viewer;
+  factors: OwnFactor[];
+  /** Whether the account requires MFA: the last factor then cannot be removed. */
+  mfaRequired: boolean;
+  notice?: string | undefined;
+  error?: string | undefined;
+}
+
+/** "Your security": the user's own factors, with rename and remove, new recovery codes, another authenticator app. */
+export function SecurityPage({ csrf, viewer, factors, mfaRequired, notice, error }: SecurityPageProps) {
+  const last = mfaRequired && factors.length === 1;
+  return (
+    <Layout title="Your security" csrf={csrf} viewer={viewer}>
+      <h1>Your security</h1>
+      <p>The second factors you sign in with: authenticator apps, security keys and passkeys. Each change is sent to you as a notice.</p>
+      {notice && (
+        <p class="notice" role="status">
+          {notice}
+        </p>
+      )}
+      {error && (
+        <p class="error" role="alert">
+          {error}
+        </p>
+      )}
+      {factors.length === 0 ? (
+        <p>You have no second factor yet.</p>
+      ) : (
+        <table>
+          <caption class="sr-only">Your second factors</caption>
+          <thead>
+            <tr>
+              <th scope="col">Name</th>
+              <th scope="col">Type</th>
+              <th scope="col">Added</th>
+              <th scope="col">Last used</th>
+              <th scope="col">
+                <span class="sr-only">Actions</span>
+              </th>
+            </tr>
+          </thead>
+          <tbody>
+            {factors.map((f) => (
+              <tr>
+                <td>{f.name}</td>
+                <td>{typeNames[f.type]}</td>
+                <td>{formatTime(f.createdAt)}</td>
+                <td>{f.lastUsedAt === null ? 'Never' : formatTime(f.lastUsedAt)}</td>
+                <td>
+                  <form method="post" action={`/account/security/factors/${f.id}/rename`} class="inline">
+                    <CsrfField token={csrf} />
+                    <label for={`name-${f.id}`} class="sr-only">{`New name for ${f.name}`}</label>
+                    <input id={`name-${f.id}`} name="name" value={f.name} required maxLength={64} />
+                    <button type="submit">Rename</button>
+                  </form>{' '}
+                  {last ? (
+                    <span class="help">Your only factor: add another before removing it.</span>
+                  ) : (
+                    <form method="post" action={`/account/security/factors/${f.id}/remove`} class="inline">
+                      <CsrfField token={csrf} />
+                      <button type="submit" aria-label={`Remove ${f.name}`}>
+                        Remove
+                      </button>
+                    </form>
+                  )}
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+      <section aria-labelledby="add-title">
+        <h2 id="add-title">Add a factor</h2>
+        <form method="post" action="/account/security/authenticator">
+          <CsrfField token={csrf} />
+          <button type="submit">Add an authenticator app</button>
+        </form>
+      </section>
+      {factors.length > 0 && (
+        <section aria-labelledby="codes-title">
+          <h2 id="codes-title">Recovery codes</h2>
+          <p>Lost your recovery codes, or used most of them? Make new ones: the earlier ones stop working, and the new ones are shown only once.</p>
+          <form method="post" action="/account/security/recovery-codes">
+            <CsrfField token={csrf} />
+            <button type="submit">New recovery codes</button>
+          </form>
+        </section>
+      )}
+    </Layout>
+  );
+}
+
+export interface AddAuthenticatorPageProps {
+  csrf: string;
+  viewer: Viewer;
+  qrDataUrl: string;
+  uri: string;
+  manualKey: string;
+  issuer: string;
+  username: string;
+  /** The name typed before a refused code, kept. */
+  name?: string | undefined;
+  error?: string | undefined;
+}
+
+/** Another authenticator app, as set-up adds the first: QR code, the key by hand, a name, the code and Verify. */
+export function AddAuthenticatorPage({ csrf, viewer, qrDataUrl, uri, manualKey, issuer, username, name, error }: AddAuthenticatorPageProps) {
+  return (
+    <Layout title="Add an authenticator app" csrf={csrf} viewer={viewer}>
+      <section class="card" aria-labelledby="add-app-title">
+        <h1 id="add-app-title">Add an authenticator app</h1>
+        <ol class="steps">
+          <li class="scan">
+            <p>Scan this QR code with the authenticator app.</p>
+            <p class="open-app">
+              On the phone with the app? <a href={uri}>Open in your authenticator app</a>
+            </p>
+            <img class="qr" src={qrDataUrl} width={240} height={240} alt={`QR code to add ${issuer}: ${username} to an authenticator app`} />
+            <details>
+              <summary>Can’t scan it? Enter the key by hand</summary>
+              <p>
+                Account: <strong>{`${issuer}: ${username}`}</strong>
+              </p>
+              <p>
+                Key: <code class="key" aria-label="Setup key">{manualKey}</code>
+              </p>
+              <p class="help">Time-based, 6 digits, every 30 seconds.</p>
+            </details>
+          </li>
+          <li>
+            <p>Name it, so you can tell it apart (optional), and enter the six-digit code the app shows.</p>
+            <CodeForm csrf={csrf} error={error} action="/account/security/authenticator/confirm">
+              <label for="factor-name">Name</label>
+              <input id="factor-name" name="name" value={name ?? ''} maxLength={64} placeholder="Authenticator app" autoComplete="off" />
+            </CodeForm>
+          </li>
+        </ol>
+        <p>
+          <a href="/account/security">Cancel</a>
+        </p>
+      </section>
+    </Layout>
+  );
+}
