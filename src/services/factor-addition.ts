@@ -12,14 +12,15 @@ import { userFactors } from './factors/index.ts';
 import { checkFactorName, proveCurrentFactor, tellUser, unusedName } from './own-factors.ts';
 import type { OwnFactor, ProofRefusal } from './own-factors.ts';
 import { totpContext } from './secret-box.ts';
-import { admitAttempt } from './throttle.ts';
+import { admitAttempt, takeBackAttempt } from './throttle.ts';
 
 // Another authenticator app, added from "Your security" (issue 14), the way
 // set-up adds the first: a new 160-bit secret, sealed, kept on the signed-in
 // session (as set-up keeps it on the pending one) and offered as a QR code;
 // it becomes a factor only once a code from it proves the app has it. Wrong
 // codes count against the user's second-factor lock, as at sign-in; a right
-// one does not clear it (the session chose that secret itself).
+// one is taken back but does not clear the count (the session chose that
+// secret itself).
 
 function pendingSecret(deps: Deps, view: SessionView): Uint8Array | undefined {
   const enrolment = view.session.enrolment;
@@ -89,7 +90,10 @@ export async function confirmTotpAddition(deps: Deps, auth: SessionView, input: 
       return check.driftSteps === undefined ? { ok: false, reason: 'invalid_code' } : { ok: false, reason: 'invalid_code', clockSkewMinutes: skewMinutes(check.driftSteps) };
     }
     if (!(await tx.store.sessions.clearEnrolment(auth.session.id, enrolment.state.ciphertext))) return { ok: false, reason: 'not_started' };
-    // The lock count stays: a code from a secret the session chose itself proves nothing about the user.
+    // This attempt is taken back, the failures before it stay: a code from a
+    // secret the session chose itself proves nothing about the user, so it
+    // must not clear the lock count that guards their real codes.
+    await takeBackAttempt(tx, key, admission, tx.settings.throttle);
     const factors = await tx.store.factors.forUser(account.id, user.id);
     const now = tx.clock.now();
     const factor = {

@@ -59,12 +59,19 @@ export async function checkAdmitted<T>(deps: Deps, key: ThrottleKey, admission: 
   try {
     return await check();
   } catch (error) {
-    if (error instanceof TemporarilyUnavailable) {
-      if (admission.lock) await deps.store.throttles.unlock(key, admission.lock.lockNumber, admission.lock.lockedUntil, rules.maxConsecutiveFailures - 1);
-      else await deps.store.throttles.takeBackFailure(key);
-    }
+    if (error instanceof TemporarilyUnavailable) await takeBackAttempt(deps, key, admission, rules);
     throw error;
   }
+}
+
+/**
+ * Takes back an admitted attempt that proved nothing either way: its count,
+ * and the lock it set if it was the last one allowed. The failures before it
+ * stay counted (a count or lock another request changed since stays too).
+ */
+export async function takeBackAttempt(deps: Pick<Deps, 'store'>, key: ThrottleKey, admission: Admission & { admitted: true }, rules: ThrottleRules): Promise<void> {
+  if (admission.lock) await deps.store.throttles.unlock(key, admission.lock.lockNumber, admission.lock.lockedUntil, rules.maxConsecutiveFailures - 1);
+  else await deps.store.throttles.takeBackFailure(key);
 }
 
 /** A success: the key's count, lock and doubling start over. */
