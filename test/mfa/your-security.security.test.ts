@@ -116,6 +116,27 @@ for (const kind of await storeKinds()) {
       expect((await auditEvents(t, tenant.accountId, 'factor.remove')).filter((e) => e.targetUserId === userId)).toHaveLength(1);
     });
 
+    it('checks the last-factor rule again in the removal’s transaction: a factor removed while the code was checked counts', async () => {
+      const { userId, client, secrets, ids } = await withTwoApps('yusuf');
+      t.clock.advance(STEP);
+      // The other app goes (another tab, committed) after this request's first look and its code, just before its transaction.
+      const store = t.deps.store;
+      const transaction = store.transaction.bind(store);
+      store.transaction = async (fn) => {
+        store.transaction = transaction;
+        expect(await store.factors.deleteOne(tenant.accountId, userId, ids[0])).toBe(true);
+        return transaction(fn);
+      };
+      try {
+        const res = await client.json('DELETE', `/api/v1/factors/${ids[1]}`, { code: codeNow(t, secrets[0]) });
+        expect(res.statusCode).toBe(409);
+        expect(res.json()).toMatchObject({ error: 'last_factor' });
+      } finally {
+        store.transaction = transaction;
+      }
+      expect((await factorsIn(userId)).map((f) => f.id)).toEqual([ids[1]]);
+    });
+
     it('answers 404 for a factor of another user or another account, and changes nothing', async () => {
       const { client } = await withTwoApps('yara');
       const otherId = await addUser(t, tenant, 'zack');
