@@ -5,6 +5,7 @@ import { storeKinds } from '../helpers/stores.ts';
 import { CaseCounter, clientIp, expectApiRefusal, hostileCode, hostileEntries, hostileText, hostileValue, invalidName, jsonOf, pct, runs, SEED } from './fuzz-support.ts';
 import type { Entries } from './fuzz-support.ts';
 import { buildWorld } from './fuzz-world.ts';
+import { checkFactorName } from '../../src/services/own-factors.ts';
 import type { Caller, World } from './fuzz-world.ts';
 
 // Hostile JSON at every API call that takes a body: anonymous, as a signed-in
@@ -294,6 +295,43 @@ for (const kind of await storeKinds()) {
           await expectNothingWritten('/api/v1/applications/:id');
         }),
         n(300),
+      );
+    });
+
+    it('Your security at /api/v1/factors and /api/v1/recovery-codes refuses hostile names, codes and ids, changing no factor or recovery code', async () => {
+      // Pending Co's alice holds one authenticator app in an account with MFA on: its removal is the last-factor refusal, and every code here is wrong.
+      const [own] = await w.t.deps.store.factors.forUser(w.pendingCo.accountId, w.pendingCo.adminId);
+      expect(own).toBeDefined();
+      const anyId = fc.oneof(fc.constant(own!.id), fc.constant(own!.id), fc.stringMatching(/^[0-9a-f]{32}$/), hostileText.map(pct).filter((s) => s.length > 0 && s.length <= 100));
+      const badName = fc.oneof(
+        hostileValue.filter((v) => typeof v !== 'string' || !checkFactorName(v).ok),
+        hostileText.filter((v) => !checkFactorName(v).ok),
+        fc.constantFrom('', '   ', 'x'.repeat(65), 'a\u202eb', 'a\u0007b', 'a\u200bb'),
+      );
+      const code = fc.oneof(hostileCode, hostileValue);
+      const arb = fc.record({
+        who: fc.constantFrom<'admin' | 'stepUpAdmin' | 'anonymous' | 'pending'>('admin', 'stepUpAdmin', 'stepUpAdmin', 'stepUpAdmin', 'anonymous', 'pending'),
+        id: anyId,
+        rename: orNotAnObject(hostileEntries({ name: badName }, [])),
+        remove: orNotAnObject(hostileEntries({}, ['code'], code)),
+        confirm: orNotAnObject(hostileEntries({ code }, ['name'])),
+        recovery: orNotAnObject(hostileEntries({}, ['code'], code)),
+        ip: clientIp,
+      });
+      await fc.assert(
+        fc.asyncProperty(counter.count(arb), async ({ who, id, rename, remove, confirm, recovery, ip }) => {
+          const caller = who === 'pending' ? await w.pending() : w[who];
+          expectApiRefusal(await call('PATCH', `/api/v1/factors/${id}`, caller, rename, ip), `PATCH /api/v1/factors/:id as ${who}`, [400, 401, 404]);
+          expectApiRefusal(await call('DELETE', `/api/v1/factors/${id}`, caller, remove, ip), `DELETE /api/v1/factors/:id as ${who}`, [400, 401, 404, 409]);
+          // Nothing is being added in these sessions (and a start needs a right code): no confirmation finds a secret.
+          expectApiRefusal(await call('POST', '/api/v1/factors/totp/confirm', caller, confirm, ip), `POST /api/v1/factors/totp/confirm as ${who}`, [400, 401, 409]);
+          // Acme's admin holds no factor (409); Pending Co's alice is asked for a code and every one here is wrong.
+          const made = await call('POST', '/api/v1/recovery-codes', caller, recovery, ip);
+          expectApiRefusal(made, `POST /api/v1/recovery-codes as ${who}`, [400, 401, 403, 409, 429]);
+          if (made.statusCode === 429) await w.liftCodeLocks();
+          await expectNothingWritten('/api/v1/factors');
+        }),
+        n(400),
       );
     });
 
