@@ -11,6 +11,7 @@ export const errorCatalogue = {
   wrong_password: { status: 400, message: 'The current password is not correct.' },
   session_expired: { status: 401, message: 'The sign-in has expired or used up its attempts. Sign in with your password again.' },
   invalid_name: { status: 400, message: 'A name is 1–64 characters, none of them control characters.' },
+  key_refused: { status: 400, message: 'The security key’s answer was not accepted. Try again with the key, or another one.' },
   reauthentication_required: { status: 403, message: 'Sign out and sign in again with your security key, then do this within 15 minutes.' },
   last_factor: { status: 409, message: 'This is your last second factor and your account requires multi-factor authentication: add another one before you remove it.' },
   no_factor: { status: 409, message: 'You have no second factor: set one up first (recovery codes stand in for one).' },

@@ -89,6 +89,10 @@ function mismatch(res: LightMyRequestResponse, outcome: Outcome, rule: Rule, met
       // The handler ran and asked for a current code: not the role refusal (which is 'forbidden').
       if (res.statusCode !== 403) return fail('');
       return !hasBody || jsonError(res) === 'step_up_required' ? undefined : fail('not the step-up refusal');
+    case 'key-refused':
+      if (res.statusCode !== 400) return fail('');
+      if (!hasBody) return undefined;
+      return (api ? jsonError(res) === 'key_refused' : res.body.includes('Your security key’s answer was not accepted.')) ? undefined : fail('not the key refusal');
     case 'wrong-password':
       // The handler ran and checked the password: not a schema or policy refusal.
       if (res.statusCode !== 400) return fail('');

@@ -35,9 +35,10 @@ export type Principal = (typeof principals)[number];
  * - 'not-found': 404, what another account's ids answer;
  * - 'conflict': 409, allowed but the state says no;
  * - 'wrong-password': 400, allowed, and the current password given was checked and refused;
- * - 'step-up': 403 step_up_required (API), allowed, and the handler asks for a current code first.
+ * - 'step-up': 403 step_up_required (API), allowed, and the handler asks for a current code first;
+ * - 'key-refused': 400, allowed, and the security key's answer given was checked and refused.
  */
-export type Outcome = 'ok' | { redirect: string | RegExp } | 'login' | 'forbidden' | 'not-found' | 'conflict' | 'wrong-password' | 'step-up';
+export type Outcome = 'ok' | { redirect: string | RegExp } | 'login' | 'forbidden' | 'not-found' | 'conflict' | 'wrong-password' | 'step-up' | 'key-refused';
 
 export type Expectations = Record<Principal, Outcome>;
 
@@ -287,6 +288,8 @@ export const rules: Rule[] = [
   // Nothing is being added in these sessions: back to Your security.
   { method: 'GET', url: '/account/security/authenticator', kind: 'page', admitted: { redirect: '/account/security?done=expired' } },
   { method: 'POST', url: '/account/security/authenticator/confirm', kind: 'page', body: () => ({ code: '000000' }), admitted: { redirect: '/account/security?done=expired' } },
+  { method: 'GET', url: '/account/security/security-key', kind: 'page', admitted: 'ok' },
+  { method: 'POST', url: '/account/security/security-key', kind: 'page', body: () => ({ credential: '{}' }), admitted: 'key-refused' },
 
   // JSON API: sign-in.
   {
@@ -360,4 +363,7 @@ export const rules: Rule[] = [
   // Nothing is being added in these sessions: 409.
   { method: 'POST', url: '/api/v1/factors/totp/confirm', kind: 'api', body: () => ({ code: '000000' }), admitted: 'conflict' },
   { method: 'POST', url: '/api/v1/recovery-codes', kind: 'api', body: () => ({}), admitted: 'step-up' },
+  // Adding a security key: options are a challenge for this session (harmless); an empty answer is refused.
+  { method: 'POST', url: '/api/v1/factors/webauthn/options', kind: 'api', body: () => ({}), admitted: 'ok' },
+  { method: 'POST', url: '/api/v1/factors/webauthn', kind: 'api', body: () => ({ credential: {} }), admitted: 'key-refused' },
 ];

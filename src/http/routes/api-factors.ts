@@ -16,7 +16,7 @@ import type { RouteContext } from '../route-context.ts';
 // signed-in user's own factors only. A factor id that is not one of theirs
 // answers 404 whether or not it exists.
 
-const Factor = Type.Object({
+export const Factor = Type.Object({
   id: Type.String(),
   name: Type.String(),
   type: oneOf(factorTypes),
@@ -24,16 +24,16 @@ const Factor = Type.Object({
   lastUsedAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
 });
 
-const CurrentCode = Type.String({ minLength: 1, maxLength: 64, description: 'A current code from one of your authenticator apps (not needed when you hold security keys only)' });
+export const CurrentCode = Type.String({ minLength: 1, maxLength: 64, description: 'A current code from one of your authenticator apps (not needed when you hold security keys only)' });
 const CodeBody = Type.Optional(Type.Object({ code: Type.Optional(CurrentCode) }, { additionalProperties: false }));
-const RecoveryCodes = Type.Array(Type.String(), { description: 'Shown once: only their hashes are kept' });
-const proofErrors = { 401: ErrorBody, 403: ErrorBody, 429: TooMany };
+export const RecoveryCodes = Type.Array(Type.String(), { description: 'Shown once: only their hashes are kept' });
+export const proofErrors = { 401: ErrorBody, 403: ErrorBody, 429: TooMany };
 
 const iso = (ms: number) => new Date(ms).toISOString();
-const factorJson = (f: OwnFactor) => ({ id: f.id, name: f.name, type: f.type, createdAt: iso(f.createdAt), lastUsedAt: f.lastUsedAt === null ? null : iso(f.lastUsedAt) });
+export const factorJson = (f: OwnFactor) => ({ id: f.id, name: f.name, type: f.type, createdAt: iso(f.createdAt), lastUsedAt: f.lastUsedAt === null ? null : iso(f.lastUsedAt) });
 
 /** The refusal of a current-factor proof, as the API tells it. */
-function proofError(deps: Deps, refusal: ProofRefusal): AppError {
+export function proofError(deps: Deps, refusal: ProofRefusal): AppError {
   switch (refusal.reason) {
     case 'code_required':
       return new AppError('step_up_required');

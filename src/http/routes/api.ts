@@ -7,6 +7,7 @@ import { apiApplicationRoutes } from './api-applications.ts';
 import { apiAuditRoutes } from './api-audit.ts';
 import { apiAuthRoutes } from './api-auth.ts';
 import { apiFactorRoutes } from './api-factors.ts';
+import { apiFactorKeyRoutes } from './api-factor-keys.ts';
 import { apiMfaRoutes } from './api-mfa.ts';
 import { apiMfaResetRoutes } from './api-mfa-reset.ts';
 import { apiPasswordResetRoutes } from './api-password-reset.ts';
@@ -38,5 +39,6 @@ export async function apiRoutes(app: FastifyInstance, options: RouteContext) {
   await app.register(apiAuditRoutes, options);
   await app.register(apiSessionRoutes, options);
   await app.register(apiFactorRoutes, options);
+  await app.register(apiFactorKeyRoutes, options);
   await app.register(apiApplicationRoutes, options);
 }

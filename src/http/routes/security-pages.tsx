@@ -15,7 +15,11 @@ import { viewerOf } from '../viewer.ts';
 import { renderPage } from '../views/layout.tsx';
 import { MessagePage } from '../views/message.tsx';
 import { RecoveryCodesPage, StepUpPage } from '../views/mfa.tsx';
-import { AddAuthenticatorPage, SecurityPage } from '../views/security.tsx';
+import { AddAuthenticatorPage, AddSecurityKeyPage, SecurityPage } from '../views/security.tsx';
+import { addSecurityKey } from '../../services/key-addition.ts';
+import { totpFactorsOf } from '../../services/factors/totp.ts';
+import { userFactors } from '../../services/factors/index.ts';
+import { relyingPartyOf } from '../relying-party.ts';
 
 // "Your security" (issue 14), for every signed-in user, without JavaScript:
 // each change a form post with its CSRF token; removing a factor, new
@@ -26,6 +30,7 @@ const notices: Record<string, string> = {
   renamed: 'The factor is renamed.',
   removed: 'The factor is removed.',
   added: 'The authenticator app is added.',
+  'key-added': 'The security key is added.',
   gone: 'That factor is no longer there.',
   expired: 'Adding the authenticator app was not finished in this session: start again.',
 };
@@ -158,6 +163,38 @@ export async function securityPages(app: FastifyInstance, { deps }: RouteContext
       case 'locked':
         reply.header('retry-after', String(retryAfterSeconds(result.lockedUntil, deps.clock.now())));
         return html(reply, 429, renderPage(<MessagePage title="Locked" message={lockedMessage(result.lockedUntil, deps.clock.now())} csrf={csrfToken(request, reply)} viewer={viewerOf(auth)} alert />));
+    }
+  });
+  async function keyPage(request: FastifyRequest, reply: FastifyReply, status: number, extra: { error?: string; name?: string } = {}) {
+    const auth = principalOf(request);
+    const askCode = totpFactorsOf({ factors: await userFactors(deps, auth.account.id, auth.user.id) }).length > 0;
+    return html(reply, status, renderPage(<AddSecurityKeyPage csrf={csrfToken(request, reply)} viewer={viewerOf(auth)} askCode={askCode} {...extra} />));
+  }
+
+  app.get('/account/security/security-key', { config: { access: 'signed-in' } }, async (request, reply) => keyPage(request, reply, 200));
+
+  app.post('/account/security/security-key', { config: { access: 'signed-in' }, preHandler: app.csrfProtection }, async (request, reply) => {
+    const auth = principalOf(request);
+    const name = formField(request.body, 'name');
+    const code = formField(request.body, 'code');
+    const rp = relyingPartyOf(request, deps.settings.publicUrl);
+    const result = await addSecurityKey(deps, auth, { credential: formField(request.body, 'credential'), code: code === '' ? undefined : code, name }, rp, request.ip);
+    if (result.ok) {
+      if (!result.recoveryCodes) return reply.redirect('/account/security?done=key-added', 303);
+      return html(reply, 200, renderPage(<RecoveryCodesPage csrf={csrfToken(request, reply)} viewer={viewerOf(auth)} codes={result.recoveryCodes} factor="Your security key" next="/account/security" />));
+    }
+    switch (result.reason) {
+      case 'invalid_name':
+        return keyPage(request, reply, 400, { error: result.message, name });
+      case 'key_refused':
+        return keyPage(request, reply, 400, { error: 'Your security key’s answer was not accepted. Try again with the key, or another one.', name });
+      case 'code_required':
+        return keyPage(request, reply, 400, { error: 'Enter the current code from your authenticator app, then press Add a security key.', name });
+      case 'invalid_code':
+        return keyPage(request, reply, 401, { error: codeErrorMessage({ ok: false, reason: 'invalid', ...(result.clockSkewMinutes ? { clockSkewMinutes: result.clockSkewMinutes } : {}) }), name });
+      case 'locked':
+      case 'reauthenticate':
+        return refused(request, reply, auth, result, { action: '/account/security/security-key', what: 'add a security key' });
     }
   });
 }

@@ -3,7 +3,7 @@ import type { OwnFactor } from '../../services/own-factors.ts';
 import { CsrfField, Layout } from './layout.tsx';
 import type { Viewer } from './layout.tsx';
 import { formatTime } from './format.ts';
-import { CodeForm } from './mfa.tsx';
+import { CodeForm, SecurityKeyScripts } from './mfa.tsx';
 
 const typeNames: Record<OwnFactor['type'], string> = { totp: 'Authenticator app', webauthn: 'Security key or passkey' };
 
@@ -86,6 +86,9 @@ export function SecurityPage({ csrf, viewer, factors, mfaRequired, notice, error
           <CsrfField token={csrf} />
           <button type="submit">Add an authenticator app</button>
         </form>
+        <p>
+          <a href="/account/security/security-key">Add a security key or passkey</a>
+        </p>
       </section>
       {factors.length > 0 && (
         <section aria-labelledby="codes-title">
@@ -150,6 +153,60 @@ export function AddAuthenticatorPage({ csrf, viewer, qrDataUrl, uri, manualKey, 
           <a href="/account/security">Cancel</a>
         </p>
       </section>
+    </Layout>
+  );
+}
+
+export interface AddSecurityKeyPageProps {
+  csrf: string;
+  viewer: Viewer;
+  /** The user holds an authenticator app: a current code from it goes with the key. */
+  askCode: boolean;
+  name?: string | undefined;
+  error?: string | undefined;
+}
+
+/**
+ * A security key or passkey, added with the browser's WebAuthn ceremony: the
+ * form stays hidden until the browser half (/assets/webauthn-client.js) finds
+ * WebAuthn, which fetches the options, runs the ceremony and posts the answer
+ * with the name and the current code typed here.
+ */
+export function AddSecurityKeyPage({ csrf, viewer, askCode, name, error }: AddSecurityKeyPageProps) {
+  return (
+    <Layout title="Add a security key or passkey" csrf={csrf} viewer={viewer}>
+      <section class="card narrow" aria-labelledby="add-key-title">
+        <h1 id="add-key-title">Add a security key or passkey</h1>
+        {error && (
+          <p class="error" role="alert" id="key-error">
+            {error}
+          </p>
+        )}
+        <p data-webauthn-fallback>Adding a security key needs JavaScript and a browser that supports security keys.</p>
+        <form method="post" action="/account/security/security-key" data-webauthn="/api/v1/factors/webauthn/options" class="security-key" hidden>
+          <CsrfField token={csrf} />
+          <input type="hidden" name="credential" value="" />
+          <label for="factor-name">Name</label>
+          <input id="factor-name" name="name" value={name ?? ''} maxLength={64} placeholder="Security key" autoComplete="off" />
+          {askCode && (
+            <>
+              <label for="code">Authentication code</label>
+              <input id="code" name="code" inputMode="numeric" autoComplete="one-time-code" pattern="[0-9 \-]*" maxLength={16} aria-describedby="key-code-help" />
+              <p id="key-code-help" class="help">
+                The six-digit code your authenticator app shows now: it confirms it’s you.
+              </p>
+            </>
+          )}
+          <button type="button" data-webauthn-start>
+            Add a security key
+          </button>
+          <p class="error-text" role="status" data-webauthn-status />
+        </form>
+        <p>
+          <a href="/account/security">Cancel</a>
+        </p>
+      </section>
+      <SecurityKeyScripts />
     </Layout>
   );
 }

@@ -208,6 +208,18 @@ async function verifyAssertion(deps: Deps, challenge: Challenge, rp: RelyingPart
   return { ok: true, proof: { kind: 'authenticate', challengeId: stored.id, factorId: key.id, checkedCount: key.signCount, newCount } };
 }
 
+/** A new key's registration, verified against the session's register challenge (adding a key from Your security); writes nothing. */
+export type NewKeyProof = Extract<WebAuthnProof, { kind: 'register' }>;
+
+export async function verifyNewKey(deps: Deps, view: SessionView, rp: RelyingParty, input: string): Promise<Verified<NewKeyProof>> {
+  const parsed = parse(input.slice(0, webauthnDefaults.maxResponseChars));
+  if (!parsed.ok) return parsed;
+  if (parsed.type !== 'webauthn.create') return { ok: false, reason: 'not a registration' };
+  const verified = await verifyRegistration(deps, { view, factors: [] }, rp, parsed);
+  if (!verified.ok) return verified;
+  return verified.proof.kind === 'register' ? { ok: true, proof: verified.proof } : { ok: false, reason: 'not a registration' };
+}
+
 async function saveFirstKey(deps: Deps, challenge: Challenge, proof: Extract<WebAuthnProof, { kind: 'register' }>, ip: string): Promise<Spent> {
   const { view } = challenge;
   // Someone set up a factor for this user a moment ago (the code step holds the user's row lock, so this read is current).
