@@ -298,7 +298,7 @@ for (const kind of await storeKinds()) {
       );
     });
 
-    it('Your security at /api/v1/factors and /api/v1/recovery-codes refuses hostile names, codes and ids, changing no factor or recovery code', async () => {
+    it('Your security at /api/v1/factors and /api/v1/recovery-codes refuses hostile names, codes, ids and key answers, changing no factor or recovery code', async () => {
       // Pending Co's alice holds one authenticator app in an account with MFA on: its removal is the last-factor refusal, and every code here is wrong.
       const [own] = await w.t.deps.store.factors.forUser(w.pendingCo.accountId, w.pendingCo.adminId);
       expect(own).toBeDefined();
@@ -316,10 +316,22 @@ for (const kind of await storeKinds()) {
         remove: orNotAnObject(hostileEntries({}, ['code'], code)),
         confirm: orNotAnObject(hostileEntries({ code }, ['name'])),
         recovery: orNotAnObject(hostileEntries({}, ['code'], code)),
+        // A security key's answer shaped like the browser's, with hostile values where its strings go (or no object at all).
+        key: orNotAnObject(
+          hostileEntries(
+            {
+              credential: fc.oneof(
+                hostileValue,
+                fc.record({ id: hostileText, rawId: hostileText, type: fc.oneof(fc.constant('public-key'), hostileText), response: fc.record({ clientDataJSON: hostileText, attestationObject: hostileText }) }),
+              ),
+            },
+            ['code', 'name'],
+          ),
+        ),
         ip: clientIp,
       });
       await fc.assert(
-        fc.asyncProperty(counter.count(arb), async ({ who, id, rename, remove, confirm, recovery, ip }) => {
+        fc.asyncProperty(counter.count(arb), async ({ who, id, rename, remove, confirm, recovery, key, ip }) => {
           const caller = who === 'pending' ? await w.pending() : w[who];
           expectApiRefusal(await call('PATCH', `/api/v1/factors/${id}`, caller, rename, ip), `PATCH /api/v1/factors/:id as ${who}`, [400, 401, 404]);
           expectApiRefusal(await call('DELETE', `/api/v1/factors/${id}`, caller, remove, ip), `DELETE /api/v1/factors/:id as ${who}`, [400, 401, 404, 409]);
@@ -329,6 +341,8 @@ for (const kind of await storeKinds()) {
           const made = await call('POST', '/api/v1/recovery-codes', caller, recovery, ip);
           expectApiRefusal(made, `POST /api/v1/recovery-codes as ${who}`, [400, 401, 403, 409, 429]);
           if (made.statusCode === 429) await w.liftCodeLocks();
+          // The answer is checked before any code: hostile ones never get that far.
+          expectApiRefusal(await call('POST', '/api/v1/factors/webauthn', caller, key, ip), `POST /api/v1/factors/webauthn as ${who}`, [400, 401]);
           await expectNothingWritten('/api/v1/factors');
         }),
         n(400),
