@@ -15,6 +15,7 @@ export const errorCatalogue = {
   reauthentication_required: { status: 403, message: 'Sign out and sign in again with your security key, then do this within 15 minutes.' },
   last_factor: { status: 409, message: 'This is your last second factor and your account requires multi-factor authentication: add another one before you remove it.' },
   no_factor: { status: 409, message: 'You have no second factor: set one up first (recovery codes stand in for one).' },
+  factor_not_allowed: { status: 409, message: 'Your account does not allow this kind of second factor.' },
   not_started: { status: 409, message: 'No authenticator app is being added in this session: start again.' },
   step_up_required: { status: 403, message: 'Enter a current code from your authenticator app to do this.' },
   csrf_failed: { status: 403, message: 'This form has expired or did not come from this site. Reload the page and try again.' },

@@ -8,7 +8,7 @@ import { freshRecoveryCodes } from './factors/recovery-code.ts';
 import { checkCandidateSecret, DEFAULT_TOTP_NAME, offerFor, skewMinutes } from './factors/totp.ts';
 import type { TotpOffer } from './factors/totp.ts';
 import { secondFactorThrottleKey } from './mfa-challenge.ts';
-import { userFactors } from './factors/index.ts';
+import { usableFactorsOf } from './factors/index.ts';
 import { checkFactorName, proveCurrentFactor, tellUser, unusedName } from './own-factors.ts';
 import type { OwnFactor, ProofRefusal } from './own-factors.ts';
 import { totpContext } from './secret-box.ts';
@@ -30,12 +30,20 @@ function pendingSecret(deps: Deps, view: SessionView): Uint8Array | undefined {
 
 /**
  * Makes a new secret for the session to add, replacing any it was adding;
- * answers its offer. A user who holds a factor proves a current one first:
+ * answers its offer; only where the account allows apps for the user. A
+ * user who holds a usable factor proves a current one first:
  * otherwise a thief holding the session could add an app of their own and
  * then pass every "current factor" check with it.
  */
-export async function startTotpAddition(deps: Deps, auth: SessionView, code: string | undefined, ip: string): Promise<{ ok: true; offer: TotpOffer } | ProofRefusal> {
-  if ((await userFactors(deps, auth.account.id, auth.user.id)).length > 0) {
+export async function startTotpAddition(
+  deps: Deps,
+  auth: SessionView,
+  code: string | undefined,
+  ip: string,
+): Promise<{ ok: true; offer: TotpOffer } | { ok: false; reason: 'not_allowed' } | ProofRefusal> {
+  const usable = await usableFactorsOf(deps, auth.account.id, auth.user);
+  if (!usable.kinds.includes('totp')) return { ok: false, reason: 'not_allowed' };
+  if (usable.factors.length > 0) {
     const proof = await proveCurrentFactor(deps, auth, code, ip);
     if (!proof.ok) return proof;
   }
@@ -57,6 +65,8 @@ export type AddResult =
   | { ok: false; reason: 'invalid_name'; message: string }
   /** Nothing is being added in this session (never started, added already, or signed in anew). */
   | { ok: false; reason: 'not_started' }
+  /** The account no longer allows authenticator apps for this user. */
+  | { ok: false; reason: 'not_allowed' }
   | { ok: false; reason: 'invalid_code'; clockSkewMinutes?: number }
   | { ok: false; reason: 'locked'; lockedUntil: number };
 
@@ -94,6 +104,9 @@ export async function confirmTotpAddition(deps: Deps, auth: SessionView, input: 
     // secret the session chose itself proves nothing about the user, so it
     // must not clear the lock count that guards their real codes.
     await takeBackAttempt(tx, key, admission, tx.settings.throttle);
+    // The account may have stopped allowing apps since the start: read under the lock.
+    const usable = await usableFactorsOf(tx, account.id, user);
+    if (!usable.kinds.includes('totp')) return { ok: false, reason: 'not_allowed' };
     const factors = await tx.store.factors.forUser(account.id, user.id);
     const now = tx.clock.now();
     const factor = {
@@ -112,10 +125,10 @@ export async function confirmTotpAddition(deps: Deps, auth: SessionView, input: 
       driftSteps: check.drift,
     };
     await tx.store.factors.createTotp(factor);
-    // The first factor of a user who had none (MFA off) comes with recovery codes, as at set-up.
-    const recoveryCodes = factors.length === 0 ? await freshRecoveryCodes(tx, account.id, user.id) : undefined;
+    // The first usable factor of a user who had none comes with recovery codes, as at set-up.
+    const recoveryCodes = usable.factors.length === 0 ? await freshRecoveryCodes(tx, account.id, user.id) : undefined;
     await audit(tx, { ...base, action: 'factor.add', result: 'success', detail: { factorId: factor.id, type: 'totp', name: factor.name, factorsHeld: factors.length + 1 } });
-    const added: OwnFactor = { id: factor.id, name: factor.name, type: 'totp', createdAt: now, lastUsedAt: now };
+    const added: OwnFactor = { id: factor.id, name: factor.name, type: 'totp', createdAt: now, lastUsedAt: now, allowed: true };
     return recoveryCodes ? { ok: true, factor: added, recoveryCodes } : { ok: true, factor: added };
   });
   if (result.ok) await tellUser(deps, auth, 'An authenticator app was added', `An authenticator app ("${result.factor.name}") was added`, ip);

@@ -4,7 +4,7 @@ import { audit } from './audit.ts';
 import { inTransaction } from './deps.ts';
 import type { Deps } from './deps.ts';
 import type { RelyingParty } from './factors/factor-module.ts';
-import { userFactors } from './factors/index.ts';
+import { usableFactorsOf } from './factors/index.ts';
 import { freshRecoveryCodes } from './factors/recovery-code.ts';
 import { DEFAULT_WEBAUTHN_NAME, registrationOptions, verifyNewKey } from './factors/webauthn.ts';
 import type { CeremonyOptions } from './factors/webauthn.ts';
@@ -18,7 +18,7 @@ import type { OwnFactor, ProofRefusal } from './own-factors.ts';
 // The key's answer is checked first (reading only), so a refused answer does
 // not spend the code typed beside it.
 
-/** Options for the browser to create a credential for the signed-in user. */
+/** Options for the browser to create a credential for the signed-in user (whether keys are allowed is checked when the answer comes). */
 export async function keyAdditionOptions(deps: Deps, auth: SessionView, rp: RelyingParty): Promise<Extract<CeremonyOptions, { mode: 'register' }>> {
   const ceremony = await registrationOptions(deps, auth, rp);
   if (ceremony.mode !== 'register') throw new Error('registration options without mode register');
@@ -30,10 +30,13 @@ export type KeyAddResult =
   | { ok: false; reason: 'invalid_name'; message: string }
   /** The browser's answer was refused (malformed, another origin, challenge used or expired, key already registered); why is audited. */
   | { ok: false; reason: 'key_refused' }
+  /** The account does not allow security keys for this user. */
+  | { ok: false; reason: 'not_allowed' }
   | ProofRefusal;
 
 /** Thrown inside the transaction to roll it back. */
 class Refused extends Error {}
+class NotAllowed extends Error {}
 
 export async function addSecurityKey(
   deps: Deps,
@@ -51,9 +54,11 @@ export async function addSecurityKey(
     return { ok: false, reason: 'key_refused' };
   };
 
+  const usable = await usableFactorsOf(deps, account.id, user);
+  if (!usable.kinds.includes('webauthn')) return { ok: false, reason: 'not_allowed' };
   const verified = await verifyNewKey(deps, auth, rp, input.credential);
   if (!verified.ok) return refuse(verified.reason);
-  if ((await userFactors(deps, account.id, user.id)).length > 0) {
+  if (usable.factors.length > 0) {
     const proof = await proveCurrentFactor(deps, auth, input.code, ip);
     if (!proof.ok) return proof;
   }
@@ -65,6 +70,8 @@ export async function addSecurityKey(
       // The challenge goes first: of two answers racing with one challenge, one spends it.
       if (!(await tx.store.webauthnChallenges.spend(auth.session.id, verified.proof.challengeId, tx.clock.now()))) throw new Refused('challenge used or expired');
       if (await tx.store.factors.credentialTaken(account.id, credential.id)) throw new Refused('credential already registered in this account');
+      const counting = await usableFactorsOf(tx, account.id, user);
+      if (!counting.kinds.includes('webauthn')) throw new NotAllowed();
       const factors = await tx.store.factors.forUser(account.id, user.id);
       const now = tx.clock.now();
       const factor = {
@@ -82,13 +89,14 @@ export async function addSecurityKey(
         transports: credential.transports,
       };
       await tx.store.factors.createWebAuthn(factor);
-      const recoveryCodes = factors.length === 0 ? await freshRecoveryCodes(tx, account.id, user.id) : undefined;
+      const recoveryCodes = counting.factors.length === 0 ? await freshRecoveryCodes(tx, account.id, user.id) : undefined;
       await audit(tx, { ...base, action: 'factor.add', result: 'success', detail: { factorId: factor.id, type: 'webauthn', name: factor.name, factorsHeld: factors.length + 1 } });
-      const own: OwnFactor = { id: factor.id, name: factor.name, type: 'webauthn', createdAt: now, lastUsedAt: now };
+      const own: OwnFactor = { id: factor.id, name: factor.name, type: 'webauthn', createdAt: now, lastUsedAt: now, allowed: true };
       return recoveryCodes ? { factor: own, recoveryCodes } : { factor: own };
     });
   } catch (error) {
     if (error instanceof Refused) return refuse(error.message);
+    if (error instanceof NotAllowed) return { ok: false, reason: 'not_allowed' };
     throw error;
   }
   await tellUser(deps, auth, 'A security key was added', `A security key ("${added.factor.name}") was added`, ip);

@@ -1,11 +1,13 @@
 import type { FactorType } from '../domain/auth-methods.ts';
 import { secondFactorVerifiedAt } from '../domain/auth-methods.ts';
+import { keyRequired, usableFactors } from '../domain/factor-policy.ts';
+import type { FactorPolicy } from '../domain/factor-policy.ts';
 import type { Factor } from '../storage/records.ts';
 import type { SessionView } from '../storage/queries/sessions.ts';
 import { audit } from './audit.ts';
 import { inTransaction } from './deps.ts';
 import type { Deps } from './deps.ts';
-import { userFactors } from './factors/index.ts';
+import { usableFactorsOf, userFactors } from './factors/index.ts';
 import { freshRecoveryCodes } from './factors/recovery-code.ts';
 import { totpFactorsOf } from './factors/totp.ts';
 import { stepUp } from './step-up.ts';
@@ -16,6 +18,8 @@ import { stepUp } from './step-up.ts';
 // for, so each asks for a current factor first, always (not only after the
 // step-up window): OWASP ASVS 4.0.3 V2.5.x / V4.3.1, NIST SP 800-63B §6.1.2.3.
 // Every change is audited and the user told. Adding an app: factor-addition.ts.
+// Only factors of the kinds the account allows count (domain/factor-policy.ts):
+// they are the ones a proof, the last-factor rule and recovery codes look at.
 
 export interface OwnFactor {
   id: string;
@@ -23,6 +27,8 @@ export interface OwnFactor {
   type: FactorType;
   createdAt: number;
   lastUsedAt: number | null;
+  /** Whether the account's settings let it be used (a kind no longer allowed stays listed, and may be removed). */
+  allowed: boolean;
 }
 
 export const FACTOR_NAME_MAX = 64;
@@ -45,10 +51,31 @@ export function unusedName(base: string, factors: readonly Pick<Factor, 'name'>[
   for (let n = 2; ; n++) if (!taken.has(`${base} ${n}`)) return `${base} ${n}`;
 }
 
-const describe = (f: Factor): OwnFactor => ({ id: f.id, name: f.name, type: f.type, createdAt: f.createdAt, lastUsedAt: f.lastUsedAt });
+const describe = (f: Factor, usable: readonly Factor[]): OwnFactor => ({
+  id: f.id,
+  name: f.name,
+  type: f.type,
+  createdAt: f.createdAt,
+  lastUsedAt: f.lastUsedAt,
+  allowed: usable.some((u) => u.id === f.id),
+});
 
-export async function listOwnFactors(deps: Deps, auth: SessionView): Promise<OwnFactor[]> {
-  return (await userFactors(deps, auth.account.id, auth.user.id)).map(describe);
+export interface OwnFactors {
+  factors: OwnFactor[];
+  /** The kinds the user may add. */
+  kinds: FactorType[];
+  /** Whether the account requires a second factor of this user: the last usable one then cannot be removed. */
+  required: boolean;
+}
+
+/** Whether the account requires a second factor of this user: MFA on, or a key required of admins. */
+export function secondFactorRequired(mfaEnabled: boolean, policy: FactorPolicy, role: SessionView['user']['role']): boolean {
+  return mfaEnabled || keyRequired(policy, role);
+}
+
+export async function listOwnFactors(deps: Deps, auth: SessionView): Promise<OwnFactors> {
+  const [all, usable] = await Promise.all([userFactors(deps, auth.account.id, auth.user.id), usableFactorsOf(deps, auth.account.id, auth.user)]);
+  return { factors: all.map((f) => describe(f, usable.factors)), kinds: usable.kinds, required: secondFactorRequired(auth.account.mfaEnabled, usable.policy, auth.user.role) };
 }
 
 /** Why a current factor was not proven. */
@@ -63,12 +90,13 @@ export type ProofRefusal =
 /**
  * A current factor, proven now: a code from one of the user's authenticator
  * apps, through step-up (the same lock as sign-in codes, audited as
- * mfa.step_up, the step marked used). A user whose factors are security keys
- * only has no code to type; for them the key verified at this session's
- * sign-in counts while it is within the step-up window.
+ * mfa.step_up, the step marked used). A user whose usable factors are
+ * security keys only has no code to type; for them the key verified at this
+ * session's sign-in counts while it is within the step-up window. Callers ask
+ * only of a user who holds a usable factor (none has nothing to prove).
  */
 export async function proveCurrentFactor(deps: Deps, auth: SessionView, code: string | undefined, ip: string): Promise<{ ok: true } | ProofRefusal> {
-  const factors = await userFactors(deps, auth.account.id, auth.user.id);
+  const { factors } = await usableFactorsOf(deps, auth.account.id, auth.user);
   if (totpFactorsOf({ factors }).length === 0) {
     const verifiedAt = secondFactorVerifiedAt(auth.session.methods);
     const fresh = verifiedAt !== null && deps.clock.now() - verifiedAt <= deps.settings.mfa.stepUpMaxAgeMs;
@@ -118,7 +146,7 @@ export async function renameOwnFactor(deps: Deps, auth: SessionView, factorId: s
     const factor = (await userFactors(tx, account.id, user.id)).find((f) => f.id === factorId);
     if (!factor || !(await tx.store.factors.rename(account.id, user.id, factorId, checked.name))) return undefined;
     await audit(tx, { ...auditBase(auth, ip), action: 'factor.rename', result: 'success', detail: { factorId, type: factor.type, from: factor.name, to: checked.name } });
-    return { ...describe(factor), name: checked.name };
+    return { ...describe(factor, (await usableFactorsOf(tx, account.id, user)).factors), name: checked.name };
   });
   if (!renamed) return { ok: false, reason: 'not_found' };
   await tellUser(deps, auth, `A second factor was renamed`, `Your ${kindOf(renamed.type)} was renamed to "${renamed.name}"`, ip);
@@ -141,40 +169,47 @@ class Refused extends Error {
 
 /**
  * Removes one of the user's factors, after a current factor is proven. Never
- * the last one while the account requires MFA: checked again in the
- * transaction with the user's row locked (as the code step and Reset MFA lock
- * it), so two removals racing take turns and the second sees one factor left.
- * With the last factor gone (MFA off) the recovery codes go too: they stand
- * in for a factor, and with none they would be a password of their own.
+ * the last usable one while the account requires a second factor of the
+ * user: checked again in the transaction with the user's row locked (as the
+ * code step and Reset MFA lock it), so two removals racing take turns and the
+ * second sees one factor left. With the last usable factor gone (MFA off) the
+ * recovery codes go too: they stand in for a factor, and with none they would
+ * be a password of their own.
  */
 export async function removeOwnFactor(deps: Deps, auth: SessionView, factorId: string, code: string | undefined, ip: string): Promise<RemoveResult> {
   const { account, user } = auth;
-  const before = await userFactors(deps, account.id, user.id);
+  const listed = await listOwnFactors(deps, auth);
+  const target = listed.factors.find((f) => f.id === factorId);
   // Not one of the user's: 404 before any code is asked or counted (another user's id and a made-up one answer alike).
-  if (!before.some((f) => f.id === factorId)) return { ok: false, reason: 'not_found' };
-  if (account.mfaEnabled && before.length <= 1) return { ok: false, reason: 'last_factor' };
-  const proof = await proveCurrentFactor(deps, auth, code, ip);
-  if (!proof.ok) return proof;
+  if (!target) return { ok: false, reason: 'not_found' };
+  const usable = listed.factors.filter((f) => f.allowed);
+  if (listed.required && target.allowed && usable.length <= 1) return { ok: false, reason: 'last_factor' };
+  if (usable.length > 0) {
+    const proof = await proveCurrentFactor(deps, auth, code, ip);
+    if (!proof.ok) return proof;
+  }
   let outcome: { removed: OwnFactor; factorsLeft: number; codesRevoked: number };
   try {
     outcome = await inTransaction(deps, async (tx) => {
       await tx.store.users.lockForUpdate(account.id, user.id);
-      // Read again under the lock: MFA may have been switched on, a factor removed, meanwhile.
-      const current = await tx.store.accounts.get(account.id);
-      const factors = await tx.store.factors.forUser(account.id, user.id);
+      // Read again under the lock: MFA or the allowed kinds may have changed, a factor gone, meanwhile.
+      const [current, rules, factors] = await Promise.all([tx.store.accounts.get(account.id), tx.store.accessRules.get(account.id), tx.store.factors.forUser(account.id, user.id)]);
       const factor = factors.find((f) => f.id === factorId);
       if (!factor) throw new Refused('not_found');
-      if ((current?.mfaEnabled ?? true) && factors.length <= 1) throw new Refused('last_factor');
+      const counting = usableFactors(rules.factors, user.role, factors);
+      const required = secondFactorRequired(current?.mfaEnabled ?? true, rules.factors, user.role);
+      if (required && counting.some((f) => f.id === factorId) && counting.length <= 1) throw new Refused('last_factor');
       if (!(await tx.store.factors.deleteOne(account.id, user.id, factorId))) throw new Refused('not_found');
       const factorsLeft = factors.length - 1;
-      const codesRevoked = factorsLeft === 0 ? await tx.store.recoveryCodes.deleteForUser(account.id, user.id) : 0;
+      const usableLeft = counting.filter((f) => f.id !== factorId).length;
+      const codesRevoked = usableLeft === 0 ? await tx.store.recoveryCodes.deleteForUser(account.id, user.id) : 0;
       await audit(tx, {
         ...auditBase(auth, ip),
         action: 'factor.remove',
         result: 'success',
         detail: { factorId, type: factor.type, name: factor.name, factorsLeft, recoveryCodesRevoked: codesRevoked },
       });
-      return { removed: describe(factor), factorsLeft, codesRevoked };
+      return { removed: describe(factor, counting), factorsLeft, codesRevoked };
     });
   } catch (error) {
     if (error instanceof Refused) return { ok: false, reason: error.reason };
@@ -193,13 +228,13 @@ export type RegenerateResult = { ok: true; codes: string[] } | { ok: false; reas
  */
 export async function regenerateRecoveryCodes(deps: Deps, auth: SessionView, code: string | undefined, ip: string): Promise<RegenerateResult> {
   const { account, user } = auth;
-  if ((await userFactors(deps, account.id, user.id)).length === 0) return { ok: false, reason: 'no_factor' };
+  if ((await usableFactorsOf(deps, account.id, user)).factors.length === 0) return { ok: false, reason: 'no_factor' };
   const proof = await proveCurrentFactor(deps, auth, code, ip);
   if (!proof.ok) return proof;
   const codes = await inTransaction(deps, async (tx) => {
     await tx.store.users.lockForUpdate(account.id, user.id);
     // A reset that came first leaves no factor: recovery codes then stand in for nothing.
-    if ((await tx.store.factors.forUser(account.id, user.id)).length === 0) return undefined;
+    if ((await usableFactorsOf(tx, account.id, user)).factors.length === 0) return undefined;
     const left = await tx.store.recoveryCodes.countUnused(account.id, user.id);
     const fresh = await freshRecoveryCodes(tx, account.id, user.id);
     await audit(tx, { ...auditBase(auth, ip), action: 'recovery_codes.regenerate', result: 'success', detail: { unusedRevoked: left, issued: fresh.length } });

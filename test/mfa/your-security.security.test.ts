@@ -280,6 +280,53 @@ for (const kind of await storeKinds()) {
       expect(t.notices.some((n) => n.to.username === 'cleo' && n.text.includes('Your security key "Laptop" was removed'))).toBe(true);
     });
 
+    it('follows the account’s allowed factors: apps not allowed are listed as such, not added, and no longer the last factor; the last key stays', async () => {
+      const strict = await mfaTenant(t, 'Keys Only Ltd');
+      const userId = strict.agentId;
+      t.clock.advance(STEP);
+      const enrolled = await enrolByApi(t, strict, 'bob');
+      const now = t.clock.now();
+      await t.deps.store.factors.createWebAuthn({
+        id: randomId({ bytes: (n) => randomBytes(n) }),
+        accountId: strict.accountId,
+        userId,
+        type: 'webauthn',
+        name: 'Only key',
+        createdAt: now + 1,
+        createdIp: null,
+        lastUsedAt: null,
+        credentialId: randomBytes(16).toString('base64url'),
+        publicKey: randomBytes(32).toString('base64url'),
+        signCount: 0,
+        transports: [],
+      });
+      await t.deps.store.accessRules.putFactorPolicy(strict.accountId, { allowed: ['webauthn'], adminsNeedKey: false }, now);
+      const session = await createSession(t.deps, { accountId: strict.accountId, id: userId }, 'full', { ip: '127.0.0.1', agent: null }, [
+        { kind: 'password', at: now },
+        { kind: 'webauthn', at: now },
+      ]);
+      const client = new TestBrowser(t.app);
+      client.cookies.set('portcullis', session.token);
+      const list = await listed(client);
+      expect(list.map((f) => [f.name, f.type, (f as Listed & { allowed: boolean }).allowed])).toEqual([
+        ['Authenticator app', 'totp', false],
+        ['Only key', 'webauthn', true],
+      ]);
+      expect((await client.json('POST', '/api/v1/factors/totp', { code: codeNow(t, enrolled.secret) })).json()).toMatchObject({ error: 'factor_not_allowed' });
+      const page = await client.get('/account/security');
+      expect(page.body).toContain('Authenticator app (not allowed by your account)');
+      expect(page.body).not.toContain('Add an authenticator app');
+      expect(page.body).toContain('Add a security key or passkey');
+      // The key is the only factor that counts: it stays.
+      expect((await client.json('DELETE', `/api/v1/factors/${list[1]!.id}`, {})).json()).toMatchObject({ error: 'last_factor' });
+      // The app counts for nothing: it may go, on the key's fresh sign-in (an app code would prove nothing here).
+      const removed = await client.json('DELETE', `/api/v1/factors/${list[0]!.id}`, {});
+      expect(removed.statusCode, removed.body).toBe(200);
+      expect((await factorsIn(userId, strict.accountId)).map((f) => f.name)).toEqual(['Only key']);
+      // The recovery codes stand in for the key: they stay.
+      expect(await t.deps.store.recoveryCodes.countUnused(strict.accountId, userId)).toBe(10);
+    });
+
     it('in an account without MFA: an app is added without a code (none is held) and comes with recovery codes; the last one may go, and its recovery codes with it', async () => {
       const open = await seedTenant(t.deps, 'Open Ltd');
       const client = new TestBrowser(t.app);

@@ -55,7 +55,7 @@ for (const kind of await storeKinds()) {
       const enrolled = await enrolByApi(t, tenant, 'lena');
       const [factor, ...others] = await factorsOf(enrolled.client);
       expect(others).toEqual([]);
-      expect(factor).toEqual({ id: expect.stringMatching(/^[0-9a-f]{32}$/), name: 'Authenticator app', type: 'totp', createdAt: new Date(t.clock.now()).toISOString(), lastUsedAt: new Date(t.clock.now()).toISOString() });
+      expect(factor).toEqual({ id: expect.stringMatching(/^[0-9a-f]{32}$/), name: 'Authenticator app', type: 'totp', createdAt: new Date(t.clock.now()).toISOString(), lastUsedAt: new Date(t.clock.now()).toISOString(), allowed: true });
       expect((await t.deps.store.factors.forUser(tenant.accountId, userId)).map((f) => f.id)).toEqual([factor!.id]);
 
       t.clock.advance(STEP);

@@ -45,7 +45,7 @@ export async function apiFactorKeyRoutes(app: FastifyInstance, { deps }: RouteCo
           { credential: Type.Object({}, { additionalProperties: true }), code: Type.Optional(CurrentCode), name: Type.Optional(Type.String({ maxLength: FACTOR_NAME_MAX * 4 })) },
           { additionalProperties: false },
         ),
-        response: { 201: Type.Object({ factor: Factor, recoveryCodes: Type.Optional(RecoveryCodes) }), 400: ErrorBody, ...proofErrors },
+        response: { 201: Type.Object({ factor: Factor, recoveryCodes: Type.Optional(RecoveryCodes) }), 400: ErrorBody, ...proofErrors, 409: ErrorBody },
       },
     },
     async (request, reply) => {
@@ -56,6 +56,7 @@ export async function apiFactorKeyRoutes(app: FastifyInstance, { deps }: RouteCo
       if (result.ok) return reply.code(201).send({ factor: factorJson(result.factor), ...(result.recoveryCodes ? { recoveryCodes: result.recoveryCodes } : {}) });
       if (result.reason === 'invalid_name') throw new AppError('invalid_name', result.message);
       if (result.reason === 'key_refused') throw new AppError('key_refused');
+      if (result.reason === 'not_allowed') throw new AppError('factor_not_allowed', 'Your account does not allow security keys or passkeys.');
       throw proofError(deps, result);
     },
   );

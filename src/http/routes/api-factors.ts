@@ -22,6 +22,7 @@ export const Factor = Type.Object({
   type: oneOf(factorTypes),
   createdAt: Type.String({ format: 'date-time' }),
   lastUsedAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
+  allowed: Type.Boolean({ description: 'Whether your account’s settings let it be used (a kind no longer allowed stays listed, and may be removed)' }),
 });
 
 export const CurrentCode = Type.String({ minLength: 1, maxLength: 64, description: 'A current code from one of your authenticator apps (not needed when you hold security keys only)' });
@@ -30,7 +31,14 @@ export const RecoveryCodes = Type.Array(Type.String(), { description: 'Shown onc
 export const proofErrors = { 401: ErrorBody, 403: ErrorBody, 429: TooMany };
 
 const iso = (ms: number) => new Date(ms).toISOString();
-export const factorJson = (f: OwnFactor) => ({ id: f.id, name: f.name, type: f.type, createdAt: iso(f.createdAt), lastUsedAt: f.lastUsedAt === null ? null : iso(f.lastUsedAt) });
+export const factorJson = (f: OwnFactor) => ({
+  id: f.id,
+  name: f.name,
+  type: f.type,
+  createdAt: iso(f.createdAt),
+  lastUsedAt: f.lastUsedAt === null ? null : iso(f.lastUsedAt),
+  allowed: f.allowed,
+});
 
 /** The refusal of a current-factor proof, as the API tells it. */
 export function proofError(deps: Deps, refusal: ProofRefusal): AppError {
@@ -55,7 +63,7 @@ export async function apiFactorRoutes(app: FastifyInstance, { deps }: RouteConte
   api.get(
     '/api/v1/factors',
     { config: { access: 'signed-in' }, schema: { tags, summary: 'Your second factors: name, type, added, last used; the oldest first', response: { 200: Type.Object({ factors: Type.Array(Factor) }), 401: ErrorBody } } },
-    async (request) => ({ factors: (await listOwnFactors(deps, principalOf(request))).map(factorJson) }),
+    async (request) => ({ factors: (await listOwnFactors(deps, principalOf(request))).factors.map(factorJson) }),
   );
 
   api.patch(
@@ -108,12 +116,12 @@ export async function apiFactorRoutes(app: FastifyInstance, { deps }: RouteConte
         summary: 'Start adding an authenticator app: a new secret for this session, confirmed by POST /api/v1/factors/totp/confirm',
         description: 'A user who holds a factor sends a current code first. Each call replaces the secret this session was adding.',
         body: CodeBody,
-        response: { 200: Type.Object({ otpauthUri: Type.String(), manualKey: Type.String() }), 400: ErrorBody, ...proofErrors },
+        response: { 200: Type.Object({ otpauthUri: Type.String(), manualKey: Type.String() }), 400: ErrorBody, ...proofErrors, 409: ErrorBody },
       },
     },
     async (request) => {
       const result = await startTotpAddition(deps, principalOf(request), request.body?.code, request.ip);
-      if (!result.ok) throw proofError(deps, result);
+      if (!result.ok) throw result.reason === 'not_allowed' ? new AppError('factor_not_allowed', 'Your account does not allow authenticator apps.') : proofError(deps, result);
       return { otpauthUri: result.offer.uri, manualKey: result.offer.manualKey };
     },
   );
@@ -146,6 +154,8 @@ export async function apiFactorRoutes(app: FastifyInstance, { deps }: RouteConte
           throw new AppError('invalid_name', result.message);
         case 'not_started':
           throw new AppError('not_started', 'No authenticator app is being added in this session: start with POST /api/v1/factors/totp.');
+        case 'not_allowed':
+          throw new AppError('factor_not_allowed', 'Your account does not allow authenticator apps.');
         case 'invalid_code':
           throw new AppError('invalid_code');
         case 'locked':

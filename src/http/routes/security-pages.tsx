@@ -18,7 +18,7 @@ import { RecoveryCodesPage, StepUpPage } from '../views/mfa.tsx';
 import { AddAuthenticatorPage, AddSecurityKeyPage, SecurityPage } from '../views/security.tsx';
 import { addSecurityKey } from '../../services/key-addition.ts';
 import { totpFactorsOf } from '../../services/factors/totp.ts';
-import { userFactors } from '../../services/factors/index.ts';
+import { usableFactorsOf } from '../../services/factors/index.ts';
 import { relyingPartyOf } from '../relying-party.ts';
 
 // "Your security" (issue 14), for every signed-in user, without JavaScript:
@@ -35,13 +35,18 @@ const notices: Record<string, string> = {
   expired: 'Adding the authenticator app was not finished in this session: start again.',
 };
 
+const notAllowed = {
+  totp: 'Your account does not allow authenticator apps: ask your administrator.',
+  webauthn: 'Your account does not allow security keys or passkeys: ask your administrator.',
+};
+
 export async function securityPages(app: FastifyInstance, { deps }: RouteContext) {
   const html = (reply: FastifyReply, status: number, body: string) => reply.code(status).type('text/html; charset=utf-8').send(body);
 
   async function overview(request: FastifyRequest, reply: FastifyReply, status: number, text: { notice?: string | undefined; error?: string } = {}) {
     const auth = principalOf(request);
-    const factors = await listOwnFactors(deps, auth);
-    return html(reply, status, renderPage(<SecurityPage csrf={csrfToken(request, reply)} viewer={viewerOf(auth)} factors={factors} mfaRequired={auth.account.mfaEnabled} {...text} />));
+    const own = await listOwnFactors(deps, auth);
+    return html(reply, status, renderPage(<SecurityPage csrf={csrfToken(request, reply)} viewer={viewerOf(auth)} own={own} {...text} />));
   }
 
   /** The step-up page, or what a refused proof of a current factor answers instead. */
@@ -87,7 +92,7 @@ export async function securityPages(app: FastifyInstance, { deps }: RouteContext
   app.post('/account/security/factors/:id/remove', { config: { access: 'signed-in' }, preHandler: app.csrfProtection }, async (request, reply) => {
     const auth = principalOf(request);
     const id = factorIdOf(request);
-    const factor = id && (await listOwnFactors(deps, auth)).find((f) => f.id === id);
+    const factor = id && (await listOwnFactors(deps, auth)).factors.find((f) => f.id === id);
     if (!id || !factor) return overview(request, reply, 404, { error: notices.gone! });
     const code = formField(request.body, 'confirm') === '1' ? formField(request.body, 'code') : undefined;
     const result = await removeOwnFactor(deps, auth, id, code, request.ip);
@@ -117,6 +122,7 @@ export async function securityPages(app: FastifyInstance, { deps }: RouteContext
     const code = formField(request.body, 'confirm') === '1' ? formField(request.body, 'code') : undefined;
     const result = await startTotpAddition(deps, auth, code, request.ip);
     if (result.ok) return reply.redirect('/account/security/authenticator', 303);
+    if (result.reason === 'not_allowed') return overview(request, reply, 409, { error: notAllowed.totp });
     return refused(request, reply, auth, result, { action: '/account/security/authenticator', what: 'add an authenticator app' });
   });
 
@@ -160,6 +166,8 @@ export async function securityPages(app: FastifyInstance, { deps }: RouteContext
         return addPage(request, reply, 401, { error: codeErrorMessage({ ok: false, reason: 'invalid', ...(result.clockSkewMinutes ? { clockSkewMinutes: result.clockSkewMinutes } : {}) }), name });
       case 'not_started':
         return reply.redirect('/account/security?done=expired', 303);
+      case 'not_allowed':
+        return overview(request, reply, 409, { error: notAllowed.totp });
       case 'locked':
         reply.header('retry-after', String(retryAfterSeconds(result.lockedUntil, deps.clock.now())));
         return html(reply, 429, renderPage(<MessagePage title="Locked" message={lockedMessage(result.lockedUntil, deps.clock.now())} csrf={csrfToken(request, reply)} viewer={viewerOf(auth)} alert />));
@@ -167,7 +175,9 @@ export async function securityPages(app: FastifyInstance, { deps }: RouteContext
   });
   async function keyPage(request: FastifyRequest, reply: FastifyReply, status: number, extra: { error?: string; name?: string } = {}) {
     const auth = principalOf(request);
-    const askCode = totpFactorsOf({ factors: await userFactors(deps, auth.account.id, auth.user.id) }).length > 0;
+    const usable = await usableFactorsOf(deps, auth.account.id, auth.user);
+    if (!usable.kinds.includes('webauthn')) return overview(request, reply, 409, { error: notAllowed.webauthn });
+    const askCode = totpFactorsOf(usable).length > 0;
     return html(reply, status, renderPage(<AddSecurityKeyPage csrf={csrfToken(request, reply)} viewer={viewerOf(auth)} askCode={askCode} {...extra} />));
   }
 
@@ -186,6 +196,8 @@ export async function securityPages(app: FastifyInstance, { deps }: RouteContext
     switch (result.reason) {
       case 'invalid_name':
         return keyPage(request, reply, 400, { error: result.message, name });
+      case 'not_allowed':
+        return overview(request, reply, 409, { error: notAllowed.webauthn });
       case 'key_refused':
         return keyPage(request, reply, 400, { error: 'Your security key’s answer was not accepted. Try again with the key, or another one.', name });
       case 'code_required':

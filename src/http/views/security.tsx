@@ -1,5 +1,5 @@
 /** @jsxRuntime automatic @jsxImportSource preact */
-import type { OwnFactor } from '../../services/own-factors.ts';
+import type { OwnFactor, OwnFactors } from '../../services/own-factors.ts';
 import { CsrfField, Layout } from './layout.tsx';
 import type { Viewer } from './layout.tsx';
 import { formatTime } from './format.ts';
@@ -10,16 +10,17 @@ const typeNames: Record<OwnFactor['type'], string> = { totp: 'Authenticator app'
 export interface SecurityPageProps {
   csrf: string;
   viewer: Viewer;
-  factors: OwnFactor[];
-  /** Whether the account requires MFA: the last factor then cannot be removed. */
-  mfaRequired: boolean;
+  /** The factors, the kinds the user may add, and whether a second factor is required (the last usable one then stays). */
+  own: OwnFactors;
   notice?: string | undefined;
   error?: string | undefined;
 }
 
-/** "Your security": the user's own factors, with rename and remove, new recovery codes, another authenticator app. */
-export function SecurityPage({ csrf, viewer, factors, mfaRequired, notice, error }: SecurityPageProps) {
-  const last = mfaRequired && factors.length === 1;
+/** "Your security": the user's own factors, with rename and remove, new recovery codes, another authenticator app or key. */
+export function SecurityPage({ csrf, viewer, own, notice, error }: SecurityPageProps) {
+  const { factors, kinds, required } = own;
+  const usable = factors.filter((f) => f.allowed);
+  const isLast = (f: OwnFactor) => required && f.allowed && usable.length === 1;
   return (
     <Layout title="Your security" csrf={csrf} viewer={viewer}>
       <h1>Your security</h1>
@@ -54,7 +55,7 @@ export function SecurityPage({ csrf, viewer, factors, mfaRequired, notice, error
             {factors.map((f) => (
               <tr>
                 <td>{f.name}</td>
-                <td>{typeNames[f.type]}</td>
+                <td>{f.allowed ? typeNames[f.type] : `${typeNames[f.type]} (not allowed by your account)`}</td>
                 <td>{formatTime(f.createdAt)}</td>
                 <td>{f.lastUsedAt === null ? 'Never' : formatTime(f.lastUsedAt)}</td>
                 <td>
@@ -64,7 +65,7 @@ export function SecurityPage({ csrf, viewer, factors, mfaRequired, notice, error
                     <input id={`name-${f.id}`} name="name" value={f.name} required maxLength={64} />
                     <button type="submit">Rename</button>
                   </form>{' '}
-                  {last ? (
+                  {isLast(f) ? (
                     <span class="help">Your only factor: add another before removing it.</span>
                   ) : (
                     <form method="post" action={`/account/security/factors/${f.id}/remove`} class="inline">
@@ -82,15 +83,19 @@ export function SecurityPage({ csrf, viewer, factors, mfaRequired, notice, error
       )}
       <section aria-labelledby="add-title">
         <h2 id="add-title">Add a factor</h2>
-        <form method="post" action="/account/security/authenticator">
-          <CsrfField token={csrf} />
-          <button type="submit">Add an authenticator app</button>
-        </form>
-        <p>
-          <a href="/account/security/security-key">Add a security key or passkey</a>
-        </p>
+        {kinds.includes('totp') && (
+          <form method="post" action="/account/security/authenticator">
+            <CsrfField token={csrf} />
+            <button type="submit">Add an authenticator app</button>
+          </form>
+        )}
+        {kinds.includes('webauthn') && (
+          <p>
+            <a href="/account/security/security-key">Add a security key or passkey</a>
+          </p>
+        )}
       </section>
-      {factors.length > 0 && (
+      {usable.length > 0 && (
         <section aria-labelledby="codes-title">
           <h2 id="codes-title">Recovery codes</h2>
           <p>Lost your recovery codes, or used most of them? Make new ones: the earlier ones stop working, and the new ones are shown only once.</p>
