@@ -327,6 +327,39 @@ for (const kind of await storeKinds()) {
       expect(await t.deps.store.recoveryCodes.countUnused(strict.accountId, userId)).toBe(10);
     });
 
+    it('an admin who must use a security key keeps the last one, also where the account’s MFA is off', async () => {
+      const open = await seedTenant(t.deps, 'Admins Use Keys Ltd');
+      const now = t.clock.now();
+      const key = {
+        id: randomId({ bytes: (n) => randomBytes(n) }),
+        accountId: open.accountId,
+        userId: open.adminId,
+        type: 'webauthn' as const,
+        name: 'Admin key',
+        createdAt: now,
+        createdIp: null,
+        lastUsedAt: null,
+        credentialId: randomBytes(16).toString('base64url'),
+        publicKey: randomBytes(32).toString('base64url'),
+        signCount: 0,
+        transports: [],
+      };
+      await t.deps.store.factors.createWebAuthn(key);
+      await t.deps.store.accessRules.putFactorPolicy(open.accountId, { allowed: ['totp', 'webauthn'], adminsNeedKey: true }, now);
+      const session = await createSession(t.deps, { accountId: open.accountId, id: open.adminId }, 'full', { ip: '127.0.0.1', agent: null }, [
+        { kind: 'password', at: now },
+        { kind: 'webauthn', at: now },
+      ]);
+      const client = new TestBrowser(t.app);
+      client.cookies.set('portcullis', session.token);
+      const res = await client.json('DELETE', `/api/v1/factors/${key.id}`, {});
+      expect(res.statusCode, res.body).toBe(409);
+      expect(res.json()).toMatchObject({ error: 'last_factor' });
+      // An authenticator app does not count for an admin here: the admin may not add one.
+      expect((await client.json('POST', '/api/v1/factors/totp', {})).json()).toMatchObject({ error: 'factor_not_allowed' });
+      expect(await factorsIn(open.adminId, open.accountId)).toHaveLength(1);
+    });
+
     it('in an account without MFA: an app is added without a code (none is held) and comes with recovery codes; the last one may go, and its recovery codes with it', async () => {
       const open = await seedTenant(t.deps, 'Open Ltd');
       const client = new TestBrowser(t.app);
