@@ -6,6 +6,7 @@ import { storeKinds } from '../helpers/stores.ts';
 import { CaseCounter, clientIp, expectPage, formOf, hostileCode, hostileEntries, hostileText, hostileValue, invalidName, pct, runs, SEED } from './fuzz-support.ts';
 import type { Entries } from './fuzz-support.ts';
 import { buildWorld, ORIGIN } from './fuzz-world.ts';
+import { checkFactorName } from '../../src/services/own-factors.ts';
 import type { Caller, World } from './fuzz-world.ts';
 
 // Hostile input at every form: anonymous, as a signed-in admin with a valid
@@ -254,6 +255,44 @@ for (const kind of await storeKinds()) {
             expectPage(await post(`/manage/console/applications/${id}${suffix}`, w.admin, entries, ip), `POST /manage/console/applications/:id${suffix}`, [400, 403, 404, 413]);
           }
           await expectNothingWritten('POST /manage/console/applications/:id');
+        }),
+        n(300),
+      );
+    });
+
+    it('Your security’s forms refuse hostile names, codes, ids and key answers, changing no factor or recovery code', async () => {
+      // Pending Co's alice holds one authenticator app (MFA on: it is her last factor); Acme's alice holds none (MFA off).
+      const [own] = await w.t.deps.store.factors.forUser(w.pendingCo.accountId, w.pendingCo.adminId);
+      expect(own).toBeDefined();
+      const anyId = fc.oneof(fc.constant(own!.id), fc.stringMatching(/^[0-9a-f]{32}$/), hostileText.map(pct).filter((s) => s.length > 0 && s.length <= 100));
+      const badName = fc.oneof(hostileText.filter((v) => !checkFactorName(v).ok), fc.constantFrom('', '   ', 'x'.repeat(65), 'a\u202eb', 'a\u0007b'));
+      const code = fc.oneof(hostileCode, hostileValue);
+      const arb = fc.record({
+        who: anyCaller(),
+        id: anyId,
+        rename: hostileEntries({ name: badName }, []),
+        remove: hostileEntries({ code, confirm: fc.oneof(fc.constant('1'), hostileValue) }, []),
+        recovery: hostileEntries({ code, confirm: fc.oneof(fc.constant('1'), hostileValue) }, []),
+        confirm: hostileEntries({ code }, ['name']),
+        key: hostileEntries({ credential: fc.oneof(hostileText, hostileValue) }, ['code', 'name']),
+        ip: clientIp,
+      });
+      await fc.assert(
+        fc.asyncProperty(counter.count(arb), async ({ who, id, rename, remove, recovery, confirm, key, ip }) => {
+          const caller = await callerNamed(who);
+          const signedIn = who === 'admin' || who === 'stepUpAdmin';
+          // Anyone not signed in is refused before the form is read; a hostile extra _csrf field is the CSRF refusal (403).
+          const refusedCaller = [401, 403];
+          expectPage(await post(`/account/security/factors/${id}/rename`, caller, rename, ip), `rename as ${who}`, signedIn ? [400, 403, 404, 413] : refusedCaller);
+          expectPage(await post(`/account/security/factors/${id}/remove`, caller, remove, ip), `remove as ${who}`, signedIn ? [400, 403, 404, 409, 413] : refusedCaller);
+          const made = await post('/account/security/recovery-codes', caller, recovery, ip);
+          // Pending Co's alice is asked for a code (200 when none reads as one) and every one here is wrong; Acme's alice holds no factor (409).
+          expectPage(made, `recovery codes as ${who}`, who === 'stepUpAdmin' ? [200, 400, 401, 403, 413, 429] : who === 'admin' ? [400, 403, 409, 413] : refusedCaller);
+          if (made.statusCode === 429) await w.liftCodeLocks();
+          // Nothing is being added in these sessions: back to Your security (303), or the name refused first (400).
+          expectPage(await post('/account/security/authenticator/confirm', caller, confirm, ip), `confirm as ${who}`, signedIn ? [303, 400, 403, 413] : refusedCaller);
+          expectPage(await post('/account/security/security-key', caller, key, ip), `security key as ${who}`, signedIn ? [400, 403, 413] : refusedCaller);
+          await expectNothingWritten('Your security');
         }),
         n(300),
       );
