@@ -7,6 +7,7 @@ import { hasFactor } from './factors/index.ts';
 import { inTransaction } from './deps.ts';
 import type { Deps } from './deps.ts';
 import { describeAgent } from './device-names.ts';
+import { useRememberedBrowser } from './remembered-browsers.ts';
 import { createSession } from './sessions.ts';
 import { admitAttempt, checkAdmitted, checkThrottle, clearThrottle, countFailure } from './throttle.ts';
 
@@ -23,6 +24,12 @@ export interface SignInInput {
    * user sets a factor up if they have none.
    */
   secondFactorRequested?: boolean;
+  /**
+   * The browser's remembered-browser cookie, if any (remembered-browsers.ts):
+   * where it is this user's and live, the account's MFA does not ask for the
+   * code at this sign-in.
+   */
+  rememberedToken?: string | undefined;
 }
 
 /**
@@ -123,11 +130,29 @@ export async function signIn(deps: Deps, input: SignInInput): Promise<SignInResu
   // With MFA on (or asked for), the password only opens a short-lived pending session; the
   // second factor turns it into a full one. One transaction: one commit (a disk
   // sync on PostgreSQL) instead of three.
-  const state = account.mfaEnabled || input.secondFactorRequested === true ? 'pending' : 'full';
-  const session = await inTransaction(deps, async (tx) => {
+  const asked: 'pending' | 'full' = account.mfaEnabled || input.secondFactorRequested === true ? 'pending' : 'full';
+  const { session, state } = await inTransaction(deps, async (tx) => {
     await clearThrottle(tx, userKey);
+    // Also takes the user's row (PostgreSQL), as Reset MFA does first: a reset
+    // that came first has deleted the remembered browsers read below, and one
+    // that comes later ends the session made here.
     await tx.store.users.markActive(account.id, found.id, deps.clock.now());
-    const made = await createSession(tx, found, state, { ip: input.ip, agent: describeAgent(input.userAgent) });
+    // A remembered browser stands in for the account's MFA only: an
+    // application that asked for a second factor (acr_values) gets a code of
+    // this sign-in. The user must still hold a factor.
+    const remembered =
+      asked === 'pending' && account.mfaEnabled && input.secondFactorRequested !== true && input.rememberedToken !== undefined && (await hasFactor(tx, account.id, found.id))
+        ? await useRememberedBrowser(tx, account.id, found.id, input.rememberedToken)
+        : undefined;
+    const state: 'pending' | 'full' = remembered ? 'full' : asked;
+    const now = deps.clock.now();
+    const methods = remembered
+      ? [
+          { kind: 'password' as const, at: now },
+          { kind: 'remembered_browser' as const, at: now },
+        ]
+      : undefined;
+    const made = await createSession(tx, found, state, { ip: input.ip, agent: describeAgent(input.userAgent) }, methods);
     await audit(tx, {
       accountId: account.id,
       actorUserId: found.id,
@@ -137,9 +162,9 @@ export async function signIn(deps: Deps, input: SignInInput): Promise<SignInResu
       target: found.username,
       ip: input.ip,
       result: 'success',
-      detail: { session: state },
+      detail: { session: state, ...(remembered ? { rememberedBrowser: remembered } : {}) },
     });
-    return made;
+    return { session: made, state };
   });
   const mfaEnrolled = state === 'pending' && (await hasFactor(deps, account.id, found.id));
   return { ok: true, token: session.token, state, mfaEnrolled, passwordChangeRequired: found.passwordChangeRequired };

@@ -30,6 +30,7 @@ function toRules(row: Selectable<AccountAccessRulesTable>): AccessRules {
       inactiveDays: row.inactive_days,
     },
     inactiveFrom: row.inactive_from,
+    rememberBrowserDays: row.remember_browser_days ?? 0,
   };
 }
 
@@ -63,6 +64,16 @@ export function accessRuleQueries(db: Kysely<Database>) {
         inactive_from: inactiveFrom,
         updated_at: now,
       };
+      await db
+        .insertInto('account_access_rules')
+        .values({ account_id: accountId, ...values })
+        .onConflict((oc) => oc.column('account_id').doUpdateSet(values))
+        .execute();
+    },
+
+    /** Saves Remember this browser's days only (0: off). */
+    async putRememberBrowserDays(accountId: string, days: number, now: number): Promise<void> {
+      const values = { remember_browser_days: days, updated_at: now };
       await db
         .insertInto('account_access_rules')
         .values({ account_id: accountId, ...values })
