@@ -3,6 +3,7 @@ import { Type } from '@fastify/type-provider-typebox';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { policyInput, rangeLimits } from '../../domain/access-rules.ts';
 import { accessRules, savePolicy, saveRestriction } from '../../services/access-rules.ts';
+import { saveRememberBrowserDays } from '../../services/remembered-browsers.ts';
 import { adminOperation, ErrorBody } from '../api-schemas.ts';
 import { principalOf } from '../access.ts';
 import { AppError } from '../app-error.ts';
@@ -25,7 +26,8 @@ const Policy = Type.Object(
   { additionalProperties: false },
 );
 const Restriction = Type.Object({ ranges: Type.Array(Range), appliesTo: AppliesTo });
-const Rules = Type.Object({ ranges: Type.Array(Range), appliesTo: AppliesTo, policy: Policy });
+const RememberDays = Type.Integer({ description: 'Remember this browser: days a remembered browser skips the code, 1 to 30; 0: off (the default)' });
+const Rules = Type.Object({ ranges: Type.Array(Range), appliesTo: AppliesTo, policy: Policy, rememberBrowserDays: RememberDays });
 
 export async function apiAccessRulesRoutes(app: FastifyInstance, { deps }: RouteContext) {
   const api = app.withTypeProvider<TypeBoxTypeProvider>();
@@ -36,7 +38,7 @@ export async function apiAccessRulesRoutes(app: FastifyInstance, { deps }: Route
     { config: { access }, schema: { ...adminOperation, summary: 'Account Access Control: allowed networks and login policy', response: { 200: Rules, 401: ErrorBody, 403: ErrorBody } } },
     async (request) => {
       const rules = await accessRules(deps, principalOf(request).account.id);
-      return { ranges: rules.ranges, appliesTo: rules.appliesTo, policy: policyInput(rules.policy) };
+      return { ranges: rules.ranges, appliesTo: rules.appliesTo, policy: policyInput(rules.policy), rememberBrowserDays: rules.rememberBrowserDays };
     },
   );
 
@@ -91,6 +93,26 @@ export async function apiAccessRulesRoutes(app: FastifyInstance, { deps }: Route
       if (!result.ok) throw new AppError('invalid_request', Object.values(result.errors).join(' '));
       const saved = await accessRules(deps, auth.account.id);
       return { policy: policyInput(saved.policy), changed: result.changed };
+    },
+  );
+
+  api.put(
+    '/api/v1/account/access-rules/remember-browser',
+    {
+      config: { access },
+      schema: {
+        ...adminOperation,
+        summary: 'Account Access Control: Remember this browser',
+        description:
+          'How many days a browser remembered at the code step signs its user in with the password alone (1 to 30; 0: off). Switching it off forgets every remembered browser of the account (forgotten says how many); lowering it shortens those already remembered.',
+        body: Type.Object({ rememberBrowserDays: RememberDays }, { additionalProperties: false }),
+        response: { 200: Type.Object({ rememberBrowserDays: RememberDays, changed: Type.Boolean(), forgotten: Type.Integer() }), 400: ErrorBody, 401: ErrorBody, 403: ErrorBody },
+      },
+    },
+    async (request) => {
+      const result = await saveRememberBrowserDays(deps, principalOf(request), request.body.rememberBrowserDays, request.ip);
+      if (!result.ok) throw new AppError('invalid_request', result.message);
+      return { rememberBrowserDays: request.body.rememberBrowserDays, changed: result.changed, forgotten: result.forgotten };
     },
   );
 }
