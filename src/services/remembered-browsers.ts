@@ -146,10 +146,9 @@ export type RememberDaysResult = { ok: true; changed: boolean; forgotten: number
 
 /**
  * Saves the account's days, audited with the old and new value. Switching it
- * off deletes every remembered browser of the account. Lowering it needs no
- * write: a browser skips the code only within the current days of when it was
- * remembered (rememberedNotBefore), so those older stop at once; raising it
- * never lengthens one already remembered (its own expiry stays).
+ * off deletes every remembered browser of the account. Lowering it ends each
+ * one at most the new days after it was remembered (those older stop at
+ * once), for good: raising it again later lengthens none already remembered.
  */
 export async function saveRememberBrowserDays(deps: Deps, admin: SessionView, value: unknown, ip: string): Promise<RememberDaysResult> {
   const checked = checkRememberDays(value);
@@ -160,6 +159,7 @@ export async function saveRememberBrowserDays(deps: Deps, admin: SessionView, va
     if (old === checked.days) return { ok: true, changed: false, forgotten: 0 };
     await tx.store.accessRules.putRememberBrowserDays(account.id, checked.days, deps.clock.now());
     const forgotten = checked.days === 0 ? await tx.store.rememberedBrowsers.deleteForAccount(account.id) : 0;
+    const shortened = checked.days > 0 && checked.days < old ? await tx.store.rememberedBrowsers.shortenForAccount(account.id, checked.days * DAY) : 0;
     await audit(tx, {
       accountId: account.id,
       actorUserId: user.id,
@@ -167,7 +167,7 @@ export async function saveRememberBrowserDays(deps: Deps, admin: SessionView, va
       action: 'account.remember_browser',
       ip,
       result: 'success',
-      detail: { old, new: checked.days, ...(checked.days === 0 ? { forgotten } : {}) },
+      detail: { old, new: checked.days, ...(checked.days === 0 ? { forgotten } : {}), ...(shortened > 0 ? { shortened } : {}) },
     });
     return { ok: true, changed: true, forgotten };
   });

@@ -52,8 +52,12 @@ export async function apiMfaResetRoutes(app: FastifyInstance, { deps }: RouteCon
         ...adminOperation,
         summary: 'Forget remembered browsers: every browser that signs the user in without a code asks for one again',
         params: IdParams,
-        body: Type.Optional(Type.Object({}, { additionalProperties: false })),
+        body: Type.Object({}, { additionalProperties: false }),
         response: { 200: Type.Object({ forgotten: Type.Integer() }), 401: ErrorBody, 403: ErrorBody, 404: ErrorBody },
+      },
+      // A bare POST is a whole request.
+      preValidation: async (request) => {
+        request.body ??= {};
       },
     },
     async (request) => {

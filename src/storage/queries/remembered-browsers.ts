@@ -84,6 +84,20 @@ export function rememberedBrowserQueries(db: Kysely<Database>) {
       return Number(result.numDeletedRows);
     },
 
+    /**
+     * The account's setting was lowered: every row ends at most `lifetimeMs`
+     * after it was remembered. Answers how many were shortened.
+     */
+    async shortenForAccount(accountId: string, lifetimeMs: number): Promise<number> {
+      const result = await db
+        .updateTable('remembered_browsers')
+        .set((eb) => ({ expires_at: eb('created_at', '+', lifetimeMs) }))
+        .where('account_id', '=', accountId)
+        .where((eb) => eb('expires_at', '>', eb('created_at', '+', lifetimeMs)))
+        .executeTakeFirst();
+      return Number(result.numUpdatedRows);
+    },
+
     /** Deletes the row of a token this browser held (it is being replaced), whoever's it was in the account. */
     async deleteByToken(accountId: string, tokenHash: string): Promise<number> {
       const result = await db.deleteFrom('remembered_browsers').where('account_id', '=', accountId).where('token_hash', '=', tokenHash).executeTakeFirst();
