@@ -5,7 +5,7 @@
 
 export const DAY = 24 * 60 * 60_000;
 
-/** 0 is off (the default); at most 30 days, as the issue asks (Okta and Entra ID also stop at a few weeks to 90 days). */
+/** 0 is off (the default); at most 30 days, as issue 15 asks (Entra ID's like setting allows up to 365). */
 export const rememberBrowserBounds = { min: 0, max: 30 } as const;
 
 export type RememberDaysCheck = { ok: true; days: number } | { ok: false; message: string };
