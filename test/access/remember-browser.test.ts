@@ -10,6 +10,9 @@ import { PASSWORD, TestBrowser } from '../helpers/client.ts';
 import type { Tenant } from '../helpers/client.ts';
 import { storeKinds } from '../helpers/stores.ts';
 import { api, postForm } from '../admin/admin-support.ts';
+import { searchSettings } from '../../src/http/routes/console-pages.tsx';
+import { setCookieLines } from '../http/http-support.ts';
+import { scanQr, secretOf } from '../helpers/phone.ts';
 import { addUser, auditEvents, codeNow, enrolByPage, mfaTenant, pendingBrowser, signInByApi, signInByPage, STEP } from '../mfa/support.ts';
 
 // Issue 15, Remember this browser: off by default; when the account allows
@@ -130,6 +133,44 @@ describe.each(await storeKinds())('Remember this browser (%s)', (kind) => {
     expect(same.json()).toEqual({ rememberBrowserDays: 7, changed: false, forgotten: 0 });
     const events = await auditEvents(t, tenant.accountId, 'account.remember_browser');
     expect(events.map((e) => [e.actor, e.detail])).toEqual([['alice', { old: 0, new: 7 }]]);
+  });
+
+  it('is found by Search settings and shown on Account Access Control', async () => {
+    for (const q of ['remember', 'remember this browser', 'remembered browsers']) expect(searchSettings(q).map((r) => r.title), q).toContain('Account Access Control');
+    t.clock.advance(STEP);
+    const page = await signInByPage(t, tenant, 'alice', aliceSecret);
+    const body = (await page.get('/manage/console/account-access-control')).body;
+    expect(body).toContain('<legend>Remember this browser</legend>');
+    expect(body).toContain('Switching it off forgets every remembered browser of the account');
+  });
+
+  it('works through the API too: rememberBrowser at the code step, then the password alone', async () => {
+    await setDays(3);
+    const { id, secret } = await user('api-anna');
+    t.clock.advance(STEP);
+    const client = new TestBrowser(t.app);
+    expect((await client.json('POST', '/api/v1/login', { accountId: tenant.accountId, username: 'api-anna', password: PASSWORD })).json()).toEqual({ state: 'mfa_required' });
+    const done = await client.json('POST', '/api/v1/login/mfa', { code: codeNow(t, secret), rememberBrowser: true });
+    expect(done.json()).toEqual({ state: 'authenticated', rememberedDays: 3 });
+    expect(rememberCookieOf(done)).toMatchObject({ httpOnly: true, maxAge: 3 * 24 * 60 * 60 });
+    expect(await rowsOf(id)).toHaveLength(1);
+    client.cookies.delete('portcullis');
+    expect((await client.json('POST', '/api/v1/login', { accountId: tenant.accountId, username: 'api-anna', password: PASSWORD })).json()).toEqual({ state: 'authenticated' });
+    // Raising the days lengthens none already remembered: the row keeps its 3 days.
+    await setDays(7);
+    const [row] = await rowsOf(id);
+    expect(row!.expires_at - row!.created_at).toBe(3 * DAY);
+
+    // One remember cookie a browser: another user remembering this browser replaces anna's, whose row goes.
+    const ben = await user('api-ben');
+    client.cookies.delete('portcullis');
+    t.clock.advance(STEP);
+    expect((await client.json('POST', '/api/v1/login', { accountId: tenant.accountId, username: 'api-ben', password: PASSWORD })).json()).toEqual({ state: 'mfa_required' });
+    expect((await client.json('POST', '/api/v1/login/mfa', { code: codeNow(t, ben.secret), rememberBrowser: true })).json()).toEqual({ state: 'authenticated', rememberedDays: 7 });
+    expect(await rowsOf(id)).toEqual([]);
+    expect(await rowsOf(ben.id)).toHaveLength(1);
+    client.cookies.delete('portcullis');
+    expect((await client.json('POST', '/api/v1/login', { accountId: tenant.accountId, username: 'api-anna', password: PASSWORD })).json()).toEqual({ state: 'mfa_required' });
   });
 
   it('skips the code on the remembered browser, asks the password still, and says so in the session’s methods (pwd, remembered; no mfa)', async () => {
@@ -320,5 +361,52 @@ describe.each(await storeKinds())('Remember this browser (%s)', (kind) => {
     expect(await signInAgain(two.browser, 'carl')).toBe('/login/mfa');
     const events = await auditEvents(t, tenant.accountId, 'account.remember_browser');
     expect(events.map((e) => e.detail)).toContainEqual(expect.objectContaining({ old: 7, new: 0, forgotten: off.json<{ forgotten: number }>().forgotten }));
+  });
+});
+
+describe('Remember this browser behind https (sqlite)', () => {
+  let t: TestApp;
+  let tenant: Tenant;
+  const origin = 'https://portcullis.example';
+  const browser = () => {
+    const b = new TestBrowser(t.app, 'portcullis.example');
+    b.origin = origin;
+    return b;
+  };
+
+  beforeAll(async () => {
+    t = await buildTestApp('sqlite', { PORTCULLIS_PUBLIC_URL: origin });
+    tenant = await mfaTenant(t);
+  });
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  it('names the cookie __Host-portcullis-remember: Secure, HttpOnly, SameSite=Lax, Path=/, no Domain, Max-Age the days', async () => {
+    const admin = browser();
+    await admin.signIn(tenant.accountId, 'alice', PASSWORD);
+    const secret = secretOf(scanQr((await admin.get('/login/mfa')).body));
+    expect((await admin.post('/login/mfa', { code: codeNow(t, secret) })).statusCode).toBe(200);
+    await admin.get('/manage/console/account-access-control');
+    expect((await admin.post('/manage/console/account-access-control/remember-browser', { rememberBrowserDays: '30' })).statusCode).toBe(303);
+
+    t.clock.advance(STEP);
+    const b = browser();
+    await b.signIn(tenant.accountId, 'alice', PASSWORD);
+    expect((await b.get('/login/mfa')).body).toMatch(/Don’t ask for a code on this browser for 30 days/);
+    const answer = await b.post('/login/mfa', { code: codeNow(t, secret), rememberBrowser: 'yes' });
+    expect(answer.statusCode).toBe(303);
+    expect(rememberCookieOf(answer)).toBeUndefined();
+    const line = setCookieLines(answer).find((l) => l.startsWith('__Host-portcullis-remember='));
+    expect(line).toBeDefined();
+    expect(line).toMatch(/;\s*Secure(;|$)/i);
+    expect(line).toMatch(/;\s*HttpOnly(;|$)/i);
+    expect(line).toMatch(/;\s*SameSite=Lax(;|$)/i);
+    expect(line).toMatch(/;\s*Path=\/(;|$)/i);
+    expect(line).toMatch(/;\s*Max-Age=2592000(;|$)/i);
+    expect(line).not.toMatch(/Domain=/i);
+    b.cookies.delete('__Host-portcullis');
+    const again = await b.signIn(tenant.accountId, 'alice', PASSWORD);
+    expect(again.headers.location).toBe('/');
   });
 });
