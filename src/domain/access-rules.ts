@@ -1,4 +1,6 @@
 import { addressRanges, isAddressRange } from './addresses.ts';
+import { defaultFactorPolicy } from './factor-policy.ts';
+import type { FactorPolicy } from './factor-policy.ts';
 import type { Role } from './roles.ts';
 
 // Account Access Control's sign-in rules (issue 15): where an account's users
@@ -40,6 +42,8 @@ export interface AccessRules extends AddressRestriction {
   inactiveFrom: number | null;
   /** Remember this browser: days a browser may skip the code; 0: off (domain/remember-browser.ts). */
   rememberBrowserDays: number;
+  /** Which second factors count, and whether admins need a security key (factor-policy.ts). */
+  factors: FactorPolicy;
 }
 
 export const noAccessRules: AccessRules = {
@@ -48,6 +52,7 @@ export const noAccessRules: AccessRules = {
   policy: { minPasswordLength: null, lockAfterFailures: null, idleTimeoutMs: null, absoluteTimeoutMs: null, inactiveDays: null },
   inactiveFrom: null,
   rememberBrowserDays: 0,
+  factors: defaultFactorPolicy,
 };
 
 export const rangeLimits = { maxRanges: 100, maxLabel: 100 } as const;

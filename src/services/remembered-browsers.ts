@@ -1,5 +1,7 @@
 import { rememberBrowserDefaults } from '../config/defaults.ts';
+import { keyRequired } from '../domain/factor-policy.ts';
 import { randomId } from '../domain/providers.ts';
+import type { Role } from '../domain/roles.ts';
 import { checkRememberDays, DAY, rememberedNotBefore } from '../domain/remember-browser.ts';
 import type { RememberedBrowserView } from '../storage/queries/remembered-browsers.ts';
 import type { SessionView } from '../storage/queries/sessions.ts';
@@ -30,6 +32,16 @@ export async function rememberBrowserDays(deps: Pick<Deps, 'store'>, accountId: 
   return (await deps.store.accessRules.get(accountId)).rememberBrowserDays;
 }
 
+/**
+ * The days a user of this role may have a browser remembered for: none for
+ * an admin who must sign in with a security key (Account Access Control's
+ * factor policy), whose sign-ins a remembered browser never skips.
+ */
+export async function rememberDaysFor(deps: Pick<Deps, 'store'>, accountId: string, role: Role): Promise<number> {
+  const rules = await deps.store.accessRules.get(accountId);
+  return keyRequired(rules.factors, role) ? 0 : rules.rememberBrowserDays;
+}
+
 export interface Remembered {
   token: string;
   /** For the cookie's Max-Age. */
@@ -49,7 +61,7 @@ export async function rememberBrowser(
   previousToken: string | undefined,
 ): Promise<Remembered | undefined> {
   const { account, user } = view;
-  const days = await rememberBrowserDays(tx, account.id);
+  const days = await rememberDaysFor(tx, account.id, user.role);
   if (days <= 0) return undefined;
   const now = tx.clock.now();
   const token = Buffer.from(tx.random.bytes(rememberBrowserDefaults.tokenBytes)).toString('base64url');

@@ -1,4 +1,5 @@
 import { addressBucket } from '../domain/addresses.ts';
+import { keyRequired } from '../domain/factor-policy.ts';
 import { isAccountNumber, usernameKey } from '../domain/names.ts';
 import type { ThrottleKey } from '../storage/records.ts';
 import { accessRules, lockAfterFailuresOf, mayUseFrom } from './access-rules.ts';
@@ -130,7 +131,9 @@ export async function signIn(deps: Deps, input: SignInInput): Promise<SignInResu
   // With MFA on (or asked for), the password only opens a short-lived pending session; the
   // second factor turns it into a full one. One transaction: one commit (a disk
   // sync on PostgreSQL) instead of three.
-  const asked: 'pending' | 'full' = account.mfaEnabled || input.secondFactorRequested === true ? 'pending' : 'full';
+  // An admin who must use a security key is asked for one even where the account's MFA is off.
+  const keyNeeded = keyRequired(rules.factors, found.role);
+  const asked: 'pending' | 'full' = account.mfaEnabled || input.secondFactorRequested === true || keyNeeded ? 'pending' : 'full';
   const { session, state } = await inTransaction(deps, async (tx) => {
     await clearThrottle(tx, userKey);
     // Also takes the user's row (PostgreSQL), as Reset MFA does first: a reset
@@ -138,10 +141,16 @@ export async function signIn(deps: Deps, input: SignInInput): Promise<SignInResu
     // that comes later ends the session made here.
     await tx.store.users.markActive(account.id, found.id, deps.clock.now());
     // A remembered browser stands in for the account's MFA only: an
-    // application that asked for a second factor (acr_values) gets a code of
-    // this sign-in. The user must still hold a factor.
+    // application that asked for a second factor (acr_values), or an admin who
+    // must use a security key, gets a second factor of this sign-in. The user
+    // must still hold a factor that counts under the account's factor policy.
     const remembered =
-      asked === 'pending' && account.mfaEnabled && input.secondFactorRequested !== true && input.rememberedToken !== undefined && (await hasFactor(tx, account.id, found.id))
+      asked === 'pending' &&
+      account.mfaEnabled &&
+      input.secondFactorRequested !== true &&
+      !keyNeeded &&
+      input.rememberedToken !== undefined &&
+      (await hasFactor(tx, account.id, found))
         ? await useRememberedBrowser(tx, account.id, found.id, input.rememberedToken)
         : undefined;
     const state: 'pending' | 'full' = remembered ? 'full' : asked;
@@ -166,7 +175,7 @@ export async function signIn(deps: Deps, input: SignInInput): Promise<SignInResu
     });
     return { session: made, state };
   });
-  const mfaEnrolled = state === 'pending' && (await hasFactor(deps, account.id, found.id));
+  const mfaEnrolled = state === 'pending' && (await hasFactor(deps, account.id, found));
   return { ok: true, token: session.token, state, mfaEnrolled, passwordChangeRequired: found.passwordChangeRequired };
 }
 

@@ -41,12 +41,15 @@ export interface AccountAccessRulesTable {
   absolute_timeout_ms: Generated<number | null>;
   inactive_days: Generated<number | null>;
   inactive_from: Generated<number | null>;
-  /** Remember this browser: days a browser may skip the code; null or 0: off (migration 011). */
+  /** Remember this browser: days a browser may skip the code; null or 0: off (migration 012). */
   remember_browser_days: Generated<number | null>;
+  /** The allowed kinds of factor, comma-separated (migration 011). */
+  allowed_factors: Generated<string>;
+  admins_need_key: Generated<number>;
   updated_at: number;
 }
 
-/** A browser a user chose to remember (migration 011): found by the hash of its cookie's token only. */
+/** A browser a user chose to remember (migration 012): found by the hash of its cookie's token only. */
 export interface RememberedBrowsersTable {
   id: string;
   account_id: string;

@@ -13,6 +13,8 @@ import { api, postForm } from '../admin/admin-support.ts';
 import { searchSettings } from '../../src/http/routes/console-pages.tsx';
 import { setCookieLines } from '../http/http-support.ts';
 import { scanQr, secretOf } from '../helpers/phone.ts';
+import { SoftKey } from '../helpers/authenticator.ts';
+import type { CeremonyOptionsJSON } from '../helpers/authenticator.ts';
 import { addUser, auditEvents, codeNow, enrolByPage, mfaTenant, pendingBrowser, signInByApi, signInByPage, STEP } from '../mfa/support.ts';
 
 // Issue 15, Remember this browser: off by default; when the account allows
@@ -347,6 +349,35 @@ describe.each(await storeKinds())('Remember this browser (%s)', (kind) => {
     const res = await api(t, await admin(), 'POST', `/api/v1/users/${id}/forget-browsers`);
     expect(res.json()).toEqual({ forgotten: 1 });
     expect(await signInAgain(again, 'abel')).toBe('/login/mfa');
+  });
+
+  it('never skips the second factor of an admin who must use a security key (the factor policy), nor remembers theirs; an agent’s still skips', async () => {
+    await setDays(7);
+    await addUser(t, tenant, 'root', { role: 'admin' });
+    t.clock.advance(STEP);
+    const { secret } = await enrolByPage(t, tenant, 'root');
+    const { browser } = await remember('root', secret);
+    const agent = await remember('dora', (await user('dora')).secret);
+    expect(await signInAgain(browser, 'root')).toBe('/');
+    await t.deps.store.accessRules.putFactorPolicy(tenant.accountId, { allowed: ['totp', 'webauthn'], adminsNeedKey: true }, t.clock.now());
+    try {
+      // Root sets up a key (WebAuthn wants a host name: localhost), from a browser that holds root's remember cookie; asking to remember it does nothing.
+      const keyed = new TestBrowser(t.app, 'localhost:3000');
+      keyed.cookies.set(COOKIE, browser.cookies.get(COOKIE)!);
+      expect(await signInAgain(keyed, 'root')).toBe('/login/mfa');
+      const options = (await keyed.json('POST', '/api/v1/login/mfa/webauthn/options', {})).json<{ mode: string; options: CeremonyOptionsJSON }>();
+      expect(options.mode).toBe('register');
+      const key = new SoftKey('http://localhost:3000', 'localhost');
+      const registered = await keyed.json('POST', '/api/v1/login/mfa', { method: 'webauthn', credential: key.register(options.options), rememberBrowser: true });
+      expect(registered.statusCode, registered.body).toBe(200);
+      expect(registered.json()).not.toHaveProperty('rememberedDays');
+      // Root now holds a key that counts, and the browser still holds the token remembered with the app: the key is asked.
+      expect(await signInAgain(keyed, 'root')).toBe('/login/mfa');
+      expect((await keyed.get('/login/mfa')).body).not.toMatch(CHECKBOX);
+      expect(await signInAgain(agent.browser, 'dora')).toBe('/');
+    } finally {
+      await t.deps.store.accessRules.putFactorPolicy(tenant.accountId, { allowed: ['totp', 'webauthn'], adminsNeedKey: false }, t.clock.now());
+    }
   });
 
   it('is ended for everyone of the account when the setting is switched off', async () => {

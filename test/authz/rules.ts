@@ -187,6 +187,14 @@ export const rules: Rule[] = [
     body: () => ({ minPasswordLength: '', lockAfterFailures: '', idleTimeoutMinutes: '', absoluteTimeoutMinutes: '', inactiveDays: '' }),
     admitted: { redirect: '/manage/console/account-access-control?saved=1' },
   },
+  // The second factors allowed (issue 14): both kinds, no key required for admins (the default) changes nothing.
+  {
+    method: 'POST',
+    url: '/manage/console/account-access-control/factors',
+    kind: 'page',
+    body: () => ({ allowed: ['totp', 'webauthn'] }),
+    admitted: { redirect: '/manage/console/account-access-control?saved=1' },
+  },
   // Remember this browser (issue 15): saving it off, as it is, changes nothing.
   {
     method: 'POST',
@@ -322,6 +330,7 @@ export const rules: Rule[] = [
     body: () => ({ minPasswordLength: null, lockAfterFailures: null, idleTimeoutMinutes: null, absoluteTimeoutMinutes: null, inactiveDays: null }),
     admitted: 'ok',
   },
+  { method: 'PUT', url: '/api/v1/account/access-rules/factors', kind: 'api', body: () => ({ allowed: ['totp', 'webauthn'], adminsNeedKey: false }), admitted: 'ok' },
   { method: 'PUT', url: '/api/v1/account/access-rules/remember-browser', kind: 'api', body: () => ({ rememberBrowserDays: 0 }), admitted: 'ok' },
   { method: 'GET', url: '/api/v1/users', kind: 'api', admitted: 'ok' },
   {

@@ -180,12 +180,12 @@ for (const kind of await storeKinds()) {
         await store.accessRules.putPolicy(accountId, policy, NOW, NOW);
         expect(await store.accessRules.get(accountId)).toEqual({ ranges: [{ cidr: '2001:db8::/32', label: 'HQ' }], appliesTo: 'everyone_but_admins', policy, inactiveFrom: NOW, rememberBrowserDays: 0 });
         expect(await store.accessRules.withInactivityRule()).toContainEqual({ accountId, inactiveDays: 30, inactiveFrom: NOW });
-        // Remember this browser's days (migration 011), saved without touching the rest.
+        // Remember this browser's days (migration 012), saved without touching the rest.
         await store.accessRules.putRememberBrowserDays(accountId, 14, NOW);
         expect(await store.accessRules.get(accountId)).toEqual({ ranges: [{ cidr: '2001:db8::/32', label: 'HQ' }], appliesTo: 'everyone_but_admins', policy, inactiveFrom: NOW, rememberBrowserDays: 14 });
       });
 
-      it('finds a remembered browser by its token’s hash for its own user only, while live, and shortens, forgets and lists them (migration 011)', async () => {
+      it('finds a remembered browser by its token’s hash for its own user only, while live, and shortens, forgets and lists them (migration 012)', async () => {
         const { accountId, userId } = await tenant('alice', 'bob');
         const DAY = 24 * 60 * 60_000;
         const row = (id: string, who: string, hash: string, createdAt: number, days: number) => ({
@@ -1042,7 +1042,7 @@ for (const kind of await storeKinds()) {
         const fresh = await openUnmigrated(kind);
         try {
           expect(await migrateToLatest(fresh.database.db)).toEqual({
-            applied: ['001-foundation', '002-mfa', '003-user-search', '004-name-suffixes', '005-session-client', '006-factors', '007-oidc', '008-webauthn', '009-password-resets', '010-access-rules', '011-remembered-browsers'],
+            applied: ['001-foundation', '002-mfa', '003-user-search', '004-name-suffixes', '005-session-client', '006-factors', '007-oidc', '008-webauthn', '009-password-resets', '010-access-rules', '011-factor-policy', '012-remembered-browsers'],
           });
           expect(await migrateToLatest(fresh.database.db)).toEqual({ applied: [] });
           // The tables are in this database (on PostgreSQL: in this schema, although

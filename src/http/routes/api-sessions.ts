@@ -8,6 +8,7 @@ import { changePassword } from '../../services/password-change.ts';
 import { forgetOwnBrowser, listRememberedBrowsers } from '../../services/remembered-browsers.ts';
 import { isId } from '../../domain/ids.ts';
 import { principalOf } from '../access.ts';
+import { providerSessionOf } from '../provider-session.ts';
 import { setSessionCookie } from '../plugins/session.ts';
 import { ErrorBody, TooMany, Unavailable } from '../api-schemas.ts';
 import type { RouteContext } from '../route-context.ts';
@@ -112,11 +113,11 @@ export async function apiSessionRoutes(app: FastifyInstance, { deps, cookie }: R
       config: { access: 'signed-in' },
       schema: {
         tags: ['sessions'],
-        summary: 'Sign out every one of your sessions but this one',
+        summary: 'Sign out every one of your sessions but this one (and the applications of every other browser)',
         response: { 200: Type.Object({ ended: Type.Integer() }), 401: ErrorBody },
       },
     },
-    async (request) => ({ ended: (await endOwnSessions(deps, principalOf(request), 'others', request.ip)) ?? 0 }),
+    async (request) => ({ ended: (await endOwnSessions(deps, principalOf(request), 'others', request.ip, providerSessionOf(request))) ?? 0 }),
   );
 
   api.post(

@@ -4,6 +4,7 @@ import { endOwnSessions, listOwnSessions } from '../../services/own-sessions.ts'
 import { forgetOwnBrowser, listRememberedBrowsers, rememberBrowserDays } from '../../services/remembered-browsers.ts';
 import { isId } from '../../domain/ids.ts';
 import { principalOf } from '../access.ts';
+import { providerSessionOf } from '../provider-session.ts';
 import { viewerOf } from '../viewer.ts';
 import { renderPage } from '../views/layout.tsx';
 import { SessionsPage } from '../views/sessions.tsx';
@@ -50,7 +51,7 @@ export async function sessionPages(app: FastifyInstance, { deps }: RouteContext)
 
   app.post('/account/sessions/end-others', { config: { access: 'signed-in' }, preHandler: app.csrfProtection }, async (request, reply) => {
     const auth = principalOf(request);
-    await endOwnSessions(deps, auth, 'others', request.ip);
+    await endOwnSessions(deps, auth, 'others', request.ip, providerSessionOf(request));
     return reply.redirect('/account/sessions?ended=others', 303);
   });
 }

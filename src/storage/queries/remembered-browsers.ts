@@ -18,7 +18,7 @@ export interface RememberedBrowser {
 export type RememberedBrowserView = Omit<RememberedBrowser, 'tokenHash' | 'accountId' | 'userId'>;
 
 /**
- * The browsers users chose to remember (migration 011). Every lookup names
+ * The browsers users chose to remember (migration 012). Every lookup names
  * the account and the user: a token found for another user is no token.
  * live: not expired at `now`, and remembered at or after `notBefore` (the
  * account's current number of days back from now).
