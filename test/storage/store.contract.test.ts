@@ -178,11 +178,11 @@ for (const kind of await storeKinds()) {
         await store.accessRules.putRestriction(accountId, { ranges: [{ cidr: '2001:db8::/32', label: 'HQ' }], appliesTo: 'everyone_but_admins' }, NOW);
         const policy = { minPasswordLength: 14, lockAfterFailures: 5, idleTimeoutMs: 600_000, absoluteTimeoutMs: 3_600_000, inactiveDays: 30 };
         await store.accessRules.putPolicy(accountId, policy, NOW, NOW);
-        expect(await store.accessRules.get(accountId)).toEqual({ ranges: [{ cidr: '2001:db8::/32', label: 'HQ' }], appliesTo: 'everyone_but_admins', policy, inactiveFrom: NOW, rememberBrowserDays: 0 });
+        expect(await store.accessRules.get(accountId)).toEqual({ ranges: [{ cidr: '2001:db8::/32', label: 'HQ' }], appliesTo: 'everyone_but_admins', policy, inactiveFrom: NOW, factors: { allowed: ['totp', 'webauthn'], adminsNeedKey: false }, rememberBrowserDays: 0 });
         expect(await store.accessRules.withInactivityRule()).toContainEqual({ accountId, inactiveDays: 30, inactiveFrom: NOW });
         // Remember this browser's days (migration 012), saved without touching the rest.
         await store.accessRules.putRememberBrowserDays(accountId, 14, NOW);
-        expect(await store.accessRules.get(accountId)).toEqual({ ranges: [{ cidr: '2001:db8::/32', label: 'HQ' }], appliesTo: 'everyone_but_admins', policy, inactiveFrom: NOW, rememberBrowserDays: 14 });
+        expect(await store.accessRules.get(accountId)).toEqual({ ranges: [{ cidr: '2001:db8::/32', label: 'HQ' }], appliesTo: 'everyone_but_admins', policy, inactiveFrom: NOW, factors: { allowed: ['totp', 'webauthn'], adminsNeedKey: false }, rememberBrowserDays: 14 });
       });
 
       it('finds a remembered browser by its token’s hash for its own user only, while live, and shortens, forgets and lists them (migration 012)', async () => {
