@@ -66,6 +66,8 @@ export async function rememberBrowser(
   const now = tx.clock.now();
   const token = Buffer.from(tx.random.bytes(rememberBrowserDefaults.tokenBytes)).toString('base64url');
   if (isRememberToken(previousToken)) await tx.store.rememberedBrowsers.deleteByToken(account.id, hashToken(previousToken));
+  // The user's expired rows go when a new one comes: the table holds live browsers, give or take.
+  await tx.store.rememberedBrowsers.deleteExpiredForUser(account.id, user.id, now);
   const id = randomId(tx.random);
   const expiresAt = now + days * DAY;
   await tx.store.rememberedBrowsers.create({

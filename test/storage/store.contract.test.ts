@@ -216,9 +216,12 @@ for (const kind of await storeKinds()) {
         // Lowered to 2 days: the one remembered 3 days ago ends at once; the others at 2 days.
         expect(await store.rememberedBrowsers.shortenForAccount(accountId, 2 * DAY)).toBe(3);
         expect((await store.rememberedBrowsers.listLive(accountId, userId('alice'), NOW, 0)).map((b) => [b.id, b.expiresAt])).toEqual([[ids.a, NOW + 2 * DAY]]);
+        // Only the user's expired ones: b (ended at NOW - 1 day) goes, a stays.
+        expect(await store.rememberedBrowsers.deleteExpiredForUser(accountId, userId('alice'), NOW)).toBe(1);
+        expect(await store.rememberedBrowsers.deleteExpiredForUser(accountId, userId('bob'), NOW)).toBe(0);
         expect(await store.rememberedBrowsers.deleteOne(accountId, userId('bob'), ids.a)).toBe(false);
         expect(await store.rememberedBrowsers.deleteOne(accountId, userId('alice'), ids.a)).toBe(true);
-        expect(await store.rememberedBrowsers.deleteForUser(accountId, userId('alice'))).toBe(1);
+        expect(await store.rememberedBrowsers.deleteForUser(accountId, userId('alice'))).toBe(0);
         expect(await store.rememberedBrowsers.deleteByToken(accountId, 'hash-c')).toBe(1);
         expect(await store.rememberedBrowsers.deleteForAccount(accountId)).toBe(0);
       });

@@ -79,6 +79,17 @@ export function rememberedBrowserQueries(db: Kysely<Database>) {
       return Number(result.numDeletedRows);
     },
 
+    /** Deletes the user's rows that expired by `now` (they match nothing any more). */
+    async deleteExpiredForUser(accountId: string, userId: string, now: number): Promise<number> {
+      const result = await db
+        .deleteFrom('remembered_browsers')
+        .where('account_id', '=', accountId)
+        .where('user_id', '=', userId)
+        .where('expires_at', '<=', now)
+        .executeTakeFirst();
+      return Number(result.numDeletedRows);
+    },
+
     async deleteForAccount(accountId: string): Promise<number> {
       const result = await db.deleteFrom('remembered_browsers').where('account_id', '=', accountId).executeTakeFirst();
       return Number(result.numDeletedRows);
