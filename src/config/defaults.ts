@@ -27,6 +27,14 @@ export const passwordResetDefaults = {
   tokenBytes: 32,
 } as const;
 
+export const rememberBrowserDefaults = {
+  // Remember this browser (issue 15): the cookie's token is 256 bits from the
+  // CSPRNG, as a session token (ASVS 4.0.3 V3.2.2 asks at least 64), stored as
+  // its SHA-256 only. The days (at most 30) are the account's admin's choice,
+  // off by default (domain/remember-browser.ts).
+  tokenBytes: 32,
+} as const;
+
 export const throttleDefaults = {
   // The spec's abuse limits, also used for passwords "the same way":
   // NIST SP 800-63B §5.2.2 requires rate limiting to at most 100 consecutive

@@ -40,6 +40,8 @@ export interface AccessRules extends AddressRestriction {
   policy: LoginPolicy;
   /** When the inactivity rule was switched on (its days count from here at the earliest); null when off. */
   inactiveFrom: number | null;
+  /** Remember this browser: days a browser may skip the code; 0: off (domain/remember-browser.ts). */
+  rememberBrowserDays: number;
   /** Which second factors count, and whether admins need a security key (factor-policy.ts). */
   factors: FactorPolicy;
 }
@@ -49,6 +51,7 @@ export const noAccessRules: AccessRules = {
   appliesTo: 'everyone',
   policy: { minPasswordLength: null, lockAfterFailures: null, idleTimeoutMs: null, absoluteTimeoutMs: null, inactiveDays: null },
   inactiveFrom: null,
+  rememberBrowserDays: 0,
   factors: defaultFactorPolicy,
 };
 

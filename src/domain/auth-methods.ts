@@ -14,7 +14,14 @@ export function isSecondFactorMethod(value: unknown): value is SecondFactorMetho
   return typeof value === 'string' && (secondFactorMethods as readonly string[]).includes(value);
 }
 
-export type AuthKind = 'password' | SecondFactorMethod;
+/**
+ * remembered_browser: the code was skipped because this browser holds a
+ * remembered-browser token of this user (issue 15). It stands for a second
+ * factor verified on an earlier day, not at this sign-in.
+ */
+export type AuthKind = 'password' | SecondFactorMethod | 'remembered_browser';
+
+const authKinds: readonly AuthKind[] = ['password', ...secondFactorMethods, 'remembered_browser'];
 
 export interface AuthStep {
   kind: AuthKind;
@@ -28,23 +35,45 @@ export interface AuthStep {
 // the steps include a second factor besides the password (RFC 8176 §2, "mfa").
 // A security key or passkey proves possession of a key held in hardware (or the
 // platform's authenticator): RFC 8176 §2, "hwk".
-const amrValue: Record<AuthKind, string> = { password: 'pwd', totp: 'otp', webauthn: 'hwk', recovery_code: 'otp' };
+// A remembered browser has no RFC 8176 value (§2 lists none for a token a
+// browser keeps): "remembered" is ours (§1 lets parties agree on others). It
+// is no second factor verified at this sign-in, so it never adds otp or mfa
+// (docs/security.md, "Remember this browser").
+const amrValue: Record<AuthKind, string> = { password: 'pwd', totp: 'otp', webauthn: 'hwk', recovery_code: 'otp', remembered_browser: 'remembered' };
+
+function isSecondFactorStep(step: AuthStep): boolean {
+  return step.kind !== 'password' && step.kind !== 'remembered_browser';
+}
 
 export function amrOf(steps: readonly AuthStep[]): string[] {
   const values = [...new Set(steps.map((s) => amrValue[s.kind]))];
-  const kinds = new Set(steps.map((s) => s.kind));
-  if (kinds.has('password') && kinds.size > 1) values.push('mfa');
+  if (steps.some((s) => s.kind === 'password') && steps.some(isSecondFactorStep)) values.push('mfa');
   return values;
 }
 
-/** When a second factor (anything but the password) was last verified, or null. */
+/**
+ * When a second factor was last verified in this session, or null. A
+ * remembered browser is none: step-up, acr and acr_values asking for MFA
+ * want a code of this session.
+ */
 export function secondFactorVerifiedAt(steps: readonly AuthStep[]): number | null {
   let latest: number | null = null;
-  for (const s of steps) if (s.kind !== 'password' && (latest === null || s.at > latest)) latest = s.at;
+  for (const s of steps) if (isSecondFactorStep(s) && (latest === null || s.at > latest)) latest = s.at;
   return latest;
 }
 
-const described: Record<AuthKind, string> = { password: 'password', totp: 'authenticator app', webauthn: 'security key', recovery_code: 'recovery code' };
+/** Whether the session may go on under an account's MFA: a second factor verified, or a remembered browser of the user. */
+export function meetsAccountMfa(steps: readonly AuthStep[]): boolean {
+  return steps.some((s) => s.kind !== 'password');
+}
+
+const described: Record<AuthKind, string> = {
+  password: 'password',
+  totp: 'authenticator app',
+  webauthn: 'security key',
+  recovery_code: 'recovery code',
+  remembered_browser: 'remembered browser',
+};
 
 /** "password and authenticator app", for the user's own list of sessions. */
 export function describeSteps(steps: readonly AuthStep[]): string {
@@ -61,7 +90,7 @@ export function parseSteps(text: string | null): AuthStep[] {
     if (!Array.isArray(value)) return [];
     return value.filter(
       (s): s is AuthStep =>
-        typeof s === 'object' && s !== null && typeof (s as AuthStep).at === 'number' && ['password', ...secondFactorMethods].includes((s as AuthStep).kind),
+        typeof s === 'object' && s !== null && typeof (s as AuthStep).at === 'number' && authKinds.includes((s as AuthStep).kind),
     );
   } catch {
     return [];

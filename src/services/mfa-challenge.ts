@@ -9,6 +9,8 @@ import { StartOver } from './factors/factor-module.ts';
 import type { Challenge, RelyingParty, Spent } from './factors/factor-module.ts';
 import { secondFactors, usableFactorsOf } from './factors/index.ts';
 import { skewMinutes } from './factors/totp.ts';
+import { rememberBrowser } from './remembered-browsers.ts';
+import type { Remembered } from './remembered-browsers.ts';
 import { createSession } from './sessions.ts';
 import { admitAttempt, clearThrottle } from './throttle.ts';
 
@@ -19,7 +21,8 @@ import { admitAttempt, clearThrottle } from './throttle.ts';
 // audited and logged only.
 
 export type CodeResult =
-  | { ok: true; token: string; method: SecondFactorMethod; recoveryCodes?: string[]; recoveryCodesLeft?: number }
+  /** remembered: the browser was remembered (Remember this browser): its cookie's token and days. */
+  | { ok: true; token: string; method: SecondFactorMethod; recoveryCodes?: string[]; recoveryCodesLeft?: number; remembered?: Remembered }
   /** keyRefused: a security key's answer was refused (the page then says so, not "that code"). */
   | { ok: false; reason: 'invalid'; clockSkewMinutes?: number; keyRefused?: true }
   | { ok: false; reason: 'locked'; lockedUntil: number }
@@ -33,6 +36,10 @@ export interface Submission {
   code: string;
   /** Who the browser was talking to, for a security key's answer. */
   relyingParty?: RelyingParty | undefined;
+  /** "Don't ask for a code on this browser": remember it, where the account allows. */
+  rememberBrowser?: boolean | undefined;
+  /** The remembered-browser token this browser already holds, replaced when it is remembered again. */
+  previousRememberToken?: string | undefined;
 }
 
 /** The lock shared by every second factor of a user (the stored scope keeps its first name). */
@@ -117,10 +124,13 @@ async function codeStep(deps: Deps, view: SessionView, submission: Submission, i
   const methods = [...session.methods, { kind: method, at: deps.clock.now() }];
   const fresh = await createSession(deps, { accountId: account.id, id: user.id }, 'full', { ip, agent: session.client.agent }, methods);
   await audit(deps, { ...auditBase, action: 'mfa.verify', result: 'success', detail: { method } });
+  // In this transaction, under the user's row lock: a Reset MFA waiting for it deletes this one too.
+  const remembered = submission.rememberBrowser === true ? await rememberBrowser(deps, view, { ip, agent: session.client.agent }, submission.previousRememberToken) : undefined;
   return {
     ok: true,
     token: fresh.token,
     method,
+    ...(remembered ? { remembered } : {}),
     ...(spent.recoveryCodes ? { recoveryCodes: spent.recoveryCodes } : {}),
     ...(spent.recoveryCodesLeft !== undefined ? { recoveryCodesLeft: spent.recoveryCodesLeft } : {}),
   };

@@ -53,6 +53,8 @@ async function resetInTransaction(tx: Deps, accountId: string, user: { id: strin
   await tx.store.users.lockForUpdate(accountId, userId);
   const removed = await tx.store.factors.deleteForUser(accountId, userId);
   const codes = await tx.store.recoveryCodes.deleteForUser(accountId, userId);
+  // A remembered browser stands for a factor the user no longer holds.
+  const browsers = await tx.store.rememberedBrowsers.deleteForUser(accountId, userId);
   const sessionsEnded = await tx.store.sessions.deleteForUser(accountId, userId);
   await endApplicationSessions(tx, userId);
   await tx.store.throttles.clear(secondFactorThrottleKey(accountId, userId));
@@ -65,7 +67,7 @@ async function resetInTransaction(tx: Deps, accountId: string, user: { id: strin
     target: user.username,
     ip: actor.ip,
     result: 'success',
-    detail: { authenticatorRevoked: removed > 0, factorsRevoked: removed, recoveryCodesRevoked: codes, sessionsEnded },
+    detail: { authenticatorRevoked: removed > 0, factorsRevoked: removed, recoveryCodesRevoked: codes, sessionsEnded, ...(browsers > 0 ? { rememberedBrowsersForgotten: browsers } : {}) },
   });
   return { sessionsEnded, factorsRevoked: removed };
 }

@@ -72,13 +72,15 @@ export async function changePassword(deps: Deps, auth: SessionView, input: Passw
       await clearThrottle(tx, key);
       // A Reset password link sent earlier would undo the password the user just chose.
       await tx.store.passwordResets.deleteForUser(account.id, user.id);
+      // A new password is a fresh start: no browser skips the code with it (issue 15), this one included.
+      const browsers = await tx.store.rememberedBrowsers.deleteForUser(account.id, user.id);
       const ended = await tx.store.sessions.deleteForUser(account.id, user.id, { except: session.id });
       // Every application session too: those of this browser sign in again without a prompt.
       await endApplicationSessions(tx, user.id);
       // This session comes back under a new token; if it ended meanwhile, nothing is written.
       if (!(await tx.store.sessions.delete(session.id))) throw new Conflict();
       const fresh = await createSession(tx, { accountId: account.id, id: user.id }, 'full', { ip, agent: session.client.agent }, session.methods);
-      await audit(tx, { ...base, action: 'user.password_change', result: 'success', detail: { sessionsEnded: ended } });
+      await audit(tx, { ...base, action: 'user.password_change', result: 'success', detail: { sessionsEnded: ended, ...(browsers > 0 ? { rememberedBrowsersForgotten: browsers } : {}) } });
       return { sessionsEnded: ended, token: fresh.token };
     });
   } catch (error) {

@@ -101,6 +101,8 @@ export async function usePasswordReset(deps: Deps, token: string, input: { newPa
     if (!user) return undefined;
     await tx.store.users.setPassword(target.accountId, user.id, passwordHash, now, user.passwordHash);
     const sessionsEnded = await tx.store.sessions.deleteForUser(target.accountId, user.id);
+    // Whoever had the password reset may not be whoever remembered a browser.
+    const browsers = await tx.store.rememberedBrowsers.deleteForUser(target.accountId, user.id);
     // A password change: what the user's applications hold ends too (issue 13).
     await endApplicationSessions(tx, user.id);
     await clearThrottle(tx, { scope: 'password', accountId: target.accountId, subject: usernameKey(user.username) });
@@ -113,7 +115,7 @@ export async function usePasswordReset(deps: Deps, token: string, input: { newPa
       target: user.username,
       ip,
       result: 'success',
-      detail: { sessionsEnded },
+      detail: { sessionsEnded, ...(browsers > 0 ? { rememberedBrowsersForgotten: browsers } : {}) },
     });
     return { user, accountId: target.accountId, sessionsEnded };
   });

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { sessionDefaults } from '../config/defaults.ts';
-import { secondFactorVerifiedAt } from '../domain/auth-methods.ts';
+import { meetsAccountMfa } from '../domain/auth-methods.ts';
 import type { AuthStep } from '../domain/auth-methods.ts';
 import type { Session, SessionClient, SessionState } from '../storage/records.ts';
 import type { SessionView } from '../storage/queries/sessions.ts';
@@ -60,7 +60,7 @@ export async function createSession(
  * The one rule of a live session, for resolveSession and the user's own list
  * of sessions: before its absolute end; a full one also used within the idle
  * limit and, once the account requires MFA, signed in with a second factor
- * (no session signed in without one goes further).
+ * or a remembered browser (no session signed in without one goes further).
  */
 export function sessionIsLive(
   deps: Pick<Deps, 'settings'>,
@@ -78,7 +78,7 @@ export function sessionIsLive(
   if (now - session.lastSeenAt >= idle) return false;
   if (policy?.absoluteTimeoutMs != null && now >= session.createdAt + policy.absoluteTimeoutMs) return false;
   if (keyNeeded && !session.methods.some((m) => m.kind === 'webauthn')) return false;
-  return !account.mfaEnabled || secondFactorVerifiedAt(session.methods) !== null;
+  return !account.mfaEnabled || meetsAccountMfa(session.methods);
 }
 
 /**

@@ -8,6 +8,7 @@ import { hasFactor } from './factors/index.ts';
 import { inTransaction } from './deps.ts';
 import type { Deps } from './deps.ts';
 import { describeAgent } from './device-names.ts';
+import { useRememberedBrowser } from './remembered-browsers.ts';
 import { createSession } from './sessions.ts';
 import { admitAttempt, checkAdmitted, checkThrottle, clearThrottle, countFailure } from './throttle.ts';
 
@@ -24,6 +25,12 @@ export interface SignInInput {
    * user sets a factor up if they have none.
    */
   secondFactorRequested?: boolean;
+  /**
+   * The browser's remembered-browser cookie, if any (remembered-browsers.ts):
+   * where it is this user's and live, the account's MFA does not ask for the
+   * code at this sign-in.
+   */
+  rememberedToken?: string | undefined;
 }
 
 /**
@@ -125,11 +132,36 @@ export async function signIn(deps: Deps, input: SignInInput): Promise<SignInResu
   // second factor turns it into a full one. One transaction: one commit (a disk
   // sync on PostgreSQL) instead of three.
   // An admin who must use a security key is asked for one even where the account's MFA is off.
-  const state = account.mfaEnabled || input.secondFactorRequested === true || keyRequired(rules.factors, found.role) ? 'pending' : 'full';
-  const session = await inTransaction(deps, async (tx) => {
+  const keyNeeded = keyRequired(rules.factors, found.role);
+  const asked: 'pending' | 'full' = account.mfaEnabled || input.secondFactorRequested === true || keyNeeded ? 'pending' : 'full';
+  const { session, state } = await inTransaction(deps, async (tx) => {
     await clearThrottle(tx, userKey);
+    // Also takes the user's row (PostgreSQL), as Reset MFA does first: a reset
+    // that came first has deleted the remembered browsers read below, and one
+    // that comes later ends the session made here.
     await tx.store.users.markActive(account.id, found.id, deps.clock.now());
-    const made = await createSession(tx, found, state, { ip: input.ip, agent: describeAgent(input.userAgent) });
+    // A remembered browser stands in for the account's MFA only: an
+    // application that asked for a second factor (acr_values), or an admin who
+    // must use a security key, gets a second factor of this sign-in. The user
+    // must still hold a factor that counts under the account's factor policy.
+    const remembered =
+      asked === 'pending' &&
+      account.mfaEnabled &&
+      input.secondFactorRequested !== true &&
+      !keyNeeded &&
+      input.rememberedToken !== undefined &&
+      (await hasFactor(tx, account.id, found))
+        ? await useRememberedBrowser(tx, account.id, found.id, input.rememberedToken)
+        : undefined;
+    const state: 'pending' | 'full' = remembered ? 'full' : asked;
+    const now = deps.clock.now();
+    const methods = remembered
+      ? [
+          { kind: 'password' as const, at: now },
+          { kind: 'remembered_browser' as const, at: now },
+        ]
+      : undefined;
+    const made = await createSession(tx, found, state, { ip: input.ip, agent: describeAgent(input.userAgent) }, methods);
     await audit(tx, {
       accountId: account.id,
       actorUserId: found.id,
@@ -139,9 +171,9 @@ export async function signIn(deps: Deps, input: SignInInput): Promise<SignInResu
       target: found.username,
       ip: input.ip,
       result: 'success',
-      detail: { session: state },
+      detail: { session: state, ...(remembered ? { rememberedBrowser: remembered } : {}) },
     });
-    return made;
+    return { session: made, state };
   });
   const mfaEnrolled = state === 'pending' && (await hasFactor(deps, account.id, found));
   return { ok: true, token: session.token, state, mfaEnrolled, passwordChangeRequired: found.passwordChangeRequired };

@@ -41,10 +41,26 @@ export interface AccountAccessRulesTable {
   absolute_timeout_ms: Generated<number | null>;
   inactive_days: Generated<number | null>;
   inactive_from: Generated<number | null>;
+  /** Remember this browser: days a browser may skip the code; null or 0: off (migration 012). */
+  remember_browser_days: Generated<number | null>;
   /** The allowed kinds of factor, comma-separated (migration 011). */
   allowed_factors: Generated<string>;
   admins_need_key: Generated<number>;
   updated_at: number;
+}
+
+/** A browser a user chose to remember (migration 012): found by the hash of its cookie's token only. */
+export interface RememberedBrowsersTable {
+  id: string;
+  account_id: string;
+  user_id: string;
+  token_hash: string;
+  /** A short name for the browser and system, from the User-Agent. */
+  device: string | null;
+  ip: string | null;
+  created_at: number;
+  expires_at: number;
+  last_used_at: number | null;
 }
 
 export interface SkillsTable {
@@ -188,6 +204,7 @@ export interface Database {
   signing_keys: SigningKeysTable;
   password_resets: PasswordResetsTable;
   account_access_rules: AccountAccessRulesTable;
+  remembered_browsers: RememberedBrowsersTable;
 }
 
 export interface ApplicationsTable {

@@ -8,6 +8,7 @@ import { signingKeyQueries } from './queries/signing-keys.ts';
 import { passwordResetQueries } from './queries/password-resets.ts';
 import { accessRuleQueries } from './queries/access-rules.ts';
 import { recoveryCodeQueries } from './queries/recovery-codes.ts';
+import { rememberedBrowserQueries } from './queries/remembered-browsers.ts';
 import { auditQueries } from './queries/audit.ts';
 import { factorQueries } from './queries/factors.ts';
 import { sessionQueries } from './queries/sessions.ts';
@@ -37,6 +38,7 @@ export interface Store {
   readonly passwordResets: ReturnType<typeof passwordResetQueries>;
   readonly webauthnChallenges: ReturnType<typeof webauthnChallengeQueries>;
   readonly accessRules: ReturnType<typeof accessRuleQueries>;
+  readonly rememberedBrowsers: ReturnType<typeof rememberedBrowserQueries>;
   /** Answers when the database does; throws when it is unreachable. */
   ping(): Promise<void>;
   /**
@@ -78,6 +80,7 @@ export function createStore(db: Kysely<Database>, dialect: Dialect, committed?: 
     passwordResets: passwordResetQueries(db),
     webauthnChallenges: webauthnChallengeQueries(db),
     accessRules: accessRuleQueries(db),
+    rememberedBrowsers: rememberedBrowserQueries(db),
     ping: async () => {
       await sql`select 1`.execute(db);
     },

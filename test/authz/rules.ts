@@ -197,6 +197,14 @@ export const rules: Rule[] = [
     body: () => ({ allowed: ['totp', 'webauthn'] }),
     admitted: { redirect: '/manage/console/account-access-control?saved=1' },
   },
+  // Remember this browser (issue 15): saving it off, as it is, changes nothing.
+  {
+    method: 'POST',
+    url: '/manage/console/account-access-control/remember-browser',
+    kind: 'page',
+    body: () => ({ rememberBrowserDays: '0' }),
+    admitted: { redirect: '/manage/console/account-access-control?saved=1' },
+  },
 
   // Applications (issue 13), admins of the account. ":id" is a user's id, no client id of anyone's: 404 for every admin.
   { method: 'GET', url: '/manage/console/applications', kind: 'page', admitted: 'ok' },
@@ -257,6 +265,14 @@ export const rules: Rule[] = [
     admitted: 'ok',
     except: otherAccountNotFound,
   },
+  {
+    // Remember this browser (issue 15): the throwaway user has none; forgetting them is harmless and repeatable.
+    method: 'POST',
+    url: '/manage/users/:id/forget-browsers',
+    kind: 'page',
+    admitted: { redirect: '/manage/users/:id?notice=browsers-forgotten' },
+    except: otherAccountNotFound,
+  },
   { method: 'GET', url: '/manage/audit', kind: 'page', admitted: 'ok' },
 
   // Your sessions: every signed-in user, their own sessions only. The principals
@@ -270,6 +286,14 @@ export const rules: Rule[] = [
     admitted: { redirect: '/account/sessions?ended=gone' },
   },
   { method: 'POST', url: '/account/sessions/end-others', kind: 'page', admitted: { redirect: '/account/sessions?ended=others' } },
+  // Remember this browser (issue 15): the principals have no remembered browser, so Forget finds none.
+  {
+    method: 'POST',
+    url: '/account/sessions/forget-browser',
+    kind: 'page',
+    body: () => ({ browser: 'no-such-browser' }),
+    admitted: { redirect: '/account/sessions?ended=forgotten-gone' },
+  },
   // A Reset password link's page, for anyone holding it: ':token' is no live link, so everyone gets the clear "no longer works" page (404).
   { method: 'GET', url: '/password/reset/:token', kind: 'page', admitted: 'not-found' },
   // An application's sign-in: ':uid' is no interaction (and there is no provider cookie), so everyone gets "This sign-in has expired" (404).
@@ -321,6 +345,7 @@ export const rules: Rule[] = [
     admitted: 'ok',
   },
   { method: 'PUT', url: '/api/v1/account/access-rules/factors', kind: 'api', body: () => ({ allowed: ['totp', 'webauthn'], adminsNeedKey: false }), admitted: 'ok' },
+  { method: 'PUT', url: '/api/v1/account/access-rules/remember-browser', kind: 'api', body: () => ({ rememberBrowserDays: 0 }), admitted: 'ok' },
   { method: 'GET', url: '/api/v1/users', kind: 'api', admitted: 'ok' },
   {
     method: 'POST',
@@ -333,6 +358,7 @@ export const rules: Rule[] = [
   { method: 'PATCH', url: '/api/v1/users/:id', kind: 'api', body: () => ({ role: 'agent' }), admitted: 'ok', except: otherAccountNotFound },
   { method: 'POST', url: '/api/v1/users/:id/reset-mfa', kind: 'api', body: () => ({}), admitted: 'ok', except: otherAccountNotFound },
   { method: 'POST', url: '/api/v1/users/:id/reset-password', kind: 'api', body: () => ({}), admitted: 'ok', except: otherAccountNotFound },
+  { method: 'POST', url: '/api/v1/users/:id/forget-browsers', kind: 'api', body: () => ({}), admitted: 'ok', except: otherAccountNotFound },
   { method: 'GET', url: '/api/v1/audit', kind: 'api', admitted: 'ok' },
   // Applications (issue 13): as the pages; ":id" names no application.
   { method: 'GET', url: '/api/v1/applications', kind: 'api', admitted: 'ok' },
@@ -346,6 +372,9 @@ export const rules: Rule[] = [
   { method: 'GET', url: '/api/v1/sessions', kind: 'api', admitted: 'ok' },
   { method: 'DELETE', url: '/api/v1/sessions/:id', kind: 'api', admitted: 'not-found' },
   { method: 'POST', url: '/api/v1/sessions/end-others', kind: 'api', body: () => ({}), admitted: 'ok' },
+  // Remember this browser (issue 15): a user id is no remembered browser: 404 for everyone signed in.
+  { method: 'GET', url: '/api/v1/remembered-browsers', kind: 'api', admitted: 'ok' },
+  { method: 'DELETE', url: '/api/v1/remembered-browsers/:id', kind: 'api', admitted: 'not-found' },
   {
     method: 'POST',
     url: '/api/v1/password',

@@ -114,7 +114,7 @@ export async function buildWorld(kind: 'sqlite' | 'postgres'): Promise<World> {
       await db.deleteFrom('throttles').where('scope', '=', 'totp').where('subject', '=', pendingCo.adminId).execute();
     },
     async protectedState() {
-      const [accounts, activeUsers, skills, userSkills, authenticators, recoveryCodes, passwordResets, accessRules, applications] = await Promise.all([
+      const [accounts, activeUsers, skills, userSkills, authenticators, recoveryCodes, passwordResets, accessRules, applications, rememberedBrowsers] = await Promise.all([
         db.selectFrom('accounts').selectAll().orderBy('id').execute(),
         db.selectFrom('users').selectAll().orderBy('id').execute(),
         db.selectFrom('skills').selectAll().orderBy('id').execute(),
@@ -125,10 +125,12 @@ export async function buildWorld(kind: 'sqlite' | 'postgres'): Promise<World> {
         db.selectFrom('account_access_rules').selectAll().orderBy('account_id').execute(),
         // Applications (issue 13): a refused registration or edit writes none.
         db.selectFrom('applications').selectAll().orderBy('id').execute(),
+        // Remember this browser (issue 15): a refused code step remembers no browser.
+        db.selectFrom('remembered_browsers').selectAll().orderBy('id').execute(),
       ]);
       // A sign-in's time (migration 010) is activity, not protected state: the worlds sign callers in between cases.
       const users = activeUsers.map(({ last_active_at: _lastActive, ...user }) => user);
-      return JSON.stringify({ accounts, users, skills, userSkills, authenticators, recoveryCodes, passwordResets, accessRules, applications }, (_k, v: unknown) => (typeof v === 'bigint' ? String(v) : v));
+      return JSON.stringify({ accounts, users, skills, userSkills, authenticators, recoveryCodes, passwordResets, accessRules, applications, rememberedBrowsers }, (_k, v: unknown) => (typeof v === 'bigint' ? String(v) : v));
     },
     async fullSessions() {
       const rows = await db.selectFrom('sessions').select(['id', 'user_id']).where('state', '=', 'full').orderBy('id').execute();

@@ -79,7 +79,7 @@ for (const kind of await storeKinds()) {
     it('POST /api/v1/login/mfa refuses hostile codes from pending, anonymous and signed-in callers', async () => {
       const arb = fc.record({
         who: fc.constantFrom<'anonymous' | 'admin' | 'pending'>('anonymous', 'admin', 'pending'),
-        body: orNotAnObject(hostileEntries({ code: fc.oneof(hostileCode, hostileValue) }, [])),
+        body: orNotAnObject(hostileEntries({ code: fc.oneof(hostileCode, hostileValue) }, ['rememberBrowser'])),
         ip: clientIp,
       });
       await fc.assert(
@@ -184,6 +184,23 @@ for (const kind of await storeKinds()) {
           await expectNothingWritten('PUT /api/v1/account/access-rules/policy');
         }),
         n(400),
+      );
+    });
+
+    it('PUT /api/v1/account/access-rules/remember-browser refuses days outside 0 to 30 and hostile bodies', async () => {
+      const days = fc.oneof(fc.integer({ min: -1e9, max: -1 }), fc.integer({ min: 31, max: 1e9 }), hostileValue.filter((v) => !(Number.isInteger(v) && (v as number) >= 0 && (v as number) <= 30)));
+      const arb = fc.record({
+        who: fc.constantFrom<'anonymous' | 'admin' | 'pending'>('anonymous', 'admin', 'admin', 'pending'),
+        body: orNotAnObject(hostileEntries({ rememberBrowserDays: days }, [])),
+        ip: clientIp,
+      });
+      await fc.assert(
+        fc.asyncProperty(counter.count(arb), async ({ who, body, ip }) => {
+          const caller = who === 'pending' ? await w.pending() : w[who];
+          expectApiRefusal(await call('PUT', '/api/v1/account/access-rules/remember-browser', caller, body, ip), `PUT remember-browser as ${who}`, [400, 401, 403]);
+          await expectNothingWritten('PUT /api/v1/account/access-rules/remember-browser');
+        }),
+        n(300),
       );
     });
 

@@ -178,8 +178,52 @@ for (const kind of await storeKinds()) {
         await store.accessRules.putRestriction(accountId, { ranges: [{ cidr: '2001:db8::/32', label: 'HQ' }], appliesTo: 'everyone_but_admins' }, NOW);
         const policy = { minPasswordLength: 14, lockAfterFailures: 5, idleTimeoutMs: 600_000, absoluteTimeoutMs: 3_600_000, inactiveDays: 30 };
         await store.accessRules.putPolicy(accountId, policy, NOW, NOW);
-        expect(await store.accessRules.get(accountId)).toEqual({ ranges: [{ cidr: '2001:db8::/32', label: 'HQ' }], appliesTo: 'everyone_but_admins', policy, inactiveFrom: NOW });
+        expect(await store.accessRules.get(accountId)).toEqual({ ranges: [{ cidr: '2001:db8::/32', label: 'HQ' }], appliesTo: 'everyone_but_admins', policy, inactiveFrom: NOW, factors: { allowed: ['totp', 'webauthn'], adminsNeedKey: false }, rememberBrowserDays: 0 });
         expect(await store.accessRules.withInactivityRule()).toContainEqual({ accountId, inactiveDays: 30, inactiveFrom: NOW });
+        // Remember this browser's days (migration 012), saved without touching the rest.
+        await store.accessRules.putRememberBrowserDays(accountId, 14, NOW);
+        expect(await store.accessRules.get(accountId)).toEqual({ ranges: [{ cidr: '2001:db8::/32', label: 'HQ' }], appliesTo: 'everyone_but_admins', policy, inactiveFrom: NOW, factors: { allowed: ['totp', 'webauthn'], adminsNeedKey: false }, rememberBrowserDays: 14 });
+      });
+
+      it('finds a remembered browser by its token’s hash for its own user only, while live, and shortens, forgets and lists them (migration 012)', async () => {
+        const { accountId, userId } = await tenant('alice', 'bob');
+        const DAY = 24 * 60 * 60_000;
+        const row = (id: string, who: string, hash: string, createdAt: number, days: number) => ({
+          id,
+          accountId,
+          userId: userId(who),
+          tokenHash: hash,
+          device: 'Firefox on Linux',
+          ip: '192.0.2.1',
+          createdAt,
+          expiresAt: createdAt + days * DAY,
+          lastUsedAt: null,
+        });
+        const ids = { a: 'a'.repeat(32), b: 'b'.repeat(32), c: 'c'.repeat(32) };
+        await store.rememberedBrowsers.create(row(ids.a, 'alice', 'hash-a', NOW, 7));
+        await store.rememberedBrowsers.create(row(ids.b, 'alice', 'hash-b', NOW - 3 * DAY, 7));
+        await store.rememberedBrowsers.create(row(ids.c, 'bob', 'hash-c', NOW, 7));
+        // Bob's token is nothing for alice; a live one is marked used.
+        expect(await store.rememberedBrowsers.use(accountId, userId('alice'), 'hash-c', NOW, NOW - 7 * DAY)).toBeUndefined();
+        expect(await store.rememberedBrowsers.use(accountId, userId('alice'), 'hash-a', NOW + DAY, NOW - 7 * DAY)).toBe(ids.a);
+        // Expired, or remembered before the account's current days: nothing.
+        expect(await store.rememberedBrowsers.use(accountId, userId('alice'), 'hash-a', NOW + 7 * DAY, NOW)).toBeUndefined();
+        expect(await store.rememberedBrowsers.use(accountId, userId('alice'), 'hash-b', NOW, NOW - 2 * DAY)).toBeUndefined();
+        const listed = await store.rememberedBrowsers.listLive(accountId, userId('alice'), NOW, NOW - 7 * DAY);
+        expect(listed.map((b) => b.id)).toEqual([ids.a, ids.b]);
+        expect(listed[0]).toEqual({ id: ids.a, device: 'Firefox on Linux', ip: '192.0.2.1', createdAt: NOW, expiresAt: NOW + 7 * DAY, lastUsedAt: NOW + DAY });
+        expect(JSON.stringify(listed)).not.toContain('hash-');
+        // Lowered to 2 days: the one remembered 3 days ago ends at once; the others at 2 days.
+        expect(await store.rememberedBrowsers.shortenForAccount(accountId, 2 * DAY)).toBe(3);
+        expect((await store.rememberedBrowsers.listLive(accountId, userId('alice'), NOW, 0)).map((b) => [b.id, b.expiresAt])).toEqual([[ids.a, NOW + 2 * DAY]]);
+        // Only the user's expired ones: b (ended at NOW - 1 day) goes, a stays.
+        expect(await store.rememberedBrowsers.deleteExpiredForUser(accountId, userId('alice'), NOW)).toBe(1);
+        expect(await store.rememberedBrowsers.deleteExpiredForUser(accountId, userId('bob'), NOW)).toBe(0);
+        expect(await store.rememberedBrowsers.deleteOne(accountId, userId('bob'), ids.a)).toBe(false);
+        expect(await store.rememberedBrowsers.deleteOne(accountId, userId('alice'), ids.a)).toBe(true);
+        expect(await store.rememberedBrowsers.deleteForUser(accountId, userId('alice'))).toBe(0);
+        expect(await store.rememberedBrowsers.deleteByToken(accountId, 'hash-c')).toBe(1);
+        expect(await store.rememberedBrowsers.deleteForAccount(accountId)).toBe(0);
       });
 
       it('refuses a second user with the same username key in one account', async () => {
@@ -1001,7 +1045,7 @@ for (const kind of await storeKinds()) {
         const fresh = await openUnmigrated(kind);
         try {
           expect(await migrateToLatest(fresh.database.db)).toEqual({
-            applied: ['001-foundation', '002-mfa', '003-user-search', '004-name-suffixes', '005-session-client', '006-factors', '007-oidc', '008-webauthn', '009-password-resets', '010-access-rules', '011-factor-policy'],
+            applied: ['001-foundation', '002-mfa', '003-user-search', '004-name-suffixes', '005-session-client', '006-factors', '007-oidc', '008-webauthn', '009-password-resets', '010-access-rules', '011-factor-policy', '012-remembered-browsers'],
           });
           expect(await migrateToLatest(fresh.database.db)).toEqual({ applied: [] });
           // The tables are in this database (on PostgreSQL: in this schema, although

@@ -13,6 +13,9 @@ import { AccessRulesSections, factorsFormOf, policyFormOf, restrictionFormOf } f
 import type { FactorsForm, PolicyForm, RestrictionForm } from '../views/access-rules.tsx';
 import { setSessionCookie } from '../plugins/session.ts';
 import { AccessControlPage } from '../views/console.tsx';
+import { RememberBrowserSection } from '../views/remember-browser.tsx';
+import type { RememberForm } from '../views/remember-browser.tsx';
+import { saveRememberBrowserDays } from '../../services/remembered-browsers.ts';
 import { renderPage } from '../views/layout.tsx';
 
 // Account Access Control's allowed networks and login policy (issue 15): the
@@ -28,7 +31,7 @@ export async function sendAccessControlPage(
   reply: FastifyReply,
   auth: Principal,
   status: number,
-  overrides: { notice?: string | undefined; factors?: FactorsForm; restriction?: RestrictionForm; policy?: PolicyForm } = {},
+  overrides: { notice?: string | undefined; factors?: FactorsForm; restriction?: RestrictionForm; policy?: PolicyForm; remember?: RememberForm } = {},
 ): Promise<FastifyReply> {
   const rules = await accessRules(deps, auth.account.id);
   const csrf = csrfToken(request, reply);
@@ -46,6 +49,7 @@ export async function sendAccessControlPage(
             floor={serviceFloor(deps)}
             ownIp={request.ip}
           />
+          <RememberBrowserSection csrf={csrf} form={overrides.remember ?? { value: String(rules.rememberBrowserDays) }} />
         </AccessControlPage>,
       ),
     );
@@ -108,5 +112,15 @@ export async function accessRulesPages(app: FastifyInstance, { deps, cookie }: R
     const result = await savePolicy(deps, auth, read.input, request.ip);
     if (result.ok) return reply.redirect(`${page}?saved=1`, 303);
     return sendAccessControlPage(deps, request, reply, auth, 400, { policy: { values: read.values, errors: result.errors } });
+  });
+
+  // Remember this browser (issue 15): 0 to 30 days; switching it off forgets every remembered browser of the account.
+  app.post(`${page}/remember-browser`, { config: { access: { permission: 'manageAccount' } }, preHandler: app.csrfProtection }, async (request, reply) => {
+    const auth = principalOf(request);
+    const text = formField(request.body, 'rememberBrowserDays').trim();
+    const value = /^\d{1,6}$/.test(text) ? Number(text) : text === '' ? 0 : Number.NaN;
+    const result = await saveRememberBrowserDays(deps, auth, value, request.ip);
+    if (result.ok) return reply.redirect(`${page}?saved=1`, 303);
+    return sendAccessControlPage(deps, request, reply, auth, 400, { remember: { value: text, error: result.message } });
   });
 }

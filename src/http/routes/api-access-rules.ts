@@ -4,6 +4,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { policyInput, rangeLimits } from '../../domain/access-rules.ts';
 import { accessRules, saveFactorPolicy, savePolicy, saveRestriction } from '../../services/access-rules.ts';
 import { hasFactor } from '../../services/factors/index.ts';
+import { saveRememberBrowserDays } from '../../services/remembered-browsers.ts';
 import { setSessionCookie } from '../plugins/session.ts';
 import { adminOperation, ErrorBody } from '../api-schemas.ts';
 import { principalOf } from '../access.ts';
@@ -35,7 +36,8 @@ const Factors = Type.Object(
   },
   { additionalProperties: false },
 );
-const Rules = Type.Object({ ranges: Type.Array(Range), appliesTo: AppliesTo, policy: Policy, factors: Factors });
+const RememberDays = Type.Integer({ description: 'Remember this browser: days a remembered browser skips the code, 1 to 30; 0: off (the default)' });
+const Rules = Type.Object({ ranges: Type.Array(Range), appliesTo: AppliesTo, policy: Policy, factors: Factors, rememberBrowserDays: RememberDays });
 
 export async function apiAccessRulesRoutes(app: FastifyInstance, { deps, cookie }: RouteContext) {
   const api = app.withTypeProvider<TypeBoxTypeProvider>();
@@ -46,7 +48,7 @@ export async function apiAccessRulesRoutes(app: FastifyInstance, { deps, cookie 
     { config: { access }, schema: { ...adminOperation, summary: 'Account Access Control: allowed networks and login policy', response: { 200: Rules, 401: ErrorBody, 403: ErrorBody } } },
     async (request) => {
       const rules = await accessRules(deps, principalOf(request).account.id);
-      return { ranges: rules.ranges, appliesTo: rules.appliesTo, policy: policyInput(rules.policy), factors: rules.factors };
+      return { ranges: rules.ranges, appliesTo: rules.appliesTo, policy: policyInput(rules.policy), factors: rules.factors, rememberBrowserDays: rules.rememberBrowserDays };
     },
   );
 
@@ -136,6 +138,26 @@ export async function apiAccessRulesRoutes(app: FastifyInstance, { deps, cookie 
         state = (await hasFactor(deps, auth.account.id, auth.user)) ? 'mfa_required' : 'mfa_enrollment_required';
       }
       return { ...result.policy, changed: result.changed, state };
+    },
+  );
+
+  api.put(
+    '/api/v1/account/access-rules/remember-browser',
+    {
+      config: { access },
+      schema: {
+        ...adminOperation,
+        summary: 'Account Access Control: Remember this browser',
+        description:
+          'How many days a browser remembered at the code step signs its user in with the password alone (1 to 30; 0: off). Switching it off forgets every remembered browser of the account (forgotten says how many); lowering it shortens those already remembered.',
+        body: Type.Object({ rememberBrowserDays: RememberDays }, { additionalProperties: false }),
+        response: { 200: Type.Object({ rememberBrowserDays: RememberDays, changed: Type.Boolean(), forgotten: Type.Integer() }), 400: ErrorBody, 401: ErrorBody, 403: ErrorBody },
+      },
+    },
+    async (request) => {
+      const result = await saveRememberBrowserDays(deps, principalOf(request), request.body.rememberBrowserDays, request.ip);
+      if (!result.ok) throw new AppError('invalid_request', result.message);
+      return { rememberBrowserDays: request.body.rememberBrowserDays, changed: result.changed, forgotten: result.forgotten };
     },
   );
 }

@@ -11,6 +11,7 @@ import { clearSessionCookie, sessionToken, setSessionCookie } from '../plugins/s
 import { ErrorBody, TooMany, Unavailable } from '../api-schemas.ts';
 import type { RouteContext } from '../route-context.ts';
 import { totpOffer } from '../../services/factors/totp.ts';
+import { rememberToken } from '../remember-cookie.ts';
 import { usableFactorsOf } from '../../services/factors/index.ts';
 
 const LoginBody = Type.Object(
@@ -44,7 +45,14 @@ export async function apiAuthRoutes(app: FastifyInstance, { deps, cookie }: Rout
     },
     async (request, reply) => {
       const { accountId, username, password } = request.body;
-      const result = await signIn(deps, { accountId: accountId.trim(), username: username.trim(), password, ip: request.ip, userAgent: request.headers['user-agent'] });
+      const result = await signIn(deps, {
+        accountId: accountId.trim(),
+        username: username.trim(),
+        password,
+        ip: request.ip,
+        userAgent: request.headers['user-agent'],
+        rememberedToken: rememberToken(request, cookie),
+      });
       if (!result.ok) {
         switch (result.reason) {
           case 'invalid':

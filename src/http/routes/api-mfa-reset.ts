@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { Type } from '@fastify/type-provider-typebox';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { resetMfa } from '../../services/mfa-reset.ts';
+import { forgetUserBrowsers } from '../../services/remembered-browsers.ts';
 import { getUser } from '../../services/user-directory.ts';
 import { actorOf } from '../actor.ts';
 import { adminOperation, ErrorBody, IdParams } from '../api-schemas.ts';
@@ -39,6 +40,31 @@ export async function apiMfaResetRoutes(app: FastifyInstance, { deps }: RouteCon
       const result = await resetMfa(deps, auth.account.id, user.id, actorOf(auth, request));
       if (!result.ok) throw new AppError(result.reason === 'only_admin' ? 'only_admin_own_mfa' : 'not_found');
       return { reset: true as const, sessionsEnded: result.sessionsEnded };
+    },
+  );
+
+  // Remember this browser (issue 15): no step-up, since it only takes a way in away.
+  api.post(
+    '/api/v1/users/:id/forget-browsers',
+    {
+      config: { access: { permission: 'resetMfa' } },
+      schema: {
+        ...adminOperation,
+        summary: 'Forget remembered browsers: every browser that signs the user in without a code asks for one again',
+        params: IdParams,
+        body: Type.Object({}, { additionalProperties: false }),
+        response: { 200: Type.Object({ forgotten: Type.Integer() }), 401: ErrorBody, 403: ErrorBody, 404: ErrorBody },
+      },
+      // A bare POST is a whole request.
+      preValidation: async (request) => {
+        request.body ??= {};
+      },
+    },
+    async (request) => {
+      const auth = principalOf(request);
+      const user = await getUser(deps, auth.account.id, request.params.id);
+      if (!user) throw new AppError('not_found');
+      return { forgotten: await forgetUserBrowsers(deps, auth.account.id, user, actorOf(auth, request)) };
     },
   );
 }

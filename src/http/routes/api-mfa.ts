@@ -15,6 +15,7 @@ import { principalOf } from '../access.ts';
 import { nextApiState } from '../next-step.ts';
 import { clearSessionCookie, setSessionCookie } from '../plugins/session.ts';
 import { ErrorBody, TooMany } from '../api-schemas.ts';
+import { rememberToken, setRememberCookie } from '../remember-cookie.ts';
 import type { RouteContext } from '../route-context.ts';
 
 export async function apiMfaRoutes(app: FastifyInstance, { deps, cookie }: RouteContext) {
@@ -82,6 +83,12 @@ export async function apiMfaRoutes(app: FastifyInstance, { deps, cookie }: Route
             code: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
             credential: Type.Optional(Type.Object({}, { additionalProperties: true })),
             method: Type.Optional(Type.Unsafe<SecondFactorMethod>(Type.Union(secondFactorMethods.map((m) => Type.Literal(m)), { default: 'totp' }))),
+            rememberBrowser: Type.Optional(
+              Type.Boolean({
+                description:
+                  'Remember this browser: where the account allows it, sets a cookie with which the next sign-ins of this user skip the code for the account’s number of days (rememberedDays in the answer).',
+              }),
+            ),
           },
           { additionalProperties: false },
         ),
@@ -90,6 +97,7 @@ export async function apiMfaRoutes(app: FastifyInstance, { deps, cookie }: Route
             state: Type.Union([Type.Literal('authenticated'), Type.Literal('password_change_required')]),
             recoveryCodes: Type.Optional(Type.Array(Type.String(), { description: 'Shown once, after a new authenticator is confirmed' })),
             recoveryCodesLeft: Type.Optional(Type.Integer()),
+            rememberedDays: Type.Optional(Type.Integer({ description: 'The browser was remembered for this many days' })),
           }),
           400: ErrorBody,
           401: ErrorBody,
@@ -111,10 +119,17 @@ export async function apiMfaRoutes(app: FastifyInstance, { deps, cookie }: Route
         submitted = code;
       }
       const rp = relyingPartyOf(request, deps.settings.publicUrl);
-      const result = await submitCode(deps, view, { method, code: submitted, relyingParty: rp }, request.ip);
+      const result = await submitCode(
+        deps,
+        view,
+        { method, code: submitted, relyingParty: rp, rememberBrowser: request.body.rememberBrowser === true, previousRememberToken: rememberToken(request, cookie) },
+        request.ip,
+      );
       if (result.ok) {
         setSessionCookie(reply, cookie, result.token);
+        if (result.remembered) setRememberCookie(reply, cookie, result.remembered);
         return {
+          ...(result.remembered ? { rememberedDays: result.remembered.days } : {}),
           state: nextApiState(request, view.user),
           ...(result.recoveryCodes ? { recoveryCodes: result.recoveryCodes } : {}),
           ...(result.recoveryCodesLeft !== undefined ? { recoveryCodesLeft: result.recoveryCodesLeft } : {}),

@@ -5,6 +5,8 @@ import { AppError } from '../app-error.ts';
 import { retryAfterSeconds } from '../../domain/lockout-policy.ts';
 import { endOwnSessions, listOwnSessions } from '../../services/own-sessions.ts';
 import { changePassword } from '../../services/password-change.ts';
+import { forgetOwnBrowser, listRememberedBrowsers } from '../../services/remembered-browsers.ts';
+import { isId } from '../../domain/ids.ts';
 import { principalOf } from '../access.ts';
 import { providerSessionOf } from '../provider-session.ts';
 import { setSessionCookie } from '../plugins/session.ts';
@@ -20,6 +22,15 @@ const OwnSession = Type.Object({
   device: Type.Union([Type.String(), Type.Null()], { description: 'A short name for the browser and system, from the User-Agent' }),
   signedInWith: Type.String({ description: 'How it was signed in, e.g. "password and authenticator app"' }),
   amr: Type.Array(Type.String(), { description: 'The same as RFC 8176 authentication method values: pwd, otp, mfa' }),
+});
+
+const RememberedBrowser = Type.Object({
+  id: Type.String(),
+  device: Type.Union([Type.String(), Type.Null()], { description: 'A short name for the browser and system, from the User-Agent' }),
+  ip: Type.Union([Type.String(), Type.Null()], { description: 'Where it was remembered from' }),
+  createdAt: Type.String({ format: 'date-time' }),
+  expiresAt: Type.String({ format: 'date-time', description: 'Skips the code until then (or less, should the account lower its days)' }),
+  lastUsedAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
 });
 
 /** The signed-in user's own sessions (OWASP ASVS 4.0.3 3.3.4) and password, mirroring "Your sessions" and "Change password". */
@@ -58,6 +69,41 @@ export async function apiSessionRoutes(app: FastifyInstance, { deps, cookie }: R
       const ended = await endOwnSessions(deps, principalOf(request), { handle: request.params.id }, request.ip);
       if (ended === undefined) throw new AppError('not_found');
       return { ended };
+    },
+  );
+
+  api.get(
+    '/api/v1/remembered-browsers',
+    {
+      config: { access: 'signed-in' },
+      schema: {
+        tags: ['sessions'],
+        summary: 'Your remembered browsers: those that sign you in without a code (Remember this browser)',
+        response: { 200: Type.Object({ browsers: Type.Array(RememberedBrowser) }), 401: ErrorBody },
+      },
+    },
+    async (request) => {
+      const auth = principalOf(request);
+      const browsers = await listRememberedBrowsers(deps, auth.account.id, auth.user.id);
+      return { browsers: browsers.map((b) => ({ ...b, createdAt: iso(b.createdAt), expiresAt: iso(b.expiresAt), lastUsedAt: b.lastUsedAt === null ? null : iso(b.lastUsedAt) })) };
+    },
+  );
+
+  api.delete(
+    '/api/v1/remembered-browsers/:id',
+    {
+      config: { access: 'signed-in' },
+      schema: {
+        tags: ['sessions'],
+        summary: 'Forget one of your remembered browsers: it asks for a code at its next sign-in',
+        params: Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }) }),
+        response: { 200: Type.Object({ forgotten: Type.Literal(true) }), 401: ErrorBody, 404: ErrorBody },
+      },
+    },
+    async (request) => {
+      const { id } = request.params;
+      if (!isId(id) || !(await forgetOwnBrowser(deps, principalOf(request), id, request.ip))) throw new AppError('not_found');
+      return { forgotten: true as const };
     },
   );
 

@@ -2,6 +2,8 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import QRCode from 'qrcode';
 import { submitCode } from '../../services/mfa-challenge.ts';
+import { rememberDaysFor } from '../../services/remembered-browsers.ts';
+import { rememberToken, setRememberCookie } from '../remember-cookie.ts';
 import { usableFactorsOf } from '../../services/factors/index.ts';
 import { totpOffer } from '../../services/factors/totp.ts';
 import type { Principal } from '../../services/principal.ts';
@@ -33,7 +35,8 @@ export async function mfaPages(app: FastifyInstance, ctx: RouteContext) {
       const recovery = (request.query as Record<string, unknown>).method === 'recovery';
       const hasApp = factors.some((f) => f.type === 'totp');
       const hasKey = factors.some((f) => f.type === 'webauthn');
-      return html(reply, status, renderPage(<VerifyPage csrf={csrf} error={error} recovery={recovery} hasApp={hasApp} hasKey={hasKey} />));
+      const rememberDays = await rememberDaysFor(deps, view.account.id, view.user.role);
+      return html(reply, status, renderPage(<VerifyPage csrf={csrf} error={error} recovery={recovery} hasApp={hasApp} hasKey={hasKey} rememberDays={rememberDays} />));
     }
     let app: AppOffer | undefined;
     if (kinds.includes('totp')) {
@@ -67,9 +70,21 @@ export async function mfaPages(app: FastifyInstance, ctx: RouteContext) {
     const named = formField(request.body, 'method');
     const method = named === 'recovery_code' || named === 'webauthn' ? named : 'totp';
     const code = method === 'webauthn' ? formField(request.body, 'credential') : formField(request.body, 'code');
-    const result = await submitCode(deps, view, { method, code, relyingParty: relyingPartyOf(request, deps.settings.publicUrl) }, request.ip);
+    const result = await submitCode(
+      deps,
+      view,
+      {
+        method,
+        code,
+        relyingParty: relyingPartyOf(request, deps.settings.publicUrl),
+        rememberBrowser: formField(request.body, 'rememberBrowser') === 'yes',
+        previousRememberToken: rememberToken(request, cookie),
+      },
+      request.ip,
+    );
     if (result.ok) {
       setSessionCookie(reply, cookie, result.token);
+      if (result.remembered) setRememberCookie(reply, cookie, result.remembered);
       if (result.recoveryCodes) {
         // Shown once, in this answer only: nothing can fetch them again.
         request.auth = null;

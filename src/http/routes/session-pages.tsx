@@ -1,6 +1,8 @@
 /** @jsxRuntime automatic @jsxImportSource preact */
 import type { FastifyInstance } from 'fastify';
 import { endOwnSessions, listOwnSessions } from '../../services/own-sessions.ts';
+import { forgetOwnBrowser, listRememberedBrowsers, rememberBrowserDays } from '../../services/remembered-browsers.ts';
+import { isId } from '../../domain/ids.ts';
 import { principalOf } from '../access.ts';
 import { providerSessionOf } from '../provider-session.ts';
 import { viewerOf } from '../viewer.ts';
@@ -13,6 +15,8 @@ const notices: Record<string, string> = {
   one: 'That session is signed out.',
   others: 'Every other session is signed out.',
   gone: 'That session had ended already.',
+  forgotten: 'That browser is forgotten: it will ask for a code at the next sign-in.',
+  'forgotten-gone': 'That browser was forgotten already.',
 };
 
 /** "Your sessions", for every signed-in user (OWASP ASVS 4.0.3 3.3.4). */
@@ -21,9 +25,22 @@ export async function sessionPages(app: FastifyInstance, { deps }: RouteContext)
     const auth = principalOf(request);
     const notice = noticeFor(notices, (request.query as Record<string, unknown>).ended);
     const sessions = await listOwnSessions(deps, auth);
+    // Listed only where the account allows remembering (while it is off, none is left).
+    const offered = (await rememberBrowserDays(deps, auth.account.id)) > 0;
+    const remembered = offered ? await listRememberedBrowsers(deps, auth.account.id, auth.user.id) : undefined;
     return reply
       .type('text/html; charset=utf-8')
-      .send(renderPage(<SessionsPage csrf={csrfToken(request, reply)} viewer={viewerOf(auth)} sessions={sessions} notice={notice} />));
+      .send(
+        renderPage(<SessionsPage csrf={csrfToken(request, reply)} viewer={viewerOf(auth)} sessions={sessions} notice={notice} remembered={remembered} />),
+      );
+  });
+
+  // Remember this browser (issue 15): "Forget" one of the user's own remembered browsers.
+  app.post('/account/sessions/forget-browser', { config: { access: 'signed-in' }, preHandler: app.csrfProtection }, async (request, reply) => {
+    const auth = principalOf(request);
+    const id = formField(request.body, 'browser');
+    const forgotten = isId(id) && (await forgetOwnBrowser(deps, auth, id, request.ip));
+    return reply.redirect(`/account/sessions?ended=${forgotten ? 'forgotten' : 'forgotten-gone'}`, 303);
   });
 
   app.post('/account/sessions/end', { config: { access: 'signed-in' }, preHandler: app.csrfProtection }, async (request, reply) => {

@@ -19,6 +19,7 @@ import { csrfToken, formField, noticeFor } from '../forms.ts';
 import type { RouteContext } from '../route-context.ts';
 import { applicationContext } from './oidc-routes.tsx';
 import { allowFormTargets, originsOf } from '../plugins/security.ts';
+import { rememberToken } from '../remember-cookie.ts';
 
 /** Why a visitor was sent back to the sign-in page. */
 const notices: Record<string, string> = {
@@ -66,6 +67,7 @@ export async function signInPages(app: FastifyInstance, ctx: RouteContext) {
       ip: request.ip,
       userAgent: request.headers['user-agent'],
       secondFactorRequested: application?.mfaRequested === true,
+      rememberedToken: rememberToken(request, cookie),
     });
     if (result.ok) {
       // A new session id on every sign-in: whatever session the browser had ends here.

@@ -6,6 +6,7 @@ import { changesAdminStanding } from '../../domain/roles.ts';
 import { AppError } from '../app-error.ts';
 import type { Principal } from '../../services/principal.ts';
 import { resetMfa } from '../../services/mfa-reset.ts';
+import { forgetUserBrowsers, listRememberedBrowsers } from '../../services/remembered-browsers.ts';
 import { issuePasswordReset } from '../../services/password-reset.ts';
 import { resetBaseUrl } from '../reset-base-url.ts';
 import { ResetLinkPage } from '../views/password-reset.tsx';
@@ -58,13 +59,16 @@ export async function userPages(app: FastifyInstance, { deps }: RouteContext) {
       saved: 'Saved.',
       created: `User ${user.username} was created.`,
       'reset-sent': `A Reset password link was e-mailed to ${user.username}.`,
+      'browsers-forgotten': `Every remembered browser of ${user.username} is forgotten: their next sign-in asks for a code.`,
     };
     const notice = noticeFor(notices, (request.query as Record<string, unknown>).notice);
-    const skills = await accountSkills(deps, auth.account.id);
+    const [skills, remembered] = await Promise.all([accountSkills(deps, auth.account.id), listRememberedBrowsers(deps, auth.account.id, user.id)]);
     return html(
       reply,
       status,
-      renderPage(<EditUserPage csrf={csrfToken(request, reply)} viewer={viewerOf(auth)} user={user} skills={skills} notice={notice} errors={errors} />),
+      renderPage(
+        <EditUserPage csrf={csrfToken(request, reply)} viewer={viewerOf(auth)} user={user} skills={skills} notice={notice} errors={errors} rememberedBrowsers={remembered.length} />,
+      ),
     );
   }
 
@@ -138,6 +142,14 @@ export async function userPages(app: FastifyInstance, { deps }: RouteContext) {
       200,
       renderPage(<ResetLinkPage csrf={csrfToken(request, reply)} viewer={viewerOf(auth)} userId={user.id} username={user.username} link={result.link} expiresAt={result.expiresAt} />),
     );
+  });
+
+  // Remember this browser (issue 15): the admin ends every browser that skips the code for the user.
+  app.post('/manage/users/:id/forget-browsers', { config: { access: { permission: 'resetMfa' } }, preHandler: app.csrfProtection }, async (request, reply) => {
+    const auth = principalOf(request);
+    const user = await targetUser(request, auth);
+    await forgetUserBrowsers(deps, auth.account.id, user, actorOf(auth, request));
+    return reply.redirect(`/manage/users/${user.id}?notice=browsers-forgotten`, 303);
   });
 
   app.get('/manage/users/:id/reset-mfa', { config: { access: { permission: 'resetMfa' } } }, async (request, reply) => {

@@ -5,6 +5,7 @@ import { formatTime, stateLabel } from './format.ts';
 import { CsrfField, Layout } from './layout.tsx';
 import type { Viewer } from './layout.tsx';
 import { ResetMfaDialog } from './reset-mfa.tsx';
+import { ForgetBrowsersSection } from './remember-browser.tsx';
 import { MfaStatus, roleLabels } from './user-parts.tsx';
 
 export interface EditUserProps {
@@ -14,9 +15,11 @@ export interface EditUserProps {
   skills: Skill[];
   notice?: string | undefined;
   errors?: string[] | undefined;
+  /** How many browsers skip the code for the user (Remember this browser); the section is left out when undefined. */
+  rememberedBrowsers?: number | undefined;
 }
 
-export function EditUserPage({ csrf, viewer, user, skills, notice, errors }: EditUserProps) {
+export function EditUserPage({ csrf, viewer, user, skills, notice, errors, rememberedBrowsers }: EditUserProps) {
   return (
     <Layout title={`Edit user ${user.username}`} csrf={csrf} viewer={viewer}>
       <nav aria-label="Breadcrumb" class="crumbs">
@@ -106,6 +109,7 @@ export function EditUserPage({ csrf, viewer, user, skills, notice, errors }: Edi
           </p>
           <ResetMfaDialog csrf={csrf} user={user} />
         </section>
+        {rememberedBrowsers !== undefined && <ForgetBrowsersSection csrf={csrf} userId={user.id} username={user.username} count={rememberedBrowsers} />}
         <section class="card" aria-labelledby="password-title">
           <h2 id="password-title">Password</h2>
           <p>

@@ -13,10 +13,28 @@ export interface CodeFormProps {
   hidden?: Record<string, string | string[]>;
   /** Fields of the action's own shown before the code (Your security's name of a new app). */
   children?: ComponentChildren;
+  /** The account allows Remember this browser for this many days (0 or absent: not offered). */
+  rememberDays?: number | undefined;
+}
+
+/** "Don't ask for a code on this browser for N days" (issue 15): off unless ticked. */
+export function RememberBrowserField({ days, id }: { days: number | undefined; id: string }) {
+  if (!days || days <= 0) return null;
+  return (
+    <>
+      <div class="check">
+        <input type="checkbox" id={id} name="rememberBrowser" value="yes" aria-describedby={`${id}-help`} />
+        <label for={id}>{`Don’t ask for a code on this browser for ${days} day${days === 1 ? '' : 's'}`}</label>
+      </div>
+      <p id={`${id}-help`} class="help">
+        Only on a browser nobody else uses. Your password is still asked; with it, this browser signs in without a code.
+      </p>
+    </>
+  );
 }
 
 /** The code field: labelled, numeric keypad on phones, filled by the OS from SMS/app where it can. */
-export function CodeForm({ csrf, error, action = '/login/mfa', recovery = false, hidden = {}, children }: CodeFormProps) {
+export function CodeForm({ csrf, error, action = '/login/mfa', recovery = false, hidden = {}, children, rememberDays }: CodeFormProps) {
   return (
     <form method="post" action={action} aria-describedby={error ? 'code-error' : undefined}>
       <CsrfField token={csrf} />
@@ -52,6 +70,7 @@ export function CodeForm({ csrf, error, action = '/login/mfa', recovery = false,
           </p>
         </>
       )}
+      <RememberBrowserField days={rememberDays} id="remember-browser" />
       <button type="submit">Verify</button>
     </form>
   );
@@ -62,12 +81,25 @@ export function CodeForm({ csrf, error, action = '/login/mfa', recovery = false,
  * (/assets/webauthn-client.js) finds WebAuthn, which asks `options` for the
  * ceremony, runs it and posts the browser's answer here as `credential`.
  */
-export function SecurityKeyForm({ csrf, label, action = '/login/mfa', options = '/api/v1/login/mfa/webauthn/options' }: { csrf: string; label: string; action?: string; options?: string }) {
+export function SecurityKeyForm({
+  csrf,
+  label,
+  action = '/login/mfa',
+  options = '/api/v1/login/mfa/webauthn/options',
+  rememberDays,
+}: {
+  csrf: string;
+  label: string;
+  action?: string;
+  options?: string;
+  rememberDays?: number | undefined;
+}) {
   return (
     <form method="post" action={action} data-webauthn={options} class="security-key" hidden>
       <CsrfField token={csrf} />
       <input type="hidden" name="method" value="webauthn" />
       <input type="hidden" name="credential" value="" />
+      <RememberBrowserField days={rememberDays} id="remember-browser-key" />
       <button type="button" data-webauthn-start>
         {label}
       </button>
@@ -178,9 +210,11 @@ export interface VerifyPageProps {
   /** What the user holds: an authenticator app (the code field), a security key (its button). */
   hasApp: boolean;
   hasKey: boolean;
+  /** Remember this browser's days, where the account allows it (0: not offered). */
+  rememberDays?: number | undefined;
 }
 
-export function VerifyPage({ csrf, error, recovery, hasApp, hasKey }: VerifyPageProps) {
+export function VerifyPage({ csrf, error, recovery, hasApp, hasKey, rememberDays }: VerifyPageProps) {
   const keyOnly = hasKey && !hasApp && !recovery;
   return (
     <Layout title="Verify your identity" csrf={csrf}>
@@ -198,12 +232,12 @@ export function VerifyPage({ csrf, error, recovery, hasApp, hasKey }: VerifyPage
             {error}
           </p>
         )}
-        {hasKey && !recovery && <SecurityKeyForm csrf={csrf} label="Use your security key" />}
+        {hasKey && !recovery && <SecurityKeyForm csrf={csrf} label="Use your security key" rememberDays={rememberDays} />}
         {keyOnly && (
           // Hidden by the browser half once it finds WebAuthn; shown without JavaScript or WebAuthn.
           <p data-webauthn-fallback>Your security key needs JavaScript and a browser that supports security keys. Without them, use a recovery code.</p>
         )}
-        {!keyOnly && <CodeForm csrf={csrf} error={error} recovery={recovery} />}
+        {!keyOnly && <CodeForm csrf={csrf} error={error} recovery={recovery} rememberDays={rememberDays} />}
         <p>
           {recovery ? (
             <a href="/login/mfa">{hasApp ? 'Use your authenticator app instead' : 'Use your security key instead'}</a>

@@ -3,16 +3,20 @@ import type { OwnSession } from '../../services/own-sessions.ts';
 import { CsrfField, Layout } from './layout.tsx';
 import type { Viewer } from './layout.tsx';
 import { formatTime } from './format.ts';
+import { RememberedBrowsersList } from './remember-browser.tsx';
+import type { RememberedBrowserView } from '../../services/remembered-browsers.ts';
 
 export interface SessionsPageProps {
   csrf: string;
   viewer: Viewer;
   sessions: OwnSession[];
   notice?: string | undefined;
+  /** The browsers that skip the code for this user (Remember this browser); the list is left out when undefined. */
+  remembered?: RememberedBrowserView[] | undefined;
 }
 
 /** "Your sessions": where the user is signed in, with a way to end the others. */
-export function SessionsPage({ csrf, viewer, sessions, notice }: SessionsPageProps) {
+export function SessionsPage({ csrf, viewer, sessions, notice, remembered }: SessionsPageProps) {
   const others = sessions.filter((s) => !s.current).length;
   return (
     <Layout title="Your sessions" csrf={csrf} viewer={viewer}>
@@ -68,6 +72,7 @@ export function SessionsPage({ csrf, viewer, sessions, notice }: SessionsPagePro
           <button type="submit">Sign out of all other sessions</button>
         </form>
       )}
+      {remembered && <RememberedBrowsersList csrf={csrf} browsers={remembered} />}
     </Layout>
   );
 }

@@ -10,6 +10,7 @@ import * as webauthn from './008-webauthn.ts';
 import * as passwordResets from './009-password-resets.ts';
 import * as accessRules from './010-access-rules.ts';
 import * as factorPolicy from './011-factor-policy.ts';
+import * as rememberedBrowsers from './012-remembered-browsers.ts';
 
 /** Every migration by the name it is recorded under; they run in the order of the names. */
 export const migrations: Record<string, Migration> = {
@@ -24,4 +25,5 @@ export const migrations: Record<string, Migration> = {
   '009-password-resets': passwordResets,
   '010-access-rules': accessRules,
   '011-factor-policy': factorPolicy,
+  '012-remembered-browsers': rememberedBrowsers,
 };

@@ -33,6 +33,7 @@ function toRules(row: Selectable<AccountAccessRulesTable>): AccessRules {
     },
     inactiveFrom: row.inactive_from,
     factors: { allowed: parseAllowed(row.allowed_factors), adminsNeedKey: row.admins_need_key === 1 },
+    rememberBrowserDays: row.remember_browser_days ?? 0,
   };
 }
 
@@ -76,6 +77,16 @@ export function accessRuleQueries(db: Kysely<Database>) {
     /** Saves the factor policy only (migration 011). */
     async putFactorPolicy(accountId: string, policy: FactorPolicy, now: number): Promise<void> {
       const values = { allowed_factors: policy.allowed.join(','), admins_need_key: policy.adminsNeedKey ? 1 : 0, updated_at: now };
+      await db
+        .insertInto('account_access_rules')
+        .values({ account_id: accountId, ...values })
+        .onConflict((oc) => oc.column('account_id').doUpdateSet(values))
+        .execute();
+    },
+
+    /** Saves Remember this browser's days only (0: off; migration 012). */
+    async putRememberBrowserDays(accountId: string, days: number, now: number): Promise<void> {
+      const values = { remember_browser_days: days, updated_at: now };
       await db
         .insertInto('account_access_rules')
         .values({ account_id: accountId, ...values })
