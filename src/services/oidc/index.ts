@@ -120,7 +120,7 @@ export async function createOidc(deps: Deps, opts: Omit<OidcOptions, 'jwks'>): P
       if (!application) return undefined;
       const account = await deps.store.accounts.get(application.accountId);
       if (!account) return undefined;
-      return { uid, application, accountName: account.name, mfaRequested: asksForMfa(interaction.params.acr_values) };
+      return { uid, application, accountName: account.name, mfaRequested: asksForMfa(interaction?.params.acr_values) };
     },
     refreshKeys,
     close: () => undefined,
