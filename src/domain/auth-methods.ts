@@ -14,7 +14,14 @@ export function isSecondFactorMethod(value: unknown): value is SecondFactorMetho
   return typeof value === 'string' && (secondFactorMethods as readonly string[]).includes(value);
 }
 
-export type AuthKind = 'password' | SecondFactorMethod;
+/**
+ * How one step of a sign-in was verified: the password, a second factor, or a
+ * passkey alone (a discoverable credential with user verification, which
+ * signs in without the password: NIST SP 800-63B §5.1.8, a multi-factor
+ * cryptographic authenticator).
+ */
+export type AuthKind = 'password' | 'passkey' | SecondFactorMethod;
+const authKinds: readonly AuthKind[] = ['password', 'passkey', ...secondFactorMethods];
 
 export interface AuthStep {
   kind: AuthKind;
@@ -27,13 +34,17 @@ export interface AuthStep {
 // RFC 8176 names no value for it, and otp is the closest. mfa is added when
 // the steps include a second factor besides the password (RFC 8176 §2, "mfa").
 // A security key or passkey proves possession of a key held in hardware (or the
-// platform's authenticator): RFC 8176 §2, "hwk".
-const amrValue: Record<AuthKind, string> = { password: 'pwd', totp: 'otp', webauthn: 'hwk', recovery_code: 'otp' };
+// platform's authenticator): RFC 8176 §2, "hwk". A passkey sign-in also
+// verified the user on the authenticator (its UV flag, required on that path):
+// RFC 8176 §2 "user" (a test of the user's presence and interaction), and it
+// counts as multi-factor on its own (something you have, unlocked by
+// something you know or are), so "mfa" too.
+const amrValues: Record<AuthKind, readonly string[]> = { password: ['pwd'], passkey: ['hwk', 'user'], totp: ['otp'], webauthn: ['hwk'], recovery_code: ['otp'] };
 
 export function amrOf(steps: readonly AuthStep[]): string[] {
-  const values = [...new Set(steps.map((s) => amrValue[s.kind]))];
+  const values = [...new Set(steps.flatMap((s) => amrValues[s.kind]))];
   const kinds = new Set(steps.map((s) => s.kind));
-  if (kinds.has('password') && kinds.size > 1) values.push('mfa');
+  if ((kinds.has('password') && kinds.size > 1) || kinds.has('passkey')) values.push('mfa');
   return values;
 }
 
@@ -44,7 +55,7 @@ export function secondFactorVerifiedAt(steps: readonly AuthStep[]): number | nul
   return latest;
 }
 
-const described: Record<AuthKind, string> = { password: 'password', totp: 'authenticator app', webauthn: 'security key', recovery_code: 'recovery code' };
+const described: Record<AuthKind, string> = { password: 'password', passkey: 'passkey', totp: 'authenticator app', webauthn: 'security key', recovery_code: 'recovery code' };
 
 /** "password and authenticator app", for the user's own list of sessions. */
 export function describeSteps(steps: readonly AuthStep[]): string {
@@ -61,7 +72,7 @@ export function parseSteps(text: string | null): AuthStep[] {
     if (!Array.isArray(value)) return [];
     return value.filter(
       (s): s is AuthStep =>
-        typeof s === 'object' && s !== null && typeof (s as AuthStep).at === 'number' && ['password', ...secondFactorMethods].includes((s as AuthStep).kind),
+        typeof s === 'object' && s !== null && typeof (s as AuthStep).at === 'number' && authKinds.includes((s as AuthStep).kind),
     );
   } catch {
     return [];

@@ -14,7 +14,7 @@ import { sessionQueries } from './queries/sessions.ts';
 import { skillQueries } from './queries/skills.ts';
 import { throttleQueries } from './queries/throttles.ts';
 import { userQueries } from './queries/users.ts';
-import { webauthnChallengeQueries } from './queries/webauthn-challenges.ts';
+import { passkeyChallengeQueries, webauthnChallengeQueries } from './queries/webauthn-challenges.ts';
 import type { Database } from './schema.ts';
 
 /**
@@ -36,6 +36,7 @@ export interface Store {
   readonly signingKeys: ReturnType<typeof signingKeyQueries>;
   readonly passwordResets: ReturnType<typeof passwordResetQueries>;
   readonly webauthnChallenges: ReturnType<typeof webauthnChallengeQueries>;
+  readonly passkeyChallenges: ReturnType<typeof passkeyChallengeQueries>;
   readonly accessRules: ReturnType<typeof accessRuleQueries>;
   /** Answers when the database does; throws when it is unreachable. */
   ping(): Promise<void>;
@@ -77,6 +78,7 @@ export function createStore(db: Kysely<Database>, dialect: Dialect, committed?: 
     signingKeys: signingKeyQueries(db),
     passwordResets: passwordResetQueries(db),
     webauthnChallenges: webauthnChallengeQueries(db),
+    passkeyChallenges: passkeyChallengeQueries(db),
     accessRules: accessRuleQueries(db),
     ping: async () => {
       await sql`select 1`.execute(db);

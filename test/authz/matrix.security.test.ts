@@ -85,6 +85,11 @@ function mismatch(res: LightMyRequestResponse, outcome: Outcome, rule: Rule, met
       return !api || !hasBody || jsonError(res) === 'not_found' ? undefined : fail('not the catalogued not_found');
     case 'conflict':
       return res.statusCode === 409 ? undefined : fail('');
+    case 'passkey-refused':
+      // The handler ran and checked the answer: not a schema, CSRF or policy refusal.
+      if (res.statusCode !== 401) return fail('');
+      if (!hasBody) return undefined;
+      return (api ? jsonError(res) === 'invalid_passkey' : res.body.includes('Your passkey was not accepted.')) ? undefined : fail('not the passkey refusal');
     case 'wrong-password':
       // The handler ran and checked the password: not a schema or policy refusal.
       if (res.statusCode !== 400) return fail('');

@@ -1001,7 +1001,7 @@ for (const kind of await storeKinds()) {
         const fresh = await openUnmigrated(kind);
         try {
           expect(await migrateToLatest(fresh.database.db)).toEqual({
-            applied: ['001-foundation', '002-mfa', '003-user-search', '004-name-suffixes', '005-session-client', '006-factors', '007-oidc', '008-webauthn', '009-password-resets', '010-access-rules'],
+            applied: ['001-foundation', '002-mfa', '003-user-search', '004-name-suffixes', '005-session-client', '006-factors', '007-oidc', '008-webauthn', '009-password-resets', '010-access-rules', '011-passkey-challenges'],
           });
           expect(await migrateToLatest(fresh.database.db)).toEqual({ applied: [] });
           // The tables are in this database (on PostgreSQL: in this schema, although

@@ -141,6 +141,13 @@ export function factorQueries(db: Kysely<Database>) {
         .execute();
     },
 
+    /** The security key or passkey of the account with this credential id, whoever holds it; undefined when none. */
+    async byCredential(accountId: string, credentialId: string): Promise<WebAuthnFactor | undefined> {
+      const row = await db.selectFrom('factors').selectAll().where('account_id', '=', accountId).where('credential_id', '=', credentialId).where('type', '=', 'webauthn').executeTakeFirst();
+      const factor = row ? toFactor(row) : undefined;
+      return factor?.type === 'webauthn' ? factor : undefined;
+    },
+
     /** Whether a credential id is registered to anyone in the account (a credential id is unique within one). */
     async credentialTaken(accountId: string, credentialId: string): Promise<boolean> {
       const row = await db.selectFrom('factors').select('id').where('account_id', '=', accountId).where('credential_id', '=', credentialId).executeTakeFirst();
