@@ -73,7 +73,7 @@ export function LoginPage({ csrf, error, accountId, username, notice, applicatio
               <button type="button" class="secondary" data-webauthn-start>
                 Sign in with a passkey
               </button>
-              <p class="error-text" role="status" data-webauthn-status />
+              <p class="error-text" aria-live="polite" data-webauthn-status />
             </form>
             <SecurityKeyScripts />
           </>
