@@ -3,7 +3,7 @@ import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { migrateToLatest } from '../../src/storage/database.ts';
 import { createStore } from '../../src/storage/store.ts';
-import type { Account, AuditEvent, Session, ThrottleKey, TotpFactor, WebAuthnChallenge, WebAuthnFactor } from '../../src/storage/records.ts';
+import type { Account, AuditEvent, Session, ThrottleKey, PasskeyChallenge, TotpFactor, WebAuthnChallenge, WebAuthnFactor } from '../../src/storage/records.ts';
 import type { Store } from '../../src/storage/store.ts';
 import type { NewUser } from '../../src/storage/queries/users.ts';
 import { openTestDatabase, openUnmigrated, storeKinds } from '../helpers/stores.ts';
@@ -818,6 +818,66 @@ for (const kind of await storeKinds()) {
         await store.sessions.delete(s.id);
         expect(await store.webauthnChallenges.find(s.id, 'register', registering.challenge, NOW)).toBeUndefined();
         expect(await store.webauthnChallenges.spend(s.id, second.id, NOW)).toBe(false);
+      });
+
+      it('finds a key by its credential id within its account only (passkey sign-in), never another type of factor', async () => {
+        const { accountId, userId } = await tenant('alice');
+        const key = keyFactor(accountId, userId('alice'));
+        await store.factors.createWebAuthn(key);
+        await store.factors.createTotp(totpFactorOf(accountId, userId('alice')));
+        expect(await store.factors.byCredential(accountId, key.credentialId)).toEqual(key);
+        const other = await tenant();
+        expect(await store.factors.byCredential(other.accountId, key.credentialId)).toBeUndefined();
+        expect(await store.factors.byCredential(accountId, `${key.credentialId}x`)).toBeUndefined();
+      });
+
+      it('answers the factor types each user holds, within the account, in a fixed order', async () => {
+        const { accountId, userId } = await tenant('alice', 'bob', 'carol');
+        await store.factors.createWebAuthn(keyFactor(accountId, userId('alice')));
+        await store.factors.createTotp(totpFactorOf(accountId, userId('alice')));
+        await store.factors.createWebAuthn(keyFactor(accountId, userId('alice')));
+        await store.factors.createTotp(totpFactorOf(accountId, userId('bob')));
+        const types = await store.factors.typesOf(accountId, [userId('alice'), userId('bob'), userId('carol')]);
+        expect(types).toEqual(new Map([[userId('alice'), ['totp', 'webauthn']], [userId('bob'), ['totp']]]));
+        expect(await store.factors.typesOf(accountId, [])).toEqual(new Map());
+        const other = await tenant();
+        expect(await store.factors.typesOf(other.accountId, [userId('alice')])).toEqual(new Map());
+      });
+    });
+
+    describe('passkey challenges (migration 011)', () => {
+      function passkeyChallenge(accountId: string, overrides: Partial<PasskeyChallenge> = {}): PasskeyChallenge {
+        return { id: id(), binding: randomBytes(32).toString('hex'), accountId, challenge: randomBytes(32).toString('base64url'), createdAt: NOW, expiresAt: NOW + 5 * MINUTE, ...overrides };
+      }
+
+      it("finds a challenge for its own browser's binding and value only, while it lives", async () => {
+        const { accountId } = await tenant();
+        const c = passkeyChallenge(accountId);
+        await store.passkeyChallenges.issue(c);
+        expect(await store.passkeyChallenges.find(c.binding, c.challenge, NOW)).toEqual(c);
+        expect(await store.passkeyChallenges.find(`${c.binding.slice(1)}0`, c.challenge, NOW)).toBeUndefined();
+        expect(await store.passkeyChallenges.find(c.binding, `${c.challenge}x`, NOW)).toBeUndefined();
+        expect(await store.passkeyChallenges.find(c.binding, c.challenge, c.expiresAt)).toBeUndefined();
+        expect(await store.passkeyChallenges.spend(c.binding, c.id, c.expiresAt)).toBe(false);
+        expect(await store.passkeyChallenges.spend('another browser', c.id, NOW)).toBe(false);
+      });
+
+      it('uses a challenge once, also when two requests race with it; a new one replaces the browser’s last; expired ones are swept', async () => {
+        const { accountId } = await tenant();
+        const c = passkeyChallenge(accountId);
+        await store.passkeyChallenges.issue(c);
+        const results = await Promise.all([store.passkeyChallenges.spend(c.binding, c.id, NOW), store.passkeyChallenges.spend(c.binding, c.id, NOW)]);
+        expect(results.filter(Boolean)).toHaveLength(1);
+        expect(await store.passkeyChallenges.find(c.binding, c.challenge, NOW)).toBeUndefined();
+
+        const first = passkeyChallenge(accountId);
+        const second = passkeyChallenge(accountId, { binding: first.binding });
+        await store.passkeyChallenges.issue(first);
+        await store.passkeyChallenges.issue(second);
+        expect(await store.passkeyChallenges.find(first.binding, first.challenge, NOW)).toBeUndefined();
+        expect(await store.passkeyChallenges.find(first.binding, second.challenge, NOW)).toEqual(second);
+        expect(await store.passkeyChallenges.deleteExpired(second.expiresAt)).toBeGreaterThanOrEqual(1);
+        expect(await store.passkeyChallenges.find(first.binding, second.challenge, NOW)).toBeUndefined();
       });
     });
 
