@@ -845,7 +845,7 @@ for (const kind of await storeKinds()) {
       });
     });
 
-    describe('passkey challenges (migration 011)', () => {
+    describe('passkey challenges (migration 012)', () => {
       function passkeyChallenge(accountId: string, overrides: Partial<PasskeyChallenge> = {}): PasskeyChallenge {
         return { id: id(), binding: randomBytes(32).toString('hex'), accountId, challenge: randomBytes(32).toString('base64url'), createdAt: NOW, expiresAt: NOW + 5 * MINUTE, ...overrides };
       }
@@ -1061,7 +1061,7 @@ for (const kind of await storeKinds()) {
         const fresh = await openUnmigrated(kind);
         try {
           expect(await migrateToLatest(fresh.database.db)).toEqual({
-            applied: ['001-foundation', '002-mfa', '003-user-search', '004-name-suffixes', '005-session-client', '006-factors', '007-oidc', '008-webauthn', '009-password-resets', '010-access-rules', '011-passkey-challenges'],
+            applied: ['001-foundation', '002-mfa', '003-user-search', '004-name-suffixes', '005-session-client', '006-factors', '007-oidc', '008-webauthn', '009-password-resets', '010-access-rules', '012-passkey-challenges'],
           });
           expect(await migrateToLatest(fresh.database.db)).toEqual({ applied: [] });
           // The tables are in this database (on PostgreSQL: in this schema, although

@@ -80,7 +80,7 @@ function toPasskeyChallenge(row: Selectable<PasskeyChallengesTable>): PasskeyCha
 }
 
 /**
- * A passkey sign-in's challenges (migration 011): no session exists yet, so
+ * A passkey sign-in's challenges (migration 012): no session exists yet, so
  * each is bound to the browser that asked (the hash of its cookie's token) and
  * to the account it was asked for. A browser holds at most one: asking again
  * replaces it.
