@@ -63,7 +63,7 @@ export async function run(args: string[], env: Record<string, string | undefined
   try {
     const result = await rotateSecrets(runtime.deps);
     printJson({ activeKeyId: runtime.deps.secrets.activeKeyId, ...result });
-    return result.unreadable > 0 ? 1 : 0;
+    return result.unreadable > 0 || result.signingKeys.unreadable > 0 ? 1 : 0;
   } finally {
     await runtime.close();
   }

@@ -57,7 +57,7 @@ export interface KeyRingSource {
  * The key ring from the environment or, for the embedded default, from
  * secret.key in the data folder, created on first start.
  */
-export function loadKeyRing(env: Record<string, string | undefined>, dataDir: string | undefined): KeyRingSource {
+export function loadKeyRing(env: Record<string, string | undefined>, dataDir: string | undefined, opts: { create?: boolean } = {}): KeyRingSource {
   const raw = env.PORTCULLIS_SECRET_KEY;
   if (raw !== undefined && raw !== '') return { ring: parseKeyRing(raw) };
   if (dataDir === undefined) {
@@ -67,6 +67,8 @@ export function loadKeyRing(env: Record<string, string | undefined>, dataDir: st
   }
   const file = join(dataDir, 'secret.key');
   if (existsSync(file)) return { ring: parseKeyRing(readFileSync(file, 'utf8'), file) };
+  // A reader of what is sealed already (the CLI's logout tokens): a new key would open nothing.
+  if (opts.create === false) throw new ConfigError(`PORTCULLIS_SECRET_KEY is not set and there is no key file ${file}`);
   writeFileSync(file, `${formatKey('k1', randomBytes(32))}\n`, { mode: 0o600, flag: 'wx' });
   return { ring: parseKeyRing(readFileSync(file, 'utf8'), file), generatedFile: file };
 }

@@ -1,4 +1,6 @@
 import { addressRanges, isAddressRange } from './addresses.ts';
+import { defaultFactorPolicy } from './factor-policy.ts';
+import type { FactorPolicy } from './factor-policy.ts';
 import type { Role } from './roles.ts';
 
 // Account Access Control's sign-in rules (issue 15): where an account's users
@@ -38,6 +40,8 @@ export interface AccessRules extends AddressRestriction {
   policy: LoginPolicy;
   /** When the inactivity rule was switched on (its days count from here at the earliest); null when off. */
   inactiveFrom: number | null;
+  /** Which second factors count, and whether admins need a security key (factor-policy.ts). */
+  factors: FactorPolicy;
 }
 
 export const noAccessRules: AccessRules = {
@@ -45,6 +49,7 @@ export const noAccessRules: AccessRules = {
   appliesTo: 'everyone',
   policy: { minPasswordLength: null, lockAfterFailures: null, idleTimeoutMs: null, absoluteTimeoutMs: null, inactiveDays: null },
   inactiveFrom: null,
+  factors: defaultFactorPolicy,
 };
 
 export const rangeLimits = { maxRanges: 100, maxLabel: 100 } as const;

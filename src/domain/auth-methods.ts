@@ -48,6 +48,11 @@ export function amrOf(steps: readonly AuthStep[]): string[] {
   return values;
 }
 
+/** Whether a security key or passkey was used: at the code step (webauthn) or as the whole sign-in (passkey). */
+export function usedKey(steps: readonly AuthStep[]): boolean {
+  return steps.some((s) => s.kind === 'webauthn' || s.kind === 'passkey');
+}
+
 /** When a second factor (anything but the password) was last verified, or null. */
 export function secondFactorVerifiedAt(steps: readonly AuthStep[]): number | null {
   let latest: number | null = null;

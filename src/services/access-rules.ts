@@ -1,16 +1,22 @@
+import { usedKey } from '../domain/auth-methods.ts';
 import { addressAllowed, checkPolicy, checkRanges, DAY, isAppliesTo, noAccessRules, policyInput } from '../domain/access-rules.ts';
 import type { AccessRules, AddressRestriction, PolicyField, PolicyInput, ServiceFloor } from '../domain/access-rules.ts';
 import type { PasswordRules } from '../domain/password-policy.ts';
 import type { Role } from '../domain/roles.ts';
 import { isAccountNumber } from '../domain/names.ts';
 import type { SessionView } from '../storage/queries/sessions.ts';
+import { checkFactorPolicy, keyRequired } from '../domain/factor-policy.ts';
+import type { FactorPolicy, FactorPolicyInput } from '../domain/factor-policy.ts';
 import { audit } from './audit.ts';
+import { createSession } from './sessions.ts';
+import { endApplicationSessionsWithoutKey } from './oidc/revocation.ts';
 import { inTransaction } from './deps.ts';
 import type { Deps } from './deps.ts';
+import { endApplicationSessions } from './oidc/revocation.ts';
 
 // Account Access Control's sign-in rules (issue 15): the allowed address
-// ranges and the account's login policy. Kept apart from the MFA switch
-// (account-settings.ts) and from the factors an account allows.
+// ranges, the account's login policy and the second factors it allows
+// (issue 14). Kept apart from the MFA switch (account-settings.ts).
 
 export type { AccessRules, AddressRestriction, PolicyField, PolicyInput };
 
@@ -144,6 +150,52 @@ export async function savePolicy(deps: Deps, admin: SessionView, input: PolicyIn
   });
 }
 
+export type FactorPolicyResult =
+  | { ok: true; changed: boolean; policy: FactorPolicy; pendingToken: string | undefined }
+  | { ok: false; reason: 'invalid'; errors: string[] };
+
+/**
+ * Saves which second factors the account allows and whether admins need a
+ * security key or passkey; audited with the old and new value. Requiring a key
+ * applies at once: every admin's session (and application session) signed in
+ * without one ends (sessionIsLive), and the admin who saved it, if they have
+ * not used a key in this session, continues with a pending sign-in that sets
+ * one up (or asks for theirs), as switching MFA on does: never locked out.
+ * Allowing fewer kinds ends nobody's session; a user whose factors are all of
+ * kinds no longer allowed sets up an allowed one at the next sign-in.
+ */
+export async function saveFactorPolicy(deps: Deps, admin: SessionView, input: FactorPolicyInput, ip: string): Promise<FactorPolicyResult> {
+  const checked = checkFactorPolicy(input);
+  if (!checked.ok) return { ok: false, reason: 'invalid', errors: checked.errors };
+  const next = checked.policy;
+  const { account, user, session } = admin;
+  const saved = await inTransaction(deps, async (tx) => {
+    const current = (await tx.store.accessRules.get(account.id)).factors;
+    if (JSON.stringify(current) === JSON.stringify(next)) return { changed: false, keyNowRequired: false };
+    await tx.store.accessRules.putFactorPolicy(account.id, next, deps.clock.now());
+    const keyNowRequired = next.adminsNeedKey && !current.adminsNeedKey;
+    if (keyNowRequired) await endApplicationSessionsWithoutKey(tx, account.id, await tx.store.users.activeAdmins(account.id));
+    await audit(tx, {
+      accountId: account.id,
+      actorUserId: user.id,
+      actor: user.username,
+      action: 'account.factor_policy',
+      ip,
+      result: 'success',
+      detail: { old: current, new: next },
+    });
+    return { changed: true, keyNowRequired };
+  });
+  let pendingToken: string | undefined;
+  if (saved.keyNowRequired && keyRequired(next, user.role) && !usedKey(session.methods)) {
+    // The admin's password step carries over; the key is what is still owed.
+    const methods = session.methods.filter((m) => m.kind === 'password');
+    pendingToken = (await createSession(deps, { accountId: account.id, id: user.id }, 'pending', { ip, agent: session.client.agent }, methods)).token;
+    await deps.store.sessions.delete(session.id);
+  }
+  return { ok: true, changed: saved.changed, policy: next, pendingToken };
+}
+
 /**
  * Disables, in every account with the inactivity rule on, the users (not
  * admins) who have not signed in for its number of days, counted from the
@@ -161,6 +213,8 @@ export async function disableInactiveUsers(deps: Deps): Promise<number> {
       const users = await tx.store.users.disableInactive(rule.accountId, cutoff, now);
       for (const u of users) {
         await tx.store.sessions.deleteForUser(rule.accountId, u.id);
+        // Disabling a user: what their applications hold ends too (issue 13).
+        await endApplicationSessions(tx, u.id);
         await audit(tx, {
           accountId: rule.accountId,
           actor: 'system',

@@ -1,16 +1,20 @@
 import type { Deps } from './deps.ts';
+import { resealSigningKeys } from './oidc/signing-keys.ts';
 import { totpContext } from './secret-box.ts';
 
 export interface RotationResult {
+  /** TOTP secrets. */
   resealed: number;
   /** Ciphertexts under a key that is no longer in the ring: they cannot be read. */
   unreadable: number;
+  /** The OpenID Connect signing keys' private halves, sealed with the same ring. */
+  signingKeys: { resealed: number; unreadable: number };
 }
 
 /**
  * Re-encrypts every TOTP secret not sealed under the active key, a batch at a
- * time. Each row is updated only if it still holds the ciphertext read, so a
- * concurrent reset or enrolment is never overwritten.
+ * time, and every signing key. Each row is updated only if it still holds the
+ * ciphertext read, so a concurrent reset or enrolment is never overwritten.
  */
 export async function rotateSecrets(deps: Deps, batchSize = 500): Promise<RotationResult> {
   let resealed = 0;
@@ -30,5 +34,5 @@ export async function rotateSecrets(deps: Deps, batchSize = 500): Promise<Rotati
       if (await deps.store.factors.reseal(a.id, a.secret, deps.secrets.seal(secret, context))) resealed++;
     }
   }
-  return { resealed, unreadable: unreadable.size };
+  return { resealed, unreadable: unreadable.size, signingKeys: await resealSigningKeys(deps) };
 }

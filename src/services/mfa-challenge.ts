@@ -1,4 +1,5 @@
 import type { SecondFactorMethod } from '../domain/auth-methods.ts';
+import { methodAllowed } from '../domain/factor-policy.ts';
 import type { ThrottleKey } from '../storage/records.ts';
 import type { SessionView } from '../storage/queries/sessions.ts';
 import { audit } from './audit.ts';
@@ -6,7 +7,7 @@ import { inTransaction } from './deps.ts';
 import type { Deps } from './deps.ts';
 import { StartOver } from './factors/factor-module.ts';
 import type { Challenge, RelyingParty, Spent } from './factors/factor-module.ts';
-import { secondFactors } from './factors/index.ts';
+import { secondFactors, usableFactorsOf } from './factors/index.ts';
 import { skewMinutes } from './factors/totp.ts';
 import { createSession } from './sessions.ts';
 import { admitAttempt, clearThrottle } from './throttle.ts';
@@ -70,14 +71,19 @@ async function codeStep(deps: Deps, view: SessionView, submission: Submission, i
     await store.sessions.delete(session.id);
     return { ok: false, reason: 'restart' };
   }
-  const challenge: Challenge = { view, factors: await store.factors.forUser(account.id, user.id), relyingParty: submission.relyingParty };
+  // Only the factors the account's policy lets this user use count (domain/factor-policy.ts):
+  // with none of them, the step is a set-up of an allowed kind.
+  const usable = await usableFactorsOf(deps, account.id, user);
+  const challenge: Challenge = { view, factors: usable.factors, relyingParty: submission.relyingParty };
   const key = secondFactorThrottleKey(account.id, user.id);
   const admission = await admitAttempt(deps, key, deps.settings.throttle);
   if (!admission.admitted) return { ok: false, reason: 'locked', lockedUntil: admission.lockedUntil };
   const auditBase: AuditBase = { accountId: account.id, actorUserId: user.id, actor: user.username, targetUserId: user.id, target: user.username, ip };
 
   const factor = secondFactors[submission.method];
-  const verified = await factor.verify(deps, challenge, submission.code);
+  const verified = methodAllowed(usable.policy, user.role, submission.method, usable.factors.length)
+    ? await factor.verify(deps, challenge, submission.code)
+    : ({ ok: false, reason: 'method not allowed by the account' } as const);
   const spent: Spent = verified.ok ? await factor.spend(deps, challenge, verified.proof, ip) : verified;
   if (!spent.ok) {
     deps.logger.info({ accountId: account.id, userId: user.id, reason: spent.reason }, 'second factor refused');

@@ -1,11 +1,12 @@
 import { createHash } from 'node:crypto';
 import { amrOf, describeSteps } from '../domain/auth-methods.ts';
+import { keyRequired } from '../domain/factor-policy.ts';
 import type { SessionView } from '../storage/queries/sessions.ts';
 import { audit } from './audit.ts';
 import { inTransaction } from './deps.ts';
 import type { Deps } from './deps.ts';
 import { sessionIsLive } from './sessions.ts';
-import { endApplicationSessions } from './oidc/revocation.ts';
+import { endOtherApplicationSessions } from './oidc/revocation.ts';
 
 // "Your sessions": a user sees where they are signed in and ends the sessions
 // they do not recognise (OWASP ASVS 4.0.3 3.3.4). Each session is named by a
@@ -33,7 +34,7 @@ function handleOf(sessionId: string): string {
 async function liveSessions(deps: Deps, auth: SessionView) {
   const now = deps.clock.now();
   const [sessions, rules] = await Promise.all([deps.store.sessions.listFull(auth.account.id, auth.user.id), deps.store.accessRules.get(auth.account.id)]);
-  return sessions.filter((s) => sessionIsLive(deps, s, auth.account, now, rules.policy));
+  return sessions.filter((s) => sessionIsLive(deps, s, auth.account, now, rules.policy, keyRequired(rules.factors, auth.user.role)));
 }
 
 /** The user's live full sessions, the most recently used first. */
@@ -57,7 +58,14 @@ export async function listOwnSessions(deps: Deps, auth: SessionView): Promise<Ow
  * Never the current one (that is Sign out). Answers how many ended, or
  * undefined when the handle names no other live session of this user.
  */
-export async function endOwnSessions(deps: Deps, auth: SessionView, which: { handle: string } | 'others', ip: string): Promise<number | undefined> {
+export async function endOwnSessions(
+  deps: Deps,
+  auth: SessionView,
+  which: { handle: string } | 'others',
+  ip: string,
+  /** The provider session of the browser asking (its cookie), whose applications stay signed in. */
+  providerSessionId?: string,
+): Promise<number | undefined> {
   let chosen: { only: string } | { except: string } = { except: auth.session.id };
   if (which !== 'others') {
     const match = (await liveSessions(deps, auth)).find((s) => s.id !== auth.session.id && handleOf(s.id) === which.handle);
@@ -66,8 +74,8 @@ export async function endOwnSessions(deps: Deps, auth: SessionView, which: { han
   }
   return inTransaction(deps, async (tx) => {
     const ended = await tx.store.sessions.deleteForUser(auth.account.id, auth.user.id, chosen);
-    // The applications' sessions cannot be told apart by browser: all end; this browser's sign in again without a prompt.
-    if (which === 'others') await endApplicationSessions(tx, auth.user.id);
+    // The applications of the other browsers end; this browser's stay (revocation.ts).
+    if (which === 'others') await endOtherApplicationSessions(tx, auth.user.id, providerSessionId);
     await audit(tx, {
       accountId: auth.account.id,
       actorUserId: auth.user.id,

@@ -3,7 +3,10 @@ import type { AuthenticationResponseJSON, PublicKeyCredentialRequestOptionsJSON 
 import { webauthnDefaults } from '../config/defaults.ts';
 import { addressBucket } from '../domain/addresses.ts';
 import { isAccountNumber } from '../domain/names.ts';
+import { allowedKinds } from '../domain/factor-policy.ts';
+import type { FactorPolicy } from '../domain/factor-policy.ts';
 import { randomId } from '../domain/providers.ts';
+import type { Role } from '../domain/roles.ts';
 import type { Account, ThrottleKey, User, WebAuthnFactor } from '../storage/records.ts';
 import { accessRules, mayUseFrom } from './access-rules.ts';
 import { audit } from './audit.ts';
@@ -35,9 +38,19 @@ import { admitAttempt, checkThrottle, clearThrottle, countFailure } from './thro
 // client address as wrong passwords do and, once the passkey names a user,
 // against that user's second-factor lock as wrong codes do; each is audited.
 
-/** Whether the account lets its users sign in with a passkey alone (one place: Account Access Control's allowed factors decide once they exist; until then every account that may use security keys may). */
-export function passkeySignInAllowed(account: Pick<Account, 'id'>): boolean {
-  return isAccountNumber(account.id);
+/**
+ * Whether a passkey may sign in, by Account Access Control's second factors
+ * (domain/factor-policy.ts): where security keys and passkeys are allowed; for
+ * a user, where they are among the kinds their role may use (an admin who
+ * must use a key may).
+ */
+export function passkeySignInAllowed(policy: FactorPolicy, role?: Role): boolean {
+  return (role === undefined ? policy.allowed : allowedKinds(policy, role)).includes('webauthn');
+}
+
+/** Whether the account's sign-in page offers "Sign in with a passkey". */
+export async function accountOffersPasskeys(deps: Pick<Deps, 'store'>, accountId: string): Promise<boolean> {
+  return passkeySignInAllowed((await accessRules(deps, accountId)).factors);
 }
 
 export function passkeyBinding(token: string): string {
@@ -138,7 +151,8 @@ export async function passkeySignIn(deps: Deps, input: PasskeyInput): Promise<Pa
   if (!account) return refuse('unknown account');
   found = { account };
   if (input.accountId !== undefined && input.accountId !== account.id) return refuse('challenge of another account');
-  if (!passkeySignInAllowed(account)) return refuse('passkey sign-in not allowed');
+  const rules = await accessRules(deps, account.id);
+  if (!passkeySignInAllowed(rules.factors)) return refuse('passkey sign-in not allowed');
   // Only the account's own credentials: another account's passkey is simply not found.
   const key = await deps.store.factors.byCredential(account.id, parsed.id);
   if (!key) return refuse('credential not of this account');
@@ -147,6 +161,7 @@ export async function passkeySignIn(deps: Deps, input: PasskeyInput): Promise<Pa
   if (!user) return refuse('credential not of this account');
   found = { account, key, user };
   if (user.state !== 'active') return refuse('user disabled');
+  if (!passkeySignInAllowed(rules.factors, user.role)) return refuse('passkey sign-in not allowed');
 
   // The user's second-factor lock, as a wrong code counts: before the signature is checked.
   const userKey = secondFactorThrottleKey(account.id, user.id);
@@ -188,7 +203,6 @@ export async function passkeySignIn(deps: Deps, input: PasskeyInput): Promise<Pa
   }
 
   // Account Access Control's networks, after the proof (as after a right password): the attempt is taken back.
-  const rules = await accessRules(deps, account.id);
   if (!mayUseFrom(rules, user.role, input.ip)) {
     await inTransaction(deps, async (tx) => {
       await clearThrottle(tx, userKey);

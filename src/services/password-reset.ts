@@ -4,6 +4,7 @@ import { checkNewPassword, normalizePassword } from '../domain/password-policy.t
 import { audit } from './audit.ts';
 import { inTransaction } from './deps.ts';
 import type { Deps } from './deps.ts';
+import { endApplicationSessions } from './oidc/revocation.ts';
 import { hashToken } from './sessions.ts';
 import { clearThrottle } from './throttle.ts';
 import type { Actor } from './users.ts';
@@ -100,6 +101,8 @@ export async function usePasswordReset(deps: Deps, token: string, input: { newPa
     if (!user) return undefined;
     await tx.store.users.setPassword(target.accountId, user.id, passwordHash, now, user.passwordHash);
     const sessionsEnded = await tx.store.sessions.deleteForUser(target.accountId, user.id);
+    // A password change: what the user's applications hold ends too (issue 13).
+    await endApplicationSessions(tx, user.id);
     await clearThrottle(tx, { scope: 'password', accountId: target.accountId, subject: usernameKey(user.username) });
     await audit(tx, {
       accountId: target.accountId,

@@ -1,11 +1,12 @@
 import { createHash } from 'node:crypto';
 import { sessionDefaults } from '../config/defaults.ts';
-import { secondFactorVerifiedAt } from '../domain/auth-methods.ts';
+import { secondFactorVerifiedAt, usedKey } from '../domain/auth-methods.ts';
 import type { AuthStep } from '../domain/auth-methods.ts';
 import type { Session, SessionClient, SessionState } from '../storage/records.ts';
 import type { SessionView } from '../storage/queries/sessions.ts';
 import { addressAllowed } from '../domain/access-rules.ts';
 import type { LoginPolicy } from '../domain/access-rules.ts';
+import { keyRequired } from '../domain/factor-policy.ts';
 import { audit } from './audit.ts';
 import { inTransaction } from './deps.ts';
 import type { Deps } from './deps.ts';
@@ -68,12 +69,15 @@ export function sessionIsLive(
   now: number,
   /** The account's login policy: shorter idle and absolute limits, where it set them. */
   policy?: Pick<LoginPolicy, 'idleTimeoutMs' | 'absoluteTimeoutMs'>,
+  /** The user must have signed in with a security key or passkey (an admin under Require a security key for admins). */
+  keyNeeded = false,
 ): boolean {
   if (now >= session.expiresAt) return false;
   if (session.state !== 'full') return true;
   const idle = Math.min(deps.settings.session.idleTimeoutMs, policy?.idleTimeoutMs ?? Infinity);
   if (now - session.lastSeenAt >= idle) return false;
   if (policy?.absoluteTimeoutMs != null && now >= session.createdAt + policy.absoluteTimeoutMs) return false;
+  if (keyNeeded && !usedKey(session.methods)) return false;
   return !account.mfaEnabled || secondFactorVerifiedAt(session.methods) !== null;
 }
 
@@ -91,7 +95,7 @@ export async function resolveSession(deps: Deps, token: string, ip?: string): Pr
   const now = deps.clock.now();
   const { session } = view;
   const rules = await deps.store.accessRules.get(view.account.id);
-  if (!sessionIsLive(deps, session, view.account, now, rules.policy) || view.user.state !== 'active') {
+  if (!sessionIsLive(deps, session, view.account, now, rules.policy, keyRequired(rules.factors, view.user.role)) || view.user.state !== 'active') {
     await deps.store.sessions.delete(id);
     return undefined;
   }

@@ -1,4 +1,5 @@
 import { addressBucket } from '../domain/addresses.ts';
+import { keyRequired } from '../domain/factor-policy.ts';
 import { isAccountNumber, usernameKey } from '../domain/names.ts';
 import type { ThrottleKey } from '../storage/records.ts';
 import { accessRules, lockAfterFailuresOf, mayUseFrom } from './access-rules.ts';
@@ -123,7 +124,8 @@ export async function signIn(deps: Deps, input: SignInInput): Promise<SignInResu
   // With MFA on (or asked for), the password only opens a short-lived pending session; the
   // second factor turns it into a full one. One transaction: one commit (a disk
   // sync on PostgreSQL) instead of three.
-  const state = account.mfaEnabled || input.secondFactorRequested === true ? 'pending' : 'full';
+  // An admin who must use a security key is asked for one even where the account's MFA is off.
+  const state = account.mfaEnabled || input.secondFactorRequested === true || keyRequired(rules.factors, found.role) ? 'pending' : 'full';
   const session = await inTransaction(deps, async (tx) => {
     await clearThrottle(tx, userKey);
     await tx.store.users.markActive(account.id, found.id, deps.clock.now());
@@ -141,7 +143,7 @@ export async function signIn(deps: Deps, input: SignInInput): Promise<SignInResu
     });
     return made;
   });
-  const mfaEnrolled = state === 'pending' && (await hasFactor(deps, account.id, found.id));
+  const mfaEnrolled = state === 'pending' && (await hasFactor(deps, account.id, found));
   return { ok: true, token: session.token, state, mfaEnrolled, passwordChangeRequired: found.passwordChangeRequired };
 }
 

@@ -1,4 +1,6 @@
 import { parseCsv } from '../domain/csv.ts';
+import type { PasswordRules } from '../domain/password-policy.ts';
+import { accountPasswordRules } from './access-rules.ts';
 import { audit } from './audit.ts';
 import { inTransaction } from './deps.ts';
 import type { Deps } from './deps.ts';
@@ -30,7 +32,7 @@ function isHeader(fields: string[]): boolean {
   return fields[0]?.trim().toLowerCase() === 'username' && fields[1]?.trim().toLowerCase() === 'role';
 }
 
-function readRows(deps: Deps, text: string): { rows: Row[]; errors: ImportError[] } {
+function readRows(deps: Deps, text: string, passwordRules: PasswordRules): { rows: Row[]; errors: ImportError[] } {
   const parsed = parseCsv(text);
   if (!parsed.ok) return { rows: [], errors: [{ line: parsed.line, message: `CSV syntax: ${parsed.reason}.` }] };
   const records = parsed.records[0] && isHeader(parsed.records[0].fields) ? parsed.records.slice(1) : parsed.records;
@@ -47,7 +49,7 @@ function readRows(deps: Deps, text: string): { rows: Row[]; errors: ImportError[
       continue;
     }
     const [username = '', role = '', password = '', skills = ''] = fields;
-    const checked = validateUser(deps, { username: username.trim(), role: role.trim(), password, skills: skills.split(';') });
+    const checked = validateUser(deps, { username: username.trim(), role: role.trim(), password, skills: skills.split(';') }, passwordRules);
     if (!checked.ok) {
       for (const message of checked.errors) errors.push({ line, message });
       continue;
@@ -80,7 +82,8 @@ async function mapLimited<T, R>(items: T[], limit: number, fn: (item: T) => Prom
 
 export async function importUsers(deps: Deps, accountId: string, csv: string, actor: Actor, concurrency = 4): Promise<ImportResult> {
   if (!(await deps.store.accounts.get(accountId))) return { ok: false, reason: 'invalid', errors: [{ line: 0, message: `There is no account ${accountId}.` }] };
-  const { rows, errors } = readRows(deps, csv);
+  // The account's own minimum password length, where its login policy set a longer one.
+  const { rows, errors } = readRows(deps, csv, await accountPasswordRules(deps, accountId));
   if (errors.length > 0) return { ok: false, reason: 'invalid', errors };
 
   const taken = await deps.store.users.existingKeys(accountId, rows.map((r) => r.user.usernameKey));

@@ -41,6 +41,9 @@ export interface AccountAccessRulesTable {
   absolute_timeout_ms: Generated<number | null>;
   inactive_days: Generated<number | null>;
   inactive_from: Generated<number | null>;
+  /** The allowed kinds of factor, comma-separated (migration 011). */
+  allowed_factors: Generated<string>;
+  admins_need_key: Generated<number>;
   updated_at: number;
 }
 

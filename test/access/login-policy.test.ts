@@ -1,6 +1,7 @@
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { disableInactiveUsers } from '../../src/services/access-rules.ts';
+import { importUsers } from '../../src/services/user-import.ts';
 import type { Deps } from '../../src/services/deps.ts';
 import { openDatabase } from '../../src/storage/database.ts';
 import type { OpenDatabase } from '../../src/storage/database.ts';
@@ -101,6 +102,10 @@ describe.each(await storeKinds())('login policy (%s)', (kind) => {
     const short = await send(t.app, 'POST', '/api/v1/users', { username: 'nina', role: 'agent', password: 'fourteen chars' }, admin);
     expect(short.statusCode).toBe(400);
     expect(short.body).toContain('Password must be at least 16 characters.');
+    // The same through a CSV import: the account's length, not the service's; nobody is added.
+    const imported = await importUsers(t.deps, tenant.accountId, 'username,role,password\nnina,agent,fourteen chars\n', { userId: null, label: 'test', ip: null });
+    expect(imported).toEqual({ ok: false, reason: 'invalid', errors: [{ line: 2, message: 'Password must be at least 16 characters.' }] });
+    expect(await t.deps.store.users.findByUsername(tenant.accountId, 'nina')).toBeUndefined();
 
     // Three wrong passwords lock (the service alone locks after ten).
     for (let i = 0; i < 2; i++) expect((await login('mia', 'not the password, no')).statusCode).toBe(401);

@@ -103,7 +103,7 @@ async function send(w: World, actor: Actor, rule: Rule, method: string, url: str
   const ctx = { unique, code: () => actor.code(), accountA: w.a.accountId, password: PASSWORD };
   if (method === 'GET' || method === 'HEAD') return fetchAs(w, actor, method, url);
   if (rule.kind === 'page') {
-    return postFormAs(actor, url, () => Object.fromEntries(Object.entries(rule.body?.(ctx) ?? {}).map(([k, v]) => [k, String(v)])));
+    return postFormAs(actor, url, () => Object.fromEntries(Object.entries(rule.body?.(ctx) ?? {}).map(([k, v]) => [k, Array.isArray(v) ? v.map(String) : String(v)])));
   }
   return jsonAs(w, actor, rule.method, url, rule.body?.(ctx));
 }

@@ -168,7 +168,7 @@ export function jsonAs(w: World, actor: Actor, method: 'GET' | 'POST' | 'PUT' | 
 }
 
 /** A form post with a CSRF token from a page this principal may open (so what is tested is authorization, not CSRF). */
-export async function postFormAs(actor: Actor, url: string, fields: () => Record<string, string>): Promise<LightMyRequestResponse> {
+export async function postFormAs(actor: Actor, url: string, fields: () => Record<string, string | string[]>): Promise<LightMyRequestResponse> {
   const page = await actor.browser.get(actor.tokenPage);
   expect(page.statusCode, `${actor.principal} opens ${actor.tokenPage} for a CSRF token`).toBe(200);
   return actor.browser.post(url, fields());

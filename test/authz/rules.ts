@@ -190,6 +190,14 @@ export const rules: Rule[] = [
     body: () => ({ minPasswordLength: '', lockAfterFailures: '', idleTimeoutMinutes: '', absoluteTimeoutMinutes: '', inactiveDays: '' }),
     admitted: { redirect: '/manage/console/account-access-control?saved=1' },
   },
+  // The second factors allowed (issue 14): both kinds, no key required for admins (the default) changes nothing.
+  {
+    method: 'POST',
+    url: '/manage/console/account-access-control/factors',
+    kind: 'page',
+    body: () => ({ allowed: ['totp', 'webauthn'] }),
+    admitted: { redirect: '/manage/console/account-access-control?saved=1' },
+  },
 
   // Applications (issue 13), admins of the account. ":id" is a user's id, no client id of anyone's: 404 for every admin.
   { method: 'GET', url: '/manage/console/applications', kind: 'page', admitted: 'ok' },
@@ -303,6 +311,7 @@ export const rules: Rule[] = [
     body: () => ({ minPasswordLength: null, lockAfterFailures: null, idleTimeoutMinutes: null, absoluteTimeoutMinutes: null, inactiveDays: null }),
     admitted: 'ok',
   },
+  { method: 'PUT', url: '/api/v1/account/access-rules/factors', kind: 'api', body: () => ({ allowed: ['totp', 'webauthn'], adminsNeedKey: false }), admitted: 'ok' },
   { method: 'GET', url: '/api/v1/users', kind: 'api', admitted: 'ok' },
   {
     method: 'POST',

@@ -16,6 +16,7 @@ import { createAccount } from '../../src/services/accounts.ts';
 import { createSecretBox, totpContext } from '../../src/services/secret-box.ts';
 import type { SecretBox } from '../../src/services/secret-box.ts';
 import { createSession } from '../../src/services/sessions.ts';
+import { ensureSigningKeys, keySetAt } from '../../src/services/oidc/signing-keys.ts';
 import { createUser } from '../../src/services/users.ts';
 import type { Factor, TotpFactor } from '../../src/storage/records.ts';
 
@@ -75,9 +76,11 @@ async function dataDir(): Promise<DataDir> {
 }
 
 /** The secret box of the key file as it is now on disk. */
-function boxOfKeyFile(dir: string): { box: SecretBox; ids: string[] } {
+function boxOfKeyFile(dir: string, only?: string): { box: SecretBox; ids: string[] } {
   const file = join(dir, 'secret.key');
-  const ring = parseKeyRing(readFileSync(file, 'utf8'), file);
+  const text = readFileSync(file, 'utf8');
+  // only: a ring of that one key of the file.
+  const ring = parseKeyRing(only === undefined ? text : (text.split(/[\s,]+/).find((line) => line.startsWith(`${only}:`)) ?? ''), file);
   return { box: createSecretBox(ring, { bytes: (n) => randomBytes(n) }), ids: [...ring.all.keys()] };
 }
 
@@ -144,7 +147,7 @@ describe('portcullis user reset-mfa and keys (sqlite)', { timeout: 60_000 }, () 
       // The username as typed by a stressed operator: another case.
       const run = await portcullis(['user', 'reset-mfa', '--account', bob.accountId, '--username', 'BOB'], { url: data.url });
       expect(run.code, run.stderr).toBe(0);
-      expect(json(run)).toEqual({ reset: true, userId: bob.userId, authenticatorRevoked: true, factorsRevoked: 1, sessionsEnded: 1 });
+      expect(json(run)).toEqual({ reset: true, userId: bob.userId, authenticatorRevoked: true, factorsRevoked: 1, sessionsEnded: 1, applicationsNotified: 0 });
 
       expect(await store.factors.forUser(bob.accountId, bob.userId)).toEqual([]);
       expect(await store.recoveryCodes.countUnused(bob.accountId, bob.userId)).toBe(0);
@@ -215,6 +218,10 @@ describe('portcullis user reset-mfa and keys (sqlite)', { timeout: 60_000 }, () 
         expect(before.ids).toEqual(['k1']);
         const old = firstTotp(await data.runtime.deps.store.factors.forUser(a.accountId, a.userId));
         expect(old?.secret.keyId).toBe('k1');
+        // The OpenID Connect signing keys (made at serve's first start) are sealed with the same ring.
+        await ensureSigningKeys(data.runtime.deps);
+        const signingBefore = await data.runtime.deps.store.signingKeys.all();
+        expect(signingBefore.map((k) => k.privateJwk.keyId)).toEqual(['k1', 'k1']);
 
         const run = await portcullis(['keys', 'rotate', '--new'], { url: data.url });
         expect(run.code, run.stderr).toBe(0);
@@ -223,7 +230,7 @@ describe('portcullis user reset-mfa and keys (sqlite)', { timeout: 60_000 }, () 
         expect(after.ids).toHaveLength(2);
         expect(after.ids[1]).toBe('k1');
         expect(after.ids[0]).not.toBe('k1');
-        expect(out).toEqual({ activeKeyId: after.ids[0], resealed: 2, unreadable: 0 });
+        expect(out).toEqual({ activeKeyId: after.ids[0], resealed: 2, unreadable: 0, signingKeys: { resealed: 2, unreadable: 0 } });
         // The file stays readable by its owner only.
         expect(execFileSync('stat', ['-c', '%a', join(data.dir, 'secret.key')], { encoding: 'utf8' }).trim()).toBe('600');
 
@@ -237,6 +244,13 @@ describe('portcullis user reset-mfa and keys (sqlite)', { timeout: 60_000 }, () 
           expect(oathHex(opened ?? new Uint8Array(), at)).toBe(oathHex(user.secret, at));
           expect(oathHex(opened ?? new Uint8Array(), at + 30_000)).toBe(oathHex(user.secret, at + 30_000));
         }
+
+        // The signing keys open with the new key alone: the old one may leave the ring.
+        const newOnly = boxOfKeyFile(data.dir, after.ids[0]);
+        const signingAfter = await data.runtime.deps.store.signingKeys.all();
+        expect(signingAfter.map((k) => k.privateJwk.keyId)).toEqual([after.ids[0], after.ids[0]]);
+        const set = await keySetAt({ ...data.runtime.deps, secrets: newOnly.box }, Date.now());
+        expect(set.keys.map((k) => k.kid).sort()).toEqual(signingBefore.map((k) => k.id).sort());
 
         // Nothing is left under the old key: a later plain rotate has nothing to do.
         expect(await data.runtime.deps.store.factors.sealedWithOtherKey(after.ids[0] ?? '', 10)).toEqual([]);
@@ -253,7 +267,7 @@ describe('portcullis user reset-mfa and keys (sqlite)', { timeout: 60_000 }, () 
         const other = formatKey('other', randomBytes(32));
         const run = await portcullis(['keys', 'rotate'], { url: data.url, env: { PORTCULLIS_SECRET_KEY: other } });
         expect(run.code).toBe(1);
-        expect(json(run)).toEqual({ activeKeyId: 'other', resealed: 0, unreadable: 1 });
+        expect(json(run)).toEqual({ activeKeyId: 'other', resealed: 0, unreadable: 1, signingKeys: { resealed: 0, unreadable: 0 } });
         // The row is left as it was: still readable with the key that sealed it.
         expect(firstTotp(await data.runtime.deps.store.factors.forUser(bob.accountId, bob.userId))).toEqual(before);
         expect(boxOfKeyFile(data.dir).box.open(before?.secret ?? { keyId: '', ciphertext: '' }, totpContext(bob.accountId, bob.userId))).toEqual(bob.secret);

@@ -54,7 +54,8 @@ export async function buildTestApp(
   beforeMigrate?: BeforeMigrate,
 ): Promise<TestApp> {
   const settings = loadSettings({ ...TEST_ENV, ...env });
-  const keys = parseKeyRing(`test:${randomBytes(32).toString('base64')}`);
+  // A key of its own, or the one given (a CLI process beside the app needs the same).
+  const keys = parseKeyRing(env.PORTCULLIS_SECRET_KEY ?? `test:${randomBytes(32).toString('base64')}`);
   const secrets = createSecretBox(keys, systemRandom);
   const hasher = createPasswordHasher(settings.password);
   const db = await openTestDatabase(kind, beforeMigrate && ((database) => beforeMigrate(database, { secrets, hasher })));

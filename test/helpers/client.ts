@@ -40,8 +40,9 @@ export class TestBrowser {
     return res;
   }
 
-  async post(url: string, fields: Record<string, string>, opts: { csrf?: string | null; origin?: string | null } = {}) {
-    const body = new URLSearchParams(fields);
+  /** Posts a form; a list is sent as repeated fields (checkboxes). */
+  async post(url: string, fields: Record<string, string | string[]>, opts: { csrf?: string | null; origin?: string | null } = {}) {
+    const body = new URLSearchParams(Object.entries(fields).flatMap(([k, v]) => (Array.isArray(v) ? v.map((x) => [k, x]) : [[k, v]])));
     const csrf = opts.csrf === undefined ? this.csrf : opts.csrf;
     if (csrf !== null) body.set('_csrf', csrf);
     const origin = opts.origin === undefined ? this.origin : opts.origin;
@@ -61,7 +62,7 @@ export class TestBrowser {
     return res;
   }
 
-  async json(method: 'GET' | 'POST', url: string, payload?: unknown, headers: Record<string, string> = {}) {
+  async json(method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE', url: string, payload?: unknown, headers: Record<string, string> = {}) {
     const res = await this.app.inject({
       method,
       url,

@@ -222,6 +222,27 @@ for (const kind of await storeKinds()) {
       expect((await auditEvents(t, place.accountId, 'sign_in.network_refused')).map((e) => e.detail)).toContainEqual({ cause: 'address not allowed', method: 'passkey' });
     });
 
+    it('refuses a passkey where Account Access Control allows authenticator apps only, and signs in again once keys are allowed', async () => {
+      const place = await mfaTenant(t, 'Apps Only Co');
+      await addUser(t, place, 'abel');
+      const key = await setUpPasskey(t, place, 'abel');
+      await t.deps.store.accessRules.putFactorPolicy(place.accountId, { allowed: ['totp'], adminsNeedKey: false }, t.clock.now());
+      expectRefused((await passkeySignIn(t, place.accountId, key)).res);
+      expect(await causes(t, place)).toContainEqual({ cause: 'passkey sign-in not allowed' });
+      await t.deps.store.accessRules.putFactorPolicy(place.accountId, { allowed: ['totp', 'webauthn'], adminsNeedKey: false }, t.clock.now());
+      expect((await passkeySignIn(t, place.accountId, key)).res.statusCode).toBe(200);
+    });
+
+    it('an admin who must use a security key or passkey signs in with a passkey alone, and the session holds (it used a key)', async () => {
+      const place = await mfaTenant(t, 'Keys For Admins Co');
+      await t.deps.store.accessRules.putFactorPolicy(place.accountId, { allowed: ['totp', 'webauthn'], adminsNeedKey: true }, t.clock.now());
+      const key = await setUpPasskey(t, place, 'alice');
+      const { client, res } = await passkeySignIn(t, place.accountId, key);
+      expect(res.statusCode, res.body).toBe(200);
+      expect((await client.json('GET', '/api/v1/session')).statusCode).toBe(200);
+      expect((await client.get('/manage/console')).statusCode).toBe(200);
+    });
+
     it('signs in through the sign-in page: the form posts the answer to /login/passkey and lands home; a bad one shows the page again (401)', async () => {
       await addUser(t, tenant, 'zoe');
       const key = await setUpPasskey(t, tenant, 'zoe');

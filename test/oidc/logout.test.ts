@@ -4,6 +4,9 @@ import * as oidc from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resetMfa } from '../../src/services/mfa-reset.ts';
 import { updateUser } from '../../src/services/user-directory.ts';
+import { createUser } from '../../src/services/users.ts';
+import { issuePasswordReset, usePasswordReset } from '../../src/services/password-reset.ts';
+import { disableInactiveUsers } from '../../src/services/access-rules.ts';
 import { PASSWORD, seedTenant } from '../helpers/client.ts';
 import type { Tenant } from '../helpers/client.ts';
 import { storeKinds } from '../helpers/stores.ts';
@@ -27,7 +30,7 @@ import type { ListeningApp } from './support.ts';
 // 1.0) at the URI its admin registered: here a listening test endpoint.
 
 /** An application's back-channel logout endpoint: keeps each logout_token it is sent. */
-async function logoutEndpoint(): Promise<{ url: string; tokens: string[]; next(): Promise<string>; close(): Promise<void> }> {
+async function logoutEndpoint(): Promise<{ url: string; tokens: string[]; next(): Promise<string>; skip(): void; close(): Promise<void> }> {
   const tokens: string[] = [];
   const waiting: Array<(token: string) => void> = [];
   const server: Server = createServer((req, res) => {
@@ -51,6 +54,10 @@ async function logoutEndpoint(): Promise<{ url: string; tokens: string[]; next()
       const index = seen++;
       if (tokens[index] !== undefined) return Promise.resolve(tokens[index]);
       return new Promise((done) => waiting.push(done));
+    },
+    /** Leaves the tokens received so far untaken (another test's): next() answers the ones to come. */
+    skip: () => {
+      seen = tokens.length;
     },
     close: () => new Promise((done) => server.close(() => done())),
   };
@@ -145,6 +152,102 @@ describe.each(await storeKinds())('revocation reaches the applications (%s)', (k
     // And Portcullis's own session is over.
     const after = expectPage(await agent.follow('/'));
     expect(after.url.pathname).toBe('/login');
+  });
+
+  /** A user of their own, so that no other test's sessions end with theirs. */
+  async function freshUser(username: string): Promise<string> {
+    const made = await createUser(t.deps, tenant.accountId, { username, role: 'agent', password: PASSWORD }, { userId: null, label: 'test', ip: null }, 'user');
+    if (!made.ok) throw new Error('could not create the user');
+    return made.userId;
+  }
+
+  it('"Sign out all other sessions" ends the other browsers\' applications and keeps this browser\'s', async () => {
+    const userId = await freshUser('zoe');
+    const here = await signedInTokens('zoe');
+    const there = await signedInTokens('zoe');
+    endpoint.skip();
+    const before = endpoint.tokens.length;
+    const page = expectPage(await here.agent.follow('/account/sessions'));
+    expect(expectPage(await here.agent.submit(page, '/account/sessions/end-others', {})).url.search).toBe('?ended=others');
+    // The other browser: its application is told (its sid), its tokens and its Portcullis session are gone.
+    await expectLogoutToken(userId, there.sid);
+    await expectRevoked(there.tokens);
+    expect(expectPage(await there.agent.follow('/')).url.pathname).toBe('/login');
+    // This browser: its application keeps working, its refresh token too.
+    expect((await oidc.tokenIntrospection(config, here.tokens.access_token)).active).toBe(true);
+    const refreshed = await oidc.refreshTokenGrant(config, here.tokens.refresh_token!);
+    expect(refreshed.access_token).toBeTruthy();
+    // Signing this browser out later tells its application: the one token for it, none sent before.
+    expectPage(await here.agent.submit(expectPage(await here.agent.follow('/')), '/logout', {}));
+    await expectLogoutToken(userId, here.sid);
+    expect(endpoint.tokens.length - before).toBe(2);
+    await expectRevoked(refreshed);
+  });
+
+  it('"Sign out all other sessions" without this browser\'s provider session (an API client) ends every application session', async () => {
+    const userId = await freshUser('yan');
+    const here = await signedInTokens('yan');
+    const there = await signedInTokens('yan');
+    endpoint.skip();
+    // Only the Portcullis cookie, and a provider session id that is nobody's.
+    const cookie = [...here.agent.jar].filter(([name]) => !name.startsWith('_session')).map(([k, v]) => `${k}=${v}`).join('; ');
+    const res = await fetch(`${t.base}/api/v1/sessions/end-others`, {
+      method: 'POST',
+      headers: { cookie: `${cookie}; _session=notASessionOfAnyone`, 'content-type': 'application/json', origin: t.base },
+      body: '{}',
+    });
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ ended: 1 });
+    const sids = [];
+    for (let i = 0; i < 2; i++) {
+      const { payload } = await verifiedByJwks(t.base, await endpoint.next());
+      expect(payload.sub).toBe(userId);
+      sids.push(payload.sid);
+    }
+    expect(sids.sort()).toEqual([here.sid, there.sid].sort());
+    await expectRevoked(here.tokens);
+    await expectRevoked(there.tokens);
+    // The Portcullis session that asked is still signed in.
+    expect(expectPage(await here.agent.follow('/')).url.pathname).toBe('/');
+  });
+
+  it('a new password set with a reset link revokes the user\'s tokens and logs them out of the application', async () => {
+    const userId = await freshUser('xia');
+    const { tokens, sid } = await signedInTokens('xia');
+    endpoint.skip();
+    const issued = await issuePasswordReset(t.deps, tenant.accountId, userId, { userId: tenant.adminId, label: 'alice', ip: null }, t.base);
+    if (!issued.ok) throw new Error('no link');
+    const used = await usePasswordReset(t.deps, new URL(issued.link).pathname.split('/').pop()!, { newPassword: 'a different long passphrase' }, '127.0.0.1');
+    expect(used.ok).toBe(true);
+    await expectLogoutToken(userId, sid);
+    await expectRevoked(tokens);
+  });
+
+  it('the inactivity rule disabling a user revokes their tokens and logs them out of the application', async () => {
+    // An account of its own: the rule disables every non-admin who has not signed in.
+    const quiet = await seedTenant(t.deps, 'Quiet Support');
+    const quietApp = await registerApplication(t, quiet.accountId, { backchannelLogoutUri: endpoint.url });
+    const quietConfig = await relyingParty(t.base, quietApp.clientId, quietApp.clientSecret);
+    const agent = new UserAgent(t.base);
+    const request = await authorizationRequest(quietConfig);
+    const login = expectPage(await agent.follow(request.url));
+    const tokens = await redeem(quietConfig, request, expectCallback(await agent.submit(login, '/login', { username: 'bob', password: PASSWORD })));
+    // The rule has been on for 40 days and nobody of the account has been seen since (the
+    // application's tokens still live: a long session lifetime, or tokens kept refreshed).
+    const longAgo = t.deps.clock.now() - 40 * 24 * 3600_000;
+    await t.deps.store.accessRules.putPolicy(
+      quiet.accountId,
+      { minPasswordLength: null, lockAfterFailures: null, idleTimeoutMs: null, absoluteTimeoutMs: null, inactiveDays: 30 },
+      longAgo,
+      longAgo,
+    );
+    await t.db.database.db.updateTable('users').set({ last_active_at: longAgo, created_at: longAgo }).where('account_id', '=', quiet.accountId).execute();
+    endpoint.skip();
+    expect(await disableInactiveUsers(t.deps)).toBe(2);
+    const { payload } = await verifiedByJwks(t.base, await endpoint.next());
+    expect(payload).toMatchObject({ aud: quietApp.clientId, sub: quiet.agentId, sid: tokens.claims()!.sid });
+    expect((await oidc.tokenIntrospection(quietConfig, tokens.access_token)).active).toBe(false);
+    await expect(oidc.refreshTokenGrant(quietConfig, tokens.refresh_token!)).rejects.toMatchObject({ error: 'invalid_grant' });
   });
 
   it('refuses a logout whose post-logout URI is not registered, and redirects nowhere', async () => {

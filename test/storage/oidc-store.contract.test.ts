@@ -87,6 +87,35 @@ describe.each(await storeKinds())('the OpenID Connect store (%s)', (kind) => {
     expect(await t.store.oidcPayloads.find('RefreshToken', 'rt-v', NOW)).toBeDefined();
   });
 
+  it('ends everything of one user but one provider session and what its grants issued', async () => {
+    const user = 'user-3';
+    const row = (model: string, id: string, over: Partial<{ grantId: string; userId: string }> = {}) =>
+      t.store.oidcPayloads.upsert(model, id, JSON.stringify({ accountId: over.userId ?? user }), index({ userId: user, ...over }));
+    await row('Session', 'keep-s');
+    await row('Grant', 'keep-g');
+    await row('RefreshToken', 'keep-rt', { grantId: 'keep-g' });
+    await row('AccessToken', 'keep-at', { grantId: 'keep-g' });
+    await row('Session', 'other-s');
+    await row('Grant', 'other-g');
+    await row('RefreshToken', 'other-rt', { grantId: 'other-g' });
+    // A grant no live session names any more (its session expired): it is not this browser's.
+    await row('Grant', 'orphan-g');
+    await row('RefreshToken', 'orphan-rt', { grantId: 'orphan-g' });
+    // Another user's session of the same id space is not touched.
+    await row('RefreshToken', 'someone-rt', { grantId: 'keep-g', userId: 'user-4' });
+    expect(await t.store.oidcPayloads.deleteForUserExcept(user, { sessionId: 'keep-s', grantIds: ['keep-g'] })).toBe(5);
+    for (const [model, id] of [['Session', 'keep-s'], ['Grant', 'keep-g'], ['RefreshToken', 'keep-rt'], ['AccessToken', 'keep-at'], ['RefreshToken', 'someone-rt']]) {
+      expect(await t.store.oidcPayloads.find(model!, id!, NOW), `${model} ${id} is kept`).toBeDefined();
+    }
+    for (const [model, id] of [['Session', 'other-s'], ['Grant', 'other-g'], ['RefreshToken', 'other-rt'], ['Grant', 'orphan-g'], ['RefreshToken', 'orphan-rt']]) {
+      expect(await t.store.oidcPayloads.find(model!, id!, NOW), `${model} ${id} is gone`).toBeUndefined();
+    }
+    // A session without grants keeps only itself.
+    expect(await t.store.oidcPayloads.deleteForUserExcept(user, { sessionId: 'keep-s', grantIds: [] })).toBe(3);
+    expect(await t.store.oidcPayloads.find('Session', 'keep-s', NOW)).toBeDefined();
+    expect(await t.store.oidcPayloads.deleteForUser(user)).toBe(1);
+  });
+
   it('reaches an application only within its account, and by client id for the provider', async () => {
     const app: Application = {
       id: `client-${kind}`,

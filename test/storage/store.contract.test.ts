@@ -178,7 +178,7 @@ for (const kind of await storeKinds()) {
         await store.accessRules.putRestriction(accountId, { ranges: [{ cidr: '2001:db8::/32', label: 'HQ' }], appliesTo: 'everyone_but_admins' }, NOW);
         const policy = { minPasswordLength: 14, lockAfterFailures: 5, idleTimeoutMs: 600_000, absoluteTimeoutMs: 3_600_000, inactiveDays: 30 };
         await store.accessRules.putPolicy(accountId, policy, NOW, NOW);
-        expect(await store.accessRules.get(accountId)).toEqual({ ranges: [{ cidr: '2001:db8::/32', label: 'HQ' }], appliesTo: 'everyone_but_admins', policy, inactiveFrom: NOW });
+        expect(await store.accessRules.get(accountId)).toEqual({ ranges: [{ cidr: '2001:db8::/32', label: 'HQ' }], appliesTo: 'everyone_but_admins', policy, inactiveFrom: NOW, factors: { allowed: ['totp', 'webauthn'], adminsNeedKey: false } });
         expect(await store.accessRules.withInactivityRule()).toContainEqual({ accountId, inactiveDays: 30, inactiveFrom: NOW });
       });
 
@@ -1061,7 +1061,7 @@ for (const kind of await storeKinds()) {
         const fresh = await openUnmigrated(kind);
         try {
           expect(await migrateToLatest(fresh.database.db)).toEqual({
-            applied: ['001-foundation', '002-mfa', '003-user-search', '004-name-suffixes', '005-session-client', '006-factors', '007-oidc', '008-webauthn', '009-password-resets', '010-access-rules', '012-passkey-challenges'],
+            applied: ['001-foundation', '002-mfa', '003-user-search', '004-name-suffixes', '005-session-client', '006-factors', '007-oidc', '008-webauthn', '009-password-resets', '010-access-rules', '011-factor-policy', '012-passkey-challenges'],
           });
           expect(await migrateToLatest(fresh.database.db)).toEqual({ applied: [] });
           // The tables are in this database (on PostgreSQL: in this schema, although

@@ -2,15 +2,16 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { parseRangeLines, policyInput } from '../../domain/access-rules.ts';
 import type { PolicyField, PolicyInput } from '../../domain/access-rules.ts';
-import { accessRules, savePolicy, saveRestriction, serviceFloor } from '../../services/access-rules.ts';
+import { accessRules, saveFactorPolicy, savePolicy, saveRestriction, serviceFloor } from '../../services/access-rules.ts';
 import type { Deps } from '../../services/deps.ts';
 import type { Principal } from '../../services/principal.ts';
 import { principalOf } from '../access.ts';
-import { csrfToken, formField } from '../forms.ts';
+import { csrfToken, formField, formFields } from '../forms.ts';
 import type { RouteContext } from '../route-context.ts';
 import { viewerOf } from '../viewer.ts';
-import { AccessRulesSections, policyFormOf, restrictionFormOf } from '../views/access-rules.tsx';
-import type { PolicyForm, RestrictionForm } from '../views/access-rules.tsx';
+import { AccessRulesSections, factorsFormOf, policyFormOf, restrictionFormOf } from '../views/access-rules.tsx';
+import type { FactorsForm, PolicyForm, RestrictionForm } from '../views/access-rules.tsx';
+import { setSessionCookie } from '../plugins/session.ts';
 import { AccessControlPage } from '../views/console.tsx';
 import { renderPage } from '../views/layout.tsx';
 
@@ -27,7 +28,7 @@ export async function sendAccessControlPage(
   reply: FastifyReply,
   auth: Principal,
   status: number,
-  overrides: { notice?: string | undefined; restriction?: RestrictionForm; policy?: PolicyForm } = {},
+  overrides: { notice?: string | undefined; factors?: FactorsForm; restriction?: RestrictionForm; policy?: PolicyForm } = {},
 ): Promise<FastifyReply> {
   const rules = await accessRules(deps, auth.account.id);
   const csrf = csrfToken(request, reply);
@@ -39,6 +40,7 @@ export async function sendAccessControlPage(
         <AccessControlPage csrf={csrf} viewer={viewerOf(auth)} mfaEnabled={auth.account.mfaEnabled} notice={overrides.notice}>
           <AccessRulesSections
             csrf={csrf}
+            factors={overrides.factors ?? factorsFormOf(rules)}
             restriction={overrides.restriction ?? restrictionFormOf(rules)}
             policy={overrides.policy ?? policyFormOf(policyInput(rules.policy))}
             floor={serviceFloor(deps)}
@@ -69,7 +71,21 @@ function readPolicy(body: unknown): { input: PolicyInput; values: Record<PolicyF
   return { input, values, errors };
 }
 
-export async function accessRulesPages(app: FastifyInstance, { deps }: RouteContext) {
+export async function accessRulesPages(app: FastifyInstance, { deps, cookie }: RouteContext) {
+  app.post(`${page}/factors`, { config: { access: { permission: 'manageAccount' } }, preHandler: app.csrfProtection }, async (request, reply) => {
+    const auth = principalOf(request);
+    const input = { allowed: formFields(request.body, 'allowed'), adminsNeedKey: formField(request.body, 'adminsNeedKey') === 'on' };
+    const result = await saveFactorPolicy(deps, auth, input, request.ip);
+    if (!result.ok) return sendAccessControlPage(deps, request, reply, auth, 400, { factors: { ...input, errors: result.errors } });
+    if (result.pendingToken) {
+      // This session did not use a key: set one up (or use yours) now.
+      setSessionCookie(reply, cookie, result.pendingToken);
+      return reply.redirect('/login/mfa', 303);
+    }
+    return reply.redirect(`${page}?saved=1`, 303);
+  });
+
+
   app.post(`${page}/network`, { config: { access: { permission: 'manageAccount' } }, preHandler: app.csrfProtection }, async (request, reply) => {
     const auth = principalOf(request);
     const rangesText = formField(request.body, 'ranges');

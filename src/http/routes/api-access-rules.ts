@@ -2,7 +2,9 @@ import type { FastifyInstance } from 'fastify';
 import { Type } from '@fastify/type-provider-typebox';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { policyInput, rangeLimits } from '../../domain/access-rules.ts';
-import { accessRules, savePolicy, saveRestriction } from '../../services/access-rules.ts';
+import { accessRules, saveFactorPolicy, savePolicy, saveRestriction } from '../../services/access-rules.ts';
+import { hasFactor } from '../../services/factors/index.ts';
+import { setSessionCookie } from '../plugins/session.ts';
 import { adminOperation, ErrorBody } from '../api-schemas.ts';
 import { principalOf } from '../access.ts';
 import { AppError } from '../app-error.ts';
@@ -25,9 +27,17 @@ const Policy = Type.Object(
   { additionalProperties: false },
 );
 const Restriction = Type.Object({ ranges: Type.Array(Range), appliesTo: AppliesTo });
-const Rules = Type.Object({ ranges: Type.Array(Range), appliesTo: AppliesTo, policy: Policy });
+const FactorKind = Type.Union([Type.Literal('totp'), Type.Literal('webauthn')]);
+const Factors = Type.Object(
+  {
+    allowed: Type.Array(FactorKind, { minItems: 1, maxItems: 2, description: 'totp: authenticator apps; webauthn: security keys and passkeys' }),
+    adminsNeedKey: Type.Boolean({ description: 'admins sign in with a security key or passkey only (webauthn must be allowed)' }),
+  },
+  { additionalProperties: false },
+);
+const Rules = Type.Object({ ranges: Type.Array(Range), appliesTo: AppliesTo, policy: Policy, factors: Factors });
 
-export async function apiAccessRulesRoutes(app: FastifyInstance, { deps }: RouteContext) {
+export async function apiAccessRulesRoutes(app: FastifyInstance, { deps, cookie }: RouteContext) {
   const api = app.withTypeProvider<TypeBoxTypeProvider>();
   const access = { permission: 'manageAccount' } as const;
 
@@ -36,7 +46,7 @@ export async function apiAccessRulesRoutes(app: FastifyInstance, { deps }: Route
     { config: { access }, schema: { ...adminOperation, summary: 'Account Access Control: allowed networks and login policy', response: { 200: Rules, 401: ErrorBody, 403: ErrorBody } } },
     async (request) => {
       const rules = await accessRules(deps, principalOf(request).account.id);
-      return { ranges: rules.ranges, appliesTo: rules.appliesTo, policy: policyInput(rules.policy) };
+      return { ranges: rules.ranges, appliesTo: rules.appliesTo, policy: policyInput(rules.policy), factors: rules.factors };
     },
   );
 
@@ -91,6 +101,41 @@ export async function apiAccessRulesRoutes(app: FastifyInstance, { deps }: Route
       if (!result.ok) throw new AppError('invalid_request', Object.values(result.errors).join(' '));
       const saved = await accessRules(deps, auth.account.id);
       return { policy: policyInput(saved.policy), changed: result.changed };
+    },
+  );
+
+  api.put(
+    '/api/v1/account/access-rules/factors',
+    {
+      config: { access },
+      schema: {
+        ...adminOperation,
+        summary: 'Account Access Control: the second factors allowed, and whether admins need a security key',
+        description:
+          'A factor of a kind no longer allowed stops counting (its user sets up an allowed one at the next sign-in). Switching adminsNeedKey on ends every admin session signed in without a key; when the caller’s own session did not use one, it continues as a pending sign-in (state mfa_enrollment_required or mfa_required) that sets up or uses a key.',
+        body: Factors,
+        response: {
+          200: Type.Object({
+            ...Factors.properties,
+            changed: Type.Boolean(),
+            state: Type.Union([Type.Literal('authenticated'), Type.Literal('mfa_required'), Type.Literal('mfa_enrollment_required')]),
+          }),
+          400: ErrorBody,
+          401: ErrorBody,
+          403: ErrorBody,
+        },
+      },
+    },
+    async (request, reply) => {
+      const auth = principalOf(request);
+      const result = await saveFactorPolicy(deps, auth, request.body, request.ip);
+      if (!result.ok) throw new AppError('invalid_request', result.errors.join(' '));
+      let state: 'authenticated' | 'mfa_required' | 'mfa_enrollment_required' = 'authenticated';
+      if (result.pendingToken) {
+        setSessionCookie(reply, cookie, result.pendingToken);
+        state = (await hasFactor(deps, auth.account.id, auth.user)) ? 'mfa_required' : 'mfa_enrollment_required';
+      }
+      return { ...result.policy, changed: result.changed, state };
     },
   );
 }

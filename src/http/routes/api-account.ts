@@ -49,7 +49,7 @@ export async function apiAccountRoutes(app: FastifyInstance, { deps, cookie }: R
       const result = await setAccountMfa(deps, auth, request.body.mfaEnabled, request.ip);
       if (result.change === 'enabled' && result.pendingToken) {
         setSessionCookie(reply, cookie, result.pendingToken);
-        const enrolled = await hasFactor(deps, auth.account.id, auth.user.id);
+        const enrolled = await hasFactor(deps, auth.account.id, auth.user);
         return { mfaEnabled: true, sessionsEnded: result.sessionsEnded, state: enrolled ? ('mfa_required' as const) : ('mfa_enrollment_required' as const) };
       }
       return { mfaEnabled: request.body.mfaEnabled, sessionsEnded: result.change === 'enabled' ? result.sessionsEnded : 0, state: 'authenticated' as const };

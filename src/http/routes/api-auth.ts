@@ -11,6 +11,7 @@ import { clearSessionCookie, sessionToken, setSessionCookie } from '../plugins/s
 import { ErrorBody, TooMany, Unavailable } from '../api-schemas.ts';
 import type { RouteContext } from '../route-context.ts';
 import { totpOffer } from '../../services/factors/totp.ts';
+import { usableFactorsOf } from '../../services/factors/index.ts';
 
 const LoginBody = Type.Object(
   {
@@ -59,8 +60,10 @@ export async function apiAuthRoutes(app: FastifyInstance, { deps, cookie }: Rout
       setSessionCookie(reply, cookie, result.token);
       if (result.state === 'full') return { state: nextApiState(request, result) };
       if (result.mfaEnrolled) return { state: 'mfa_required' as const };
-      // The API client is the user's own app: it gets the key URI to show as a QR code.
+      // The API client is the user's own app: it gets the key URI to show as a QR code,
+      // unless the account allows this user security keys only (set up in a browser).
       const view = await resolveSession(deps, result.token);
+      if (view && !(await usableFactorsOf(deps, view.account.id, view.user)).kinds.includes('totp')) return { state: 'mfa_enrollment_required' as const };
       const offer = view && (await totpOffer(deps, view));
       if (!offer) throw new Error('could not prepare an enrolment secret');
       return { state: 'mfa_enrollment_required' as const, otpauthUri: offer.uri };

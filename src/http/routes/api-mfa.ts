@@ -7,7 +7,7 @@ import type { SecondFactorMethod } from '../../domain/auth-methods.ts';
 import { retryAfterSeconds } from '../../domain/lockout-policy.ts';
 import { webauthnDefaults } from '../../config/defaults.ts';
 import { submitCode } from '../../services/mfa-challenge.ts';
-import { hasFactor } from '../../services/factors/index.ts';
+import { usableFactorsOf } from '../../services/factors/index.ts';
 import { totpOffer } from '../../services/factors/totp.ts';
 import { signInOptions } from '../../services/factors/webauthn.ts';
 import { relyingPartyOf } from '../relying-party.ts';
@@ -32,7 +32,9 @@ export async function apiMfaRoutes(app: FastifyInstance, { deps, cookie }: Route
     },
     async (request) => {
       const view = principalOf(request);
-      if (await hasFactor(deps, view.account.id, view.user.id)) throw new AppError('conflict', 'An authenticator is already set up; send its code.');
+      const usable = await usableFactorsOf(deps, view.account.id, view.user);
+      if (usable.factors.length > 0) throw new AppError('conflict', 'An authenticator is already set up; send its code.');
+      if (!usable.kinds.includes('totp')) throw new AppError('conflict', 'This account asks you for a security key or passkey: set one up in a browser.');
       const offer = await totpOffer(deps, view);
       if (!offer) throw new Error('could not prepare an enrolment secret');
       return { otpauthUri: offer.uri, manualKey: offer.manualKey };

@@ -6,6 +6,7 @@ import { retryAfterSeconds } from '../../domain/lockout-policy.ts';
 import { endOwnSessions, listOwnSessions } from '../../services/own-sessions.ts';
 import { changePassword } from '../../services/password-change.ts';
 import { principalOf } from '../access.ts';
+import { providerSessionOf } from '../provider-session.ts';
 import { setSessionCookie } from '../plugins/session.ts';
 import { ErrorBody, TooMany, Unavailable } from '../api-schemas.ts';
 import type { RouteContext } from '../route-context.ts';
@@ -66,11 +67,11 @@ export async function apiSessionRoutes(app: FastifyInstance, { deps, cookie }: R
       config: { access: 'signed-in' },
       schema: {
         tags: ['sessions'],
-        summary: 'Sign out every one of your sessions but this one',
+        summary: 'Sign out every one of your sessions but this one (and the applications of every other browser)',
         response: { 200: Type.Object({ ended: Type.Integer() }), 401: ErrorBody },
       },
     },
-    async (request) => ({ ended: (await endOwnSessions(deps, principalOf(request), 'others', request.ip)) ?? 0 }),
+    async (request) => ({ ended: (await endOwnSessions(deps, principalOf(request), 'others', request.ip, providerSessionOf(request))) ?? 0 }),
   );
 
   api.post(

@@ -18,7 +18,7 @@ const settings: Array<SettingEntry & { keywords: string[] }> = [
     title: 'Account Access Control',
     section: 'Admin & Secure',
     href: '/manage/console/account-access-control',
-    description: 'Multi-factor authentication (MFA), allowed networks (IP address ranges) and the login policy of this account.',
+    description: 'Multi-factor authentication (MFA), the second factors allowed, allowed networks (IP address ranges) and the login policy of this account.',
     keywords: [
       // Allowed networks and the login policy (issue 15).
       'ip',
@@ -41,6 +41,13 @@ const settings: Array<SettingEntry & { keywords: string[] }> = [
       'deactivate',
       'remember',
       'remember this browser',
+      // The second factors allowed (issue 14).
+      'security key',
+      'passkey',
+      'webauthn',
+      'fido',
+      'factor',
+      'phishing',
       'mfa', 'multi-factor', 'multi factor', 'multifactor', 'two-factor', 'two factor', '2fa', 'totp', 'authenticator', 'access control', 'security', 'sign-in', 'login', 'otp'],
   },
   {

@@ -2,7 +2,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import QRCode from 'qrcode';
 import { submitCode } from '../../services/mfa-challenge.ts';
-import { userFactors } from '../../services/factors/index.ts';
+import { usableFactorsOf } from '../../services/factors/index.ts';
 import { totpOffer } from '../../services/factors/totp.ts';
 import type { Principal } from '../../services/principal.ts';
 import { principalOf } from '../access.ts';
@@ -12,6 +12,7 @@ import { clearSessionCookie, setSessionCookie } from '../plugins/session.ts';
 import { renderPage } from '../views/layout.tsx';
 import { MessagePage } from '../views/message.tsx';
 import { RecoveryCodesPage, SetupPage, VerifyPage } from '../views/mfa.tsx';
+import type { AppOffer } from '../views/mfa.tsx';
 import { csrfToken, formField } from '../forms.ts';
 import type { RouteContext } from '../route-context.ts';
 import { applicationContext } from './oidc-routes.tsx';
@@ -26,22 +27,24 @@ export async function mfaPages(app: FastifyInstance, ctx: RouteContext) {
   async function challengePage(request: FastifyRequest, reply: FastifyReply, view: Principal, status: number, error?: string) {
     const csrf = csrfToken(request, reply);
     await allowApplicationTargets(request, reply);
-    const factors = await userFactors(deps, view.account.id, view.user.id);
+    // The factors that count under the account's policy, and the kinds this user may set up.
+    const { factors, kinds } = await usableFactorsOf(deps, view.account.id, view.user);
     if (factors.length > 0) {
       const recovery = (request.query as Record<string, unknown>).method === 'recovery';
       const hasApp = factors.some((f) => f.type === 'totp');
       const hasKey = factors.some((f) => f.type === 'webauthn');
       return html(reply, status, renderPage(<VerifyPage csrf={csrf} error={error} recovery={recovery} hasApp={hasApp} hasKey={hasKey} />));
     }
-    const offer = await totpOffer(deps, view);
-    if (!offer) throw new Error('could not prepare an enrolment secret');
-    const qrDataUrl = await QRCode.toDataURL(offer.uri, { errorCorrectionLevel: 'M', margin: 4, width: 240 });
+    let app: AppOffer | undefined;
+    if (kinds.includes('totp')) {
+      const offer = await totpOffer(deps, view);
+      if (!offer) throw new Error('could not prepare an enrolment secret');
+      app = { uri: offer.uri, manualKey: offer.manualKey, qrDataUrl: await QRCode.toDataURL(offer.uri, { errorCorrectionLevel: 'M', margin: 4, width: 240 }) };
+    }
     return html(
       reply,
       status,
-      renderPage(
-        <SetupPage csrf={csrf} qrDataUrl={qrDataUrl} uri={offer.uri} manualKey={offer.manualKey} issuer={view.account.name} username={view.user.username} error={error} />,
-      ),
+      renderPage(<SetupPage csrf={csrf} app={app} keyAllowed={kinds.includes('webauthn')} issuer={view.account.name} username={view.user.username} error={error} />),
     );
   }
 

@@ -2,6 +2,7 @@
 import type { FastifyInstance } from 'fastify';
 import { endOwnSessions, listOwnSessions } from '../../services/own-sessions.ts';
 import { principalOf } from '../access.ts';
+import { providerSessionOf } from '../provider-session.ts';
 import { viewerOf } from '../viewer.ts';
 import { renderPage } from '../views/layout.tsx';
 import { SessionsPage } from '../views/sessions.tsx';
@@ -33,7 +34,7 @@ export async function sessionPages(app: FastifyInstance, { deps }: RouteContext)
 
   app.post('/account/sessions/end-others', { config: { access: 'signed-in' }, preHandler: app.csrfProtection }, async (request, reply) => {
     const auth = principalOf(request);
-    await endOwnSessions(deps, auth, 'others', request.ip);
+    await endOwnSessions(deps, auth, 'others', request.ip, providerSessionOf(request));
     return reply.redirect('/account/sessions?ended=others', 303);
   });
 }

@@ -4,7 +4,7 @@ import { minutesLeft } from '../../domain/lockout-policy.ts';
 import { launchableApplications } from '../../services/applications.ts';
 import { endSession } from '../../services/sessions.ts';
 import { signIn } from '../../services/sign-in.ts';
-import { passkeySignIn, passkeySignInAllowed } from '../../services/passkey-sign-in.ts';
+import { accountOffersPasskeys, passkeySignIn } from '../../services/passkey-sign-in.ts';
 import { relyingPartyOf } from '../relying-party.ts';
 import { endBrowserApplicationSession } from '../../services/oidc/revocation.ts';
 import { PROVIDER_SESSION_COOKIE } from '../../services/oidc/index.ts';
@@ -33,10 +33,7 @@ function appOf(context: InteractionContext): NonNullable<LoginPageProps['applica
   return { name: context.application.name, accountName: context.accountName };
 }
 
-/** Whether the page offers "Sign in with a passkey": on a plain sign-in page always (it asks the account number first); for an application, when its account allows it. */
-function offersPasskey(context: InteractionContext | undefined): boolean {
-  return context === undefined || passkeySignInAllowed({ id: context.application.accountId });
-}
+
 
 function sendLogin(reply: FastifyReply, status: number, props: LoginPageProps) {
   return reply.code(status).type('text/html; charset=utf-8').send(renderPage(<LoginPage {...props} />));
@@ -44,6 +41,9 @@ function sendLogin(reply: FastifyReply, status: number, props: LoginPageProps) {
 
 export async function signInPages(app: FastifyInstance, ctx: RouteContext) {
   const { deps, cookie } = ctx;
+  /** Whether the page offers "Sign in with a passkey": on a plain sign-in page always (it asks the account number first); for an application, when its account allows passkeys. */
+  const offersPasskey = async (context: InteractionContext | undefined): Promise<boolean> =>
+    context === undefined || (await accountOffersPasskeys(deps, context.application.accountId));
   app.get('/', { config: { access: 'signed-in' } }, async (request, reply) => {
     const auth = principalOf(request);
     const applications = await launchableApplications(deps, auth.account.id);
@@ -55,7 +55,7 @@ export async function signInPages(app: FastifyInstance, ctx: RouteContext) {
     if (request.auth?.session.state === 'full' && !application) return reply.redirect(nextPage(request, request.auth.user), 303);
     const notice = noticeFor(notices, (request.query as Record<string, unknown>).notice);
     if (application) allowFormTargets(reply, originsOf(application.application.redirectUris));
-    return sendLogin(reply, 200, { csrf: csrfToken(request, reply), notice, application: application && appOf(application), passkey: offersPasskey(application) });
+    return sendLogin(reply, 200, { csrf: csrfToken(request, reply), notice, application: application && appOf(application), passkey: await offersPasskey(application) });
   });
 
   app.post('/login', { config: { access: 'public' }, preHandler: app.csrfProtection }, async (request, reply) => {
@@ -64,7 +64,7 @@ export async function signInPages(app: FastifyInstance, ctx: RouteContext) {
     const accountId = application ? application.application.accountId : formField(request.body, 'accountId').trim();
     if (application) allowFormTargets(reply, originsOf(application.application.redirectUris));
     const context = application && appOf(application);
-    const passkey = offersPasskey(application);
+    const passkey = await offersPasskey(application);
     const username = formField(request.body, 'username').trim();
     const password = formField(request.body, 'password');
     const result = await signIn(deps, {
@@ -131,7 +131,7 @@ export async function signInPages(app: FastifyInstance, ctx: RouteContext) {
       return reply.redirect(nextPage(request, result.user), 303);
     }
     const csrf = csrfToken(request, reply);
-    const passkey = offersPasskey(application);
+    const passkey = await offersPasskey(application);
     switch (result.reason) {
       case 'locked': {
         const minutes = minutesLeft(result.lockedUntil, deps.clock.now());

@@ -1,10 +1,12 @@
 /** @jsxRuntime automatic @jsxImportSource preact */
 import { formatRangeLines, policyBounds } from '../../domain/access-rules.ts';
 import type { AccessRules, PolicyField, PolicyInput, ServiceFloor } from '../../domain/access-rules.ts';
+import type { FactorType } from '../../domain/auth-methods.ts';
 import { CsrfField } from './layout.tsx';
 
-// Account Access Control's sign-in rules (issue 15), each in a form and a
-// fieldset of its own on the page: allowed networks, and the login policy.
+// Account Access Control's sign-in rules (issues 14 and 15), each in a form
+// and a fieldset of its own on the page: the second factors allowed, allowed
+// networks, and the login policy.
 
 export interface RestrictionForm {
   /** The text area as typed, one range and its label a line. */
@@ -18,6 +20,16 @@ export interface RestrictionForm {
 export interface PolicyForm {
   values: Record<PolicyField, string>;
   errors?: Partial<Record<PolicyField, string>>;
+}
+
+export interface FactorsForm {
+  allowed: readonly string[];
+  adminsNeedKey: boolean;
+  errors?: string[];
+}
+
+export function factorsFormOf(rules: AccessRules): FactorsForm {
+  return { allowed: rules.factors.allowed, adminsNeedKey: rules.factors.adminsNeedKey };
 }
 
 export function restrictionFormOf(rules: AccessRules): RestrictionForm {
@@ -37,12 +49,58 @@ export function policyFormOf(input: PolicyInput): PolicyForm {
   };
 }
 
-export function AccessRulesSections(props: { csrf: string; restriction: RestrictionForm; policy: PolicyForm; floor: ServiceFloor; ownIp: string }) {
+export function AccessRulesSections(props: { csrf: string; factors: FactorsForm; restriction: RestrictionForm; policy: PolicyForm; floor: ServiceFloor; ownIp: string }) {
   return (
     <>
+      <FactorsSection csrf={props.csrf} form={props.factors} />
       <NetworkSection csrf={props.csrf} form={props.restriction} ownIp={props.ownIp} />
       <PolicySection csrf={props.csrf} form={props.policy} floor={props.floor} />
     </>
+  );
+}
+
+const factorChoices: Array<{ kind: FactorType; label: string; help: string }> = [
+  { kind: 'totp', label: 'Authenticator app', help: 'A six-digit code from an app on the user’s phone.' },
+  { kind: 'webauthn', label: 'Security key or passkey', help: 'A hardware key or the device’s own passkey: cannot be phished.' },
+];
+
+function FactorsSection({ csrf, form }: { csrf: string; form: FactorsForm }) {
+  return (
+    <form method="post" action="/manage/console/account-access-control/factors" class="card" id="factors">
+      <CsrfField token={csrf} />
+      <fieldset>
+        <legend>Second factors</legend>
+        {form.errors && form.errors.length > 0 && (
+          <ul class="error" role="alert">
+            {form.errors.map((e) => (
+              <li>{e}</li>
+            ))}
+          </ul>
+        )}
+        <p class="help">
+          Which second factors users may set up and sign in with. A factor of a kind you no longer allow stops counting: its user sets up an
+          allowed one at the next sign-in.
+        </p>
+        {factorChoices.map(({ kind, label, help }) => (
+          <div class="check">
+            <input type="checkbox" id={`allowed-${kind}`} name="allowed" value={kind} checked={form.allowed.includes(kind)} aria-describedby={`allowed-${kind}-help`} />
+            <label for={`allowed-${kind}`}>{label}</label>
+            <p id={`allowed-${kind}-help`} class="help">
+              {help}
+            </p>
+          </div>
+        ))}
+        <div class="check">
+          <input type="checkbox" id="adminsNeedKey" name="adminsNeedKey" value="on" checked={form.adminsNeedKey} aria-describedby="adminsNeedKey-help" />
+          <label for="adminsNeedKey">Require a security key or passkey for admins</label>
+          <p id="adminsNeedKey-help" class="help">
+            Admins then sign in with a key only, even where MFA is off; an authenticator app alone no longer lets them in. Admins without a key
+            set one up at their next sign-in, and you set up yours right after saving if this session did not use one.
+          </p>
+        </div>
+        <button type="submit">Save second factors</button>
+      </fieldset>
+    </form>
   );
 }
 

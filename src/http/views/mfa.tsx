@@ -82,53 +82,76 @@ export function SecurityKeyScripts() {
   );
 }
 
-export interface SetupPageProps {
-  csrf: string;
+/** An authenticator app's enrolment: the QR code and the same secret as a link and as text. */
+export interface AppOffer {
   qrDataUrl: string;
   /** The otpauth:// URI, as a link for the phone that holds the app (it cannot scan its own screen). */
   uri: string;
   manualKey: string;
+}
+
+export interface SetupPageProps {
+  csrf: string;
+  /** Undefined when the account does not let this user use an authenticator app (Account Access Control). */
+  app: AppOffer | undefined;
+  /** Whether a security key or passkey may be set up instead (or, without an app, only that). */
+  keyAllowed: boolean;
   issuer: string;
   username: string;
   error?: string | undefined;
 }
 
-export function SetupPage({ csrf, qrDataUrl, uri, manualKey, issuer, username, error }: SetupPageProps) {
+export function SetupPage({ csrf, app, keyAllowed, issuer, username, error }: SetupPageProps) {
   return (
     <Layout title="Set up multi-factor authentication" csrf={csrf}>
       <section class="card" aria-labelledby="setup-title">
         <h1 id="setup-title">Set up multi-factor authentication</h1>
-        <p>
-          {issuer} requires a code from an authenticator app (Google Authenticator, Microsoft Authenticator, Authy…) when you sign
-          in.
-        </p>
-        <ol class="steps">
-          <li class="scan">
-            <p>Scan this QR code with the authenticator app on your phone.</p>
-            <p class="open-app">
-              On the phone with the app? <a href={uri}>Open in your authenticator app</a>
+        {app ? (
+          <>
+            <p>
+              {issuer} requires a code from an authenticator app (Google Authenticator, Microsoft Authenticator, Authy…) when you
+              sign in.
             </p>
-            <img class="qr" src={qrDataUrl} width={240} height={240} alt={`QR code to add ${issuer}: ${username} to an authenticator app`} />
-            <details>
-              <summary>Can’t scan it? Enter the key by hand</summary>
-              <p>
-                Account: <strong>{`${issuer}: ${username}`}</strong>
+            <ol class="steps">
+              <li class="scan">
+                <p>Scan this QR code with the authenticator app on your phone.</p>
+                <p class="open-app">
+                  On the phone with the app? <a href={app.uri}>Open in your authenticator app</a>
+                </p>
+                <img class="qr" src={app.qrDataUrl} width={240} height={240} alt={`QR code to add ${issuer}: ${username} to an authenticator app`} />
+                <details>
+                  <summary>Can’t scan it? Enter the key by hand</summary>
+                  <p>
+                    Account: <strong>{`${issuer}: ${username}`}</strong>
+                  </p>
+                  <p>
+                    Key: <code class="key" aria-label="Setup key">{app.manualKey}</code>
+                  </p>
+                  <p class="help">Time-based, 6 digits, every 30 seconds.</p>
+                </details>
+              </li>
+              <li>
+                <p>Enter the six-digit code the app shows.</p>
+                <CodeForm csrf={csrf} error={error} />
+              </li>
+            </ol>
+            {keyAllowed && <SecurityKeyForm csrf={csrf} label="Use a security key or passkey instead" />}
+          </>
+        ) : (
+          <>
+            <p>{issuer} requires a security key or passkey when you sign in: press the button below, then touch the key or confirm on your device.</p>
+            {error && (
+              <p class="error" role="alert" id="code-error">
+                {error}
               </p>
-              <p>
-                Key: <code class="key" aria-label="Setup key">{manualKey}</code>
-              </p>
-              <p class="help">Time-based, 6 digits, every 30 seconds.</p>
-            </details>
-          </li>
-          <li>
-            <p>Enter the six-digit code the app shows.</p>
-            <CodeForm csrf={csrf} error={error} />
-          </li>
-        </ol>
-        <SecurityKeyForm csrf={csrf} label="Use a security key or passkey instead" />
+            )}
+            <SecurityKeyForm csrf={csrf} label="Set up a security key or passkey" />
+            <p data-webauthn-fallback>Setting up a security key needs JavaScript and a browser that supports security keys.</p>
+          </>
+        )}
         <SignInAgain csrf={csrf} />
       </section>
-      <SecurityKeyScripts />
+      {keyAllowed && <SecurityKeyScripts />}
     </Layout>
   );
 }

@@ -1,4 +1,7 @@
-import type { SecondFactorMethod } from '../../domain/auth-methods.ts';
+import type { FactorType, SecondFactorMethod } from '../../domain/auth-methods.ts';
+import { allowedKinds, usableFactors } from '../../domain/factor-policy.ts';
+import type { FactorPolicy } from '../../domain/factor-policy.ts';
+import type { Role } from '../../domain/roles.ts';
 import type { Factor } from '../../storage/records.ts';
 import type { Deps } from '../deps.ts';
 import type { SecondFactor } from './factor-module.ts';
@@ -20,7 +23,17 @@ export function userFactors(deps: Pick<Deps, 'store'>, accountId: string, userId
   return deps.store.factors.forUser(accountId, userId);
 }
 
-/** Whether the user holds any factor (set up, so sign-in asks for a code rather than offering set-up). */
-export async function hasFactor(deps: Pick<Deps, 'store'>, accountId: string, userId: string): Promise<boolean> {
-  return (await userFactors(deps, accountId, userId)).length > 0;
+/** The user's factors that count under the account's factor policy (domain/factor-policy.ts), with the kinds they may set up. */
+export async function usableFactorsOf(
+  deps: Pick<Deps, 'store'>,
+  accountId: string,
+  user: { id: string; role: Role },
+): Promise<{ factors: Factor[]; kinds: FactorType[]; policy: FactorPolicy }> {
+  const [all, rules] = await Promise.all([userFactors(deps, accountId, user.id), deps.store.accessRules.get(accountId)]);
+  return { factors: usableFactors(rules.factors, user.role, all), kinds: allowedKinds(rules.factors, user.role), policy: rules.factors };
+}
+
+/** Whether the user holds a factor that counts (set up, so sign-in asks for it rather than offering set-up). */
+export async function hasFactor(deps: Pick<Deps, 'store'>, accountId: string, user: { id: string; role: Role }): Promise<boolean> {
+  return (await usableFactorsOf(deps, accountId, user)).factors.length > 0;
 }

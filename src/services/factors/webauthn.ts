@@ -6,6 +6,7 @@ import type {
 } from '@simplewebauthn/server';
 import { webauthnDefaults } from '../../config/defaults.ts';
 import { randomId } from '../../domain/providers.ts';
+import { allowedKinds, usableFactors } from '../../domain/factor-policy.ts';
 import type { WebAuthnFactor, WebAuthnPurpose } from '../../storage/records.ts';
 import type { SessionView } from '../../storage/queries/sessions.ts';
 import type { Deps } from '../deps.ts';
@@ -104,11 +105,17 @@ export async function authenticationOptions(deps: Deps, view: SessionView, rp: R
   return { mode: 'authenticate', options };
 }
 
-/** The options a pending sign-in needs: set up a first key when the user has no factor, else sign with one; undefined when they have factors but no key. */
+/**
+ * The options a pending sign-in needs: set up a first key when the user has no
+ * factor that counts (and the account allows keys), else sign with one;
+ * undefined when neither applies.
+ */
 export async function signInOptions(deps: Deps, view: SessionView, rp: RelyingParty): Promise<CeremonyOptions | undefined> {
-  const factors = await deps.store.factors.forUser(view.account.id, view.user.id);
-  if (factors.length === 0) return registrationOptions(deps, view, rp);
-  return authenticationOptions(deps, view, rp);
+  const rules = await deps.store.accessRules.get(view.account.id);
+  const all = await deps.store.factors.forUser(view.account.id, view.user.id);
+  const factors = usableFactors(rules.factors, view.user.role, all);
+  if (factors.length === 0) return allowedKinds(rules.factors, view.user.role).includes('webauthn') ? registrationOptions(deps, view, rp) : undefined;
+  return webauthnFactorsOf({ factors }).length > 0 ? authenticationOptions(deps, view, rp) : undefined;
 }
 
 export type Parsed = { ok: true; json: Record<string, unknown>; id: string; challenge: string; type: string } | { ok: false; reason: string };

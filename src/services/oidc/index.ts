@@ -7,6 +7,7 @@ import { asksForMfa } from './claims.ts';
 import { createProvider } from './provider.ts';
 import type { OidcOptions } from './provider.ts';
 import { ensureSigningKeys, keySetAt } from './signing-keys.ts';
+import { providerLogoutChannel } from './logout-channel.ts';
 
 export { OIDC_PREFIX, loginResult, accountOfClient, providerCookieKey, clientAddresses } from './provider.ts';
 export { clientSecretHash } from './adapter.ts';
@@ -68,22 +69,7 @@ export async function createOidc(deps: Deps, opts: Omit<OidcOptions, 'jwks'>): P
   }
 
   // Back-channel logout tokens for the sessions Portcullis ends (revocation.ts).
-  deps.logoutChannel = {
-    send(logouts) {
-      void (async () => {
-        for (const logout of logouts) {
-          try {
-            const client = await provider.Client.find(logout.clientId);
-            if (!client?.backchannelLogoutUri) continue;
-            await (client as unknown as { backchannelLogout(sub: string, sid: string): Promise<void> }).backchannelLogout(logout.sub, logout.sid ?? '');
-            deps.logger.info({ clientId: logout.clientId }, 'back-channel logout sent');
-          } catch (err) {
-            deps.logger.warn({ err, clientId: logout.clientId }, 'back-channel logout failed');
-          }
-        }
-      })();
-    },
-  };
+  deps.logoutChannel = providerLogoutChannel(deps, async () => provider);
 
   // The key set is looked at again once KEY_SET_CHECK_MS have passed on the
   // service's clock, before the next request the provider answers: a rotated
@@ -115,7 +101,7 @@ export async function createOidc(deps: Deps, opts: Omit<OidcOptions, 'jwks'>): P
       if (!/^[A-Za-z0-9_-]{1,64}$/.test(uid)) return undefined;
       const interaction = await provider.Interaction.find(uid);
       const clientId = interaction?.params.client_id;
-      if (typeof clientId !== 'string') return undefined;
+      if (!interaction || typeof clientId !== 'string') return undefined;
       const application = await deps.store.applications.byClientId(clientId);
       if (!application) return undefined;
       const account = await deps.store.accounts.get(application.accountId);

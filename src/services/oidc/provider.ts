@@ -39,6 +39,9 @@ export interface OidcOptions {
   postLogoutSuccessSource: NonNullable<NonNullable<NonNullable<Configuration['features']>['rpInitiatedLogout']>['postLogoutSuccessSource']>;
 }
 
+/** How long one back-channel logout delivery may take before it counts as failed. */
+export const LOGOUT_DELIVERY_TIMEOUT_MS = 5_000;
+
 /** The client address Portcullis's hooks computed for a request (forwarded-for.ts), set before the provider sees it. */
 export const clientAddresses = new WeakMap<object, string>();
 
@@ -171,6 +174,9 @@ export function createProvider(deps: Deps, opts: OidcOptions): Provider {
     // these first-party applications do not show).
     issueRefreshToken: (_ctx, client) => client.grantTypeAllowed('refresh_token'),
     rotateRefreshToken: true,
+    // The provider's requests out (back-channel logout tokens): bounded, so
+    // an application that does not answer holds up no sign-out or CLI run.
+    httpOptions: () => ({ signal: AbortSignal.timeout(LOGOUT_DELIVERY_TIMEOUT_MS) }),
     ttl,
     renderError: opts.renderError,
     // Opaque error descriptions for server errors: no stack or internals reach the client.

@@ -93,6 +93,27 @@ export async function rotateSigningKeys(deps: Deps, opts: { delayMs: number; idT
   return result;
 }
 
+/**
+ * Re-encrypts every signing key not sealed under the secret key ring's active
+ * key (`portcullis keys rotate`), so the old secret key can leave the ring.
+ * Conditional on the ciphertext read, like the TOTP secrets' re-sealing.
+ */
+export async function resealSigningKeys(deps: Deps): Promise<{ resealed: number; unreadable: number }> {
+  let resealed = 0;
+  let unreadable = 0;
+  for (const key of await deps.store.signingKeys.all()) {
+    if (key.privateJwk.keyId === deps.secrets.activeKeyId) continue;
+    const context = keyContext(key.id, key.alg);
+    const opened = deps.secrets.open(key.privateJwk, context);
+    if (!opened) {
+      unreadable++;
+      continue;
+    }
+    if (await deps.store.signingKeys.reseal(key.id, key.privateJwk, deps.secrets.seal(opened, context))) resealed++;
+  }
+  return { resealed, unreadable };
+}
+
 export interface KeySet {
   /** Private JWKs in the provider's order: the signing key of each algorithm first, then the published ones. */
   keys: JsonWebKey[];

@@ -9,6 +9,7 @@ import * as oidc from './007-oidc.ts';
 import * as webauthn from './008-webauthn.ts';
 import * as passwordResets from './009-password-resets.ts';
 import * as accessRules from './010-access-rules.ts';
+import * as factorPolicy from './011-factor-policy.ts';
 import * as passkeyChallenges from './012-passkey-challenges.ts';
 
 /** Every migration by the name it is recorded under; they run in the order of the names. */
@@ -23,5 +24,6 @@ export const migrations: Record<string, Migration> = {
   '008-webauthn': webauthn,
   '009-password-resets': passwordResets,
   '010-access-rules': accessRules,
+  '011-factor-policy': factorPolicy,
   '012-passkey-challenges': passkeyChallenges,
 };

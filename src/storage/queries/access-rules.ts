@@ -2,6 +2,8 @@ import type { Kysely, Selectable } from 'kysely';
 import { compiledOnce } from '../compiled.ts';
 import { isAppliesTo, noAccessRules } from '../../domain/access-rules.ts';
 import type { AccessRules, AddressRange, AddressRestriction, LoginPolicy } from '../../domain/access-rules.ts';
+import { parseAllowed } from '../../domain/factor-policy.ts';
+import type { FactorPolicy } from '../../domain/factor-policy.ts';
 import type { AccountAccessRulesTable, Database } from '../schema.ts';
 
 const selectRules = compiledOnce<{ accountId: string }, Selectable<AccountAccessRulesTable>>((db, p) =>
@@ -30,6 +32,7 @@ function toRules(row: Selectable<AccountAccessRulesTable>): AccessRules {
       inactiveDays: row.inactive_days,
     },
     inactiveFrom: row.inactive_from,
+    factors: { allowed: parseAllowed(row.allowed_factors), adminsNeedKey: row.admins_need_key === 1 },
   };
 }
 
@@ -63,6 +66,16 @@ export function accessRuleQueries(db: Kysely<Database>) {
         inactive_from: inactiveFrom,
         updated_at: now,
       };
+      await db
+        .insertInto('account_access_rules')
+        .values({ account_id: accountId, ...values })
+        .onConflict((oc) => oc.column('account_id').doUpdateSet(values))
+        .execute();
+    },
+
+    /** Saves the factor policy only (migration 011). */
+    async putFactorPolicy(accountId: string, policy: FactorPolicy, now: number): Promise<void> {
+      const values = { allowed_factors: policy.allowed.join(','), admins_need_key: policy.adminsNeedKey ? 1 : 0, updated_at: now };
       await db
         .insertInto('account_access_rules')
         .values({ account_id: accountId, ...values })

@@ -104,6 +104,23 @@ export function oidcPayloadQueries(db: Kysely<Database>) {
       const result = await db.deleteFrom('oidc_payloads').where('user_id', '=', userId).executeTakeFirst();
       return Number(result.numDeletedRows);
     },
+    /**
+     * Everything of the user but one provider session and what its grants
+     * issued ("sign out all other sessions" from the browser that holds it).
+     */
+    async deleteForUserExcept(userId: string, keep: { sessionId: string; grantIds: string[] }): Promise<number> {
+      const result = await db
+        .deleteFrom('oidc_payloads')
+        .where('user_id', '=', userId)
+        .where((eb) => eb.not(eb.and([eb('model', '=', 'Session'), eb('id', '=', keep.sessionId)])))
+        .$if(keep.grantIds.length > 0, (q) =>
+          q
+            .where((eb) => eb.or([eb('grant_id', 'is', null), eb('grant_id', 'not in', keep.grantIds)]))
+            .where((eb) => eb.not(eb.and([eb('model', '=', 'Grant'), eb('id', 'in', keep.grantIds)]))),
+        )
+        .executeTakeFirst();
+      return Number(result.numDeletedRows);
+    },
     async deleteExpired(now: number): Promise<number> {
       const result = await db.deleteFrom('oidc_payloads').where('expires_at', '<=', now).executeTakeFirst();
       return Number(result.numDeletedRows);

@@ -1,5 +1,5 @@
 import type { Kysely, Selectable } from 'kysely';
-import type { SigningKey } from '../records.ts';
+import type { Sealed, SigningKey } from '../records.ts';
 import type { Database, SigningKeysTable } from '../schema.ts';
 
 // The provider's signing keys, newest first.
@@ -52,6 +52,17 @@ export function signingKeyQueries(db: Kysely<Database>) {
         .where('id', '=', id)
         .where((eb) => eb.or([eb('retired_at', 'is', null), eb('retired_at', '>', at)]))
         .execute();
+    },
+    /** Replaces a key's sealed private JWK, only if it still holds the one read (keys rotate). */
+    async reseal(id: string, from: Sealed, to: Sealed): Promise<boolean> {
+      const result = await db
+        .updateTable('signing_keys')
+        .set({ secret_key_id: to.keyId, private_jwk: to.ciphertext })
+        .where('id', '=', id)
+        .where('secret_key_id', '=', from.keyId)
+        .where('private_jwk', '=', from.ciphertext)
+        .executeTakeFirst();
+      return Number(result.numUpdatedRows) === 1;
     },
     async deleteRetired(now: number): Promise<number> {
       const result = await db.deleteFrom('signing_keys').where('retired_at', '<=', now).executeTakeFirst();
