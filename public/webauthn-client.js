@@ -17,14 +17,27 @@
     var button = form.querySelector('button[data-webauthn-start]');
     var status = form.querySelector('[data-webauthn-status]');
     if (!button) return;
+    // A passkey sign-in names its account first: the account number field's id.
+    var accountField = form.hasAttribute('data-webauthn-account') ? document.getElementById(form.getAttribute('data-webauthn-account')) : null;
+    var failed = form.getAttribute('data-webauthn-failed') || 'Your security key did not answer, or the request was cancelled. Try again, or use another way below.';
     button.addEventListener('click', function () {
+      var body = {};
+      if (accountField) {
+        var account = accountField.value.trim();
+        if (!/^[0-9]{1,20}$/.test(account)) {
+          if (status) status.textContent = 'Enter your account number first, then choose Sign in with a passkey.';
+          accountField.focus();
+          return;
+        }
+        body.accountId = account;
+      }
       button.disabled = true;
       if (status) status.textContent = '';
       fetch(form.getAttribute('data-webauthn'), {
         method: 'POST',
         credentials: 'same-origin',
         headers: { 'content-type': 'application/json', accept: 'application/json' },
-        body: '{}',
+        body: JSON.stringify(body),
       })
         .then(function (res) {
           if (!res.ok) throw new Error('options ' + res.status);
@@ -41,7 +54,7 @@
         })
         .catch(function () {
           button.disabled = false;
-          if (status) status.textContent = 'Your security key did not answer, or the request was cancelled. Try again, or use another way below.';
+          if (status) status.textContent = failed;
         });
     });
   });

@@ -47,6 +47,7 @@ export async function serve(env: Record<string, string | undefined> = process.en
     const sweep = setInterval(() => {
       const now = deps.clock.now();
       deps.store.sessions.deleteExpired(now).catch((err: unknown) => deps.logger.warn({ err }, 'session sweep failed'));
+      deps.store.passkeyChallenges.deleteExpired(now).catch((err: unknown) => deps.logger.warn({ err }, 'passkey challenge sweep failed'));
       // The provider's expired codes, tokens, sessions and interactions, and signing keys past retirement.
       deps.store.oidcPayloads.deleteExpired(now).catch((err: unknown) => deps.logger.warn({ err }, 'OpenID Connect sweep failed'));
       deps.store.signingKeys.deleteRetired(now).catch((err: unknown) => deps.logger.warn({ err }, 'signing key sweep failed'));

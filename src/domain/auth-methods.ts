@@ -15,13 +15,17 @@ export function isSecondFactorMethod(value: unknown): value is SecondFactorMetho
 }
 
 /**
- * remembered_browser: the code was skipped because this browser holds a
- * remembered-browser token of this user (issue 15). It stands for a second
- * factor verified on an earlier day, not at this sign-in.
+ * How one step of a sign-in was verified: the password, a second factor, a
+ * passkey alone (a discoverable credential with user verification, which
+ * signs in without the password: NIST SP 800-63B §5.1.8, a multi-factor
+ * cryptographic authenticator), or remembered_browser: the code was skipped
+ * because this browser holds a remembered-browser token of this user (issue
+ * 15), which stands for a second factor verified on an earlier day, not at
+ * this sign-in.
  */
-export type AuthKind = 'password' | SecondFactorMethod | 'remembered_browser';
+export type AuthKind = 'password' | 'passkey' | SecondFactorMethod | 'remembered_browser';
 
-const authKinds: readonly AuthKind[] = ['password', ...secondFactorMethods, 'remembered_browser'];
+const authKinds: readonly AuthKind[] = ['password', 'passkey', ...secondFactorMethods, 'remembered_browser'];
 
 export interface AuthStep {
   kind: AuthKind;
@@ -34,21 +38,38 @@ export interface AuthStep {
 // RFC 8176 names no value for it, and otp is the closest. mfa is added when
 // the steps include a second factor besides the password (RFC 8176 §2, "mfa").
 // A security key or passkey proves possession of a key held in hardware (or the
-// platform's authenticator): RFC 8176 §2, "hwk".
+// platform's authenticator): RFC 8176 §2, "hwk". A passkey sign-in also
+// verified the user on the authenticator (its UV flag, required on that path):
+// RFC 8176 §2 "user" (a test of the user's presence and interaction), and it
+// counts as multi-factor on its own (something you have, unlocked by
+// something you know or are), so "mfa" too.
 // A remembered browser has no RFC 8176 value (§2 lists none for a token a
 // browser keeps): "remembered" is ours (§1 lets parties agree on others). It
 // is no second factor verified at this sign-in, so it never adds otp or mfa
 // (docs/security.md, "Remember this browser").
-const amrValue: Record<AuthKind, string> = { password: 'pwd', totp: 'otp', webauthn: 'hwk', recovery_code: 'otp', remembered_browser: 'remembered' };
+const amrValues: Record<AuthKind, readonly string[]> = {
+  password: ['pwd'],
+  passkey: ['hwk', 'user'],
+  totp: ['otp'],
+  webauthn: ['hwk'],
+  recovery_code: ['otp'],
+  remembered_browser: ['remembered'],
+};
 
 function isSecondFactorStep(step: AuthStep): boolean {
   return step.kind !== 'password' && step.kind !== 'remembered_browser';
 }
 
 export function amrOf(steps: readonly AuthStep[]): string[] {
-  const values = [...new Set(steps.map((s) => amrValue[s.kind]))];
-  if (steps.some((s) => s.kind === 'password') && steps.some(isSecondFactorStep)) values.push('mfa');
+  const values = [...new Set(steps.flatMap((s) => amrValues[s.kind]))];
+  const password = steps.some((s) => s.kind === 'password');
+  if ((password && steps.some(isSecondFactorStep)) || steps.some((s) => s.kind === 'passkey')) values.push('mfa');
   return values;
+}
+
+/** Whether a security key or passkey was used: at the code step (webauthn) or as the whole sign-in (passkey). */
+export function usedKey(steps: readonly AuthStep[]): boolean {
+  return steps.some((s) => s.kind === 'webauthn' || s.kind === 'passkey');
 }
 
 /**
@@ -69,6 +90,7 @@ export function meetsAccountMfa(steps: readonly AuthStep[]): boolean {
 
 const described: Record<AuthKind, string> = {
   password: 'password',
+  passkey: 'passkey',
   totp: 'authenticator app',
   webauthn: 'security key',
   recovery_code: 'recovery code',

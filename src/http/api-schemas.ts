@@ -1,7 +1,8 @@
 import { Type } from '@fastify/type-provider-typebox';
 import type { TLiteral, TSchema, TUnion } from '@fastify/type-provider-typebox';
 import { ID_PATTERN } from '../domain/ids.ts';
-import { mfaStates } from '../domain/mfa-state.ts';
+import { factorTypes } from '../domain/auth-methods.ts';
+import { mfaFilters, mfaStates } from '../domain/mfa-state.ts';
 
 export const ErrorBody = Type.Object({ error: Type.String(), message: Type.String() }, { additionalProperties: true });
 export const TooMany = Type.Object({ error: Type.Literal('too_many_attempts'), message: Type.String(), retryAfter: Type.Integer() });
@@ -23,6 +24,10 @@ type Literals<T extends readonly string[]> = Extract<{ -readonly [K in keyof T]:
 
 /** A user's MFA state, from the domain's one list. */
 export const MfaStateName = oneOf(mfaStates);
+/** A type of factor (`totp`: an authenticator app; `webauthn`: a security key or passkey). */
+export const FactorTypeName = oneOf(factorTypes);
+/** What the users list filters by: an MFA state, or a type of factor the user holds. */
+export const MfaFilterName = oneOf(mfaFilters);
 
 /** What every admin operation shares in the OpenAPI document. */
 export const adminOperation = { security: [{ session: [] }], tags: ['admin'] };

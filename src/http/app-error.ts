@@ -8,6 +8,7 @@ export const errorCatalogue = {
   invalid_credentials: { status: 401, message: 'Incorrect account number, username or password' },
   unauthenticated: { status: 401, message: 'Sign in to continue.' },
   invalid_code: { status: 401, message: 'The code is not valid.' },
+  invalid_passkey: { status: 401, message: 'Your passkey was not accepted. Try again, or sign in with your password.' },
   wrong_password: { status: 400, message: 'The current password is not correct.' },
   session_expired: { status: 401, message: 'The sign-in has expired or used up its attempts. Sign in with your password again.' },
   invalid_name: { status: 400, message: 'A name is 1–64 characters, none of them control characters.' },

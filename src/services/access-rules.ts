@@ -1,3 +1,4 @@
+import { usedKey } from '../domain/auth-methods.ts';
 import { addressAllowed, checkPolicy, checkRanges, DAY, isAppliesTo, noAccessRules, policyInput } from '../domain/access-rules.ts';
 import type { AccessRules, AddressRestriction, PolicyField, PolicyInput, ServiceFloor } from '../domain/access-rules.ts';
 import type { PasswordRules } from '../domain/password-policy.ts';
@@ -186,7 +187,7 @@ export async function saveFactorPolicy(deps: Deps, admin: SessionView, input: Fa
     return { changed: true, keyNowRequired };
   });
   let pendingToken: string | undefined;
-  if (saved.keyNowRequired && keyRequired(next, user.role) && !session.methods.some((m) => m.kind === 'webauthn')) {
+  if (saved.keyNowRequired && keyRequired(next, user.role) && !usedKey(session.methods)) {
     // The admin's password step carries over; the key is what is still owed.
     const methods = session.methods.filter((m) => m.kind === 'password');
     pendingToken = (await createSession(deps, { accountId: account.id, id: user.id }, 'pending', { ip, agent: session.client.agent }, methods)).token;

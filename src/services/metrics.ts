@@ -36,6 +36,7 @@ export function createMetrics(): Metrics {
     observe({ action, result, detail }) {
       switch (action) {
         case 'sign_in.password':
+        case 'sign_in.passkey':
           signIns.inc({ outcome: result });
           break;
         case 'mfa.verify':

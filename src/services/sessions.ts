@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { sessionDefaults } from '../config/defaults.ts';
-import { meetsAccountMfa } from '../domain/auth-methods.ts';
+import { meetsAccountMfa, usedKey } from '../domain/auth-methods.ts';
 import type { AuthStep } from '../domain/auth-methods.ts';
 import type { Session, SessionClient, SessionState } from '../storage/records.ts';
 import type { SessionView } from '../storage/queries/sessions.ts';
@@ -77,7 +77,7 @@ export function sessionIsLive(
   const idle = Math.min(deps.settings.session.idleTimeoutMs, policy?.idleTimeoutMs ?? Infinity);
   if (now - session.lastSeenAt >= idle) return false;
   if (policy?.absoluteTimeoutMs != null && now >= session.createdAt + policy.absoluteTimeoutMs) return false;
-  if (keyNeeded && !session.methods.some((m) => m.kind === 'webauthn')) return false;
+  if (keyNeeded && !usedKey(session.methods)) return false;
   return !account.mfaEnabled || meetsAccountMfa(session.methods);
 }
 

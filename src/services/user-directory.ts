@@ -1,3 +1,5 @@
+import { factorTypes } from '../domain/auth-methods.ts';
+import type { FactorType } from '../domain/auth-methods.ts';
 import { checkEmail } from '../domain/email.ts';
 import type { MfaStateName } from '../domain/mfa-state.ts';
 import { checkSkillName } from '../domain/names.ts';
@@ -36,6 +38,8 @@ export interface UserSummary {
   email: string | null;
   skills: string[];
   mfa: MfaState;
+  /** The types of factor the user holds, in the domain's order (authenticator app, then security key or passkey). */
+  factorTypes: FactorType[];
 }
 
 export interface UserPage {
@@ -68,9 +72,10 @@ export async function listUsers(deps: Deps, accountId: string, q: { search?: str
     offset: (page - 1) * PAGE_SIZE,
   });
   const ids = users.map((u) => u.id);
-  const [skills, enrolled, locked] = await Promise.all([
+  const [skills, enrolled, types, locked] = await Promise.all([
     deps.store.skills.forUsers(accountId, ids),
     deps.store.factors.firstCreatedAt(accountId, ids),
+    deps.store.factors.typesOf(accountId, ids),
     deps.store.throttles.lockedUntil('totp', accountId, ids, now),
   ]);
   return {
@@ -79,7 +84,17 @@ export async function listUsers(deps: Deps, accountId: string, q: { search?: str
       const until = locked.get(u.id);
       const mfa: MfaState =
         until !== undefined ? { kind: 'locked', until, enrolledSince: since } : since !== null ? { kind: 'enrolled', since } : { kind: 'not_enrolled' };
-      return { id: u.id, username: u.username, role: u.role, state: u.state, inactiveSince: u.inactiveSince ?? null, email: u.email, skills: skills.get(u.id) ?? [], mfa };
+      return {
+        id: u.id,
+        username: u.username,
+        role: u.role,
+        state: u.state,
+        inactiveSince: u.inactiveSince ?? null,
+        email: u.email,
+        skills: skills.get(u.id) ?? [],
+        mfa,
+        factorTypes: types.get(u.id) ?? [],
+      };
     }),
     total,
     page,
@@ -87,7 +102,18 @@ export async function listUsers(deps: Deps, accountId: string, q: { search?: str
   };
 }
 
+/** One factor as the admin sees it: what it is, its name, when it was added and last used. Never its secret or key. */
+export interface FactorSummary {
+  id: string;
+  type: FactorType;
+  name: string;
+  createdAt: number;
+  lastUsedAt: number | null;
+}
+
 export interface UserDetail extends UserSummary {
+  /** The user's factors, the oldest first. */
+  factors: FactorSummary[];
   createdAt: number;
   enrolledIp: string | null;
   recoveryCodesLeft: number;
@@ -120,6 +146,8 @@ export async function getUser(deps: Deps, accountId: string, userId: string): Pr
     skills: names,
     skillIds: all.filter((s) => names.includes(s.name)).map((s) => s.id),
     mfa: until !== undefined ? { kind: 'locked', until, enrolledSince: since } : since !== null ? { kind: 'enrolled', since } : { kind: 'not_enrolled' },
+    factorTypes: factorTypes.filter((type) => factors.some((f) => f.type === type)),
+    factors: factors.map((f) => ({ id: f.id, type: f.type, name: f.name, createdAt: f.createdAt, lastUsedAt: f.lastUsedAt })),
     createdAt: user.createdAt,
     enrolledIp: first?.createdIp ?? null,
     recoveryCodesLeft: left,

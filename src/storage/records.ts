@@ -124,6 +124,17 @@ export interface WebAuthnChallenge {
   expiresAt: number;
 }
 
+/** A passkey sign-in's challenge: asked for by one browser (binding: the SHA-256 of its cookie's token) for one account; single use, expiring. */
+export interface PasskeyChallenge {
+  id: string;
+  binding: string;
+  accountId: string;
+  /** base64url, as sent to the browser. */
+  challenge: string;
+  createdAt: number;
+  expiresAt: number;
+}
+
 export type ThrottleScope = 'password' | 'address' | 'totp';
 
 export interface ThrottleKey {

@@ -137,6 +137,15 @@ export interface WebAuthnChallengesTable {
   expires_at: number;
 }
 
+export interface PasskeyChallengesTable {
+  id: string;
+  binding: string;
+  account_id: string;
+  challenge: string;
+  created_at: number;
+  expires_at: number;
+}
+
 export interface RecoveryCodesTable {
   id: string;
   account_id: string;
@@ -198,6 +207,7 @@ export interface Database {
   factors: FactorsTable;
   recovery_codes: RecoveryCodesTable;
   webauthn_challenges: WebAuthnChallengesTable;
+  passkey_challenges: PasskeyChallengesTable;
   user_name_suffixes: UserNameSuffixesTable;
   applications: ApplicationsTable;
   oidc_payloads: OidcPayloadsTable;

@@ -15,7 +15,7 @@ import { sessionQueries } from './queries/sessions.ts';
 import { skillQueries } from './queries/skills.ts';
 import { throttleQueries } from './queries/throttles.ts';
 import { userQueries } from './queries/users.ts';
-import { webauthnChallengeQueries } from './queries/webauthn-challenges.ts';
+import { passkeyChallengeQueries, webauthnChallengeQueries } from './queries/webauthn-challenges.ts';
 import type { Database } from './schema.ts';
 
 /**
@@ -37,6 +37,7 @@ export interface Store {
   readonly signingKeys: ReturnType<typeof signingKeyQueries>;
   readonly passwordResets: ReturnType<typeof passwordResetQueries>;
   readonly webauthnChallenges: ReturnType<typeof webauthnChallengeQueries>;
+  readonly passkeyChallenges: ReturnType<typeof passkeyChallengeQueries>;
   readonly accessRules: ReturnType<typeof accessRuleQueries>;
   readonly rememberedBrowsers: ReturnType<typeof rememberedBrowserQueries>;
   /** Answers when the database does; throws when it is unreachable. */
@@ -79,6 +80,7 @@ export function createStore(db: Kysely<Database>, dialect: Dialect, committed?: 
     signingKeys: signingKeyQueries(db),
     passwordResets: passwordResetQueries(db),
     webauthnChallenges: webauthnChallengeQueries(db),
+    passkeyChallenges: passkeyChallengeQueries(db),
     accessRules: accessRuleQueries(db),
     rememberedBrowsers: rememberedBrowserQueries(db),
     ping: async () => {

@@ -88,10 +88,10 @@ for (const kind of await storeKinds()) {
         state: 'active',
         email: null,
         skills: ['Billing'],
-        mfa: { state: 'not_enrolled', enrolledAt: null, lockedUntil: null },
+        mfa: { state: 'not_enrolled', enrolledAt: null, lockedUntil: null, factorTypes: [] },
       });
-      expect(by('carol')?.mfa).toEqual({ state: 'enrolled', enrolledAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT/), lockedUntil: null });
-      expect(by('erin')?.mfa).toEqual({ state: 'locked', enrolledAt: expect.any(String), lockedUntil: new Date(erinLockedUntil).toISOString() });
+      expect(by('carol')?.mfa).toEqual({ state: 'enrolled', enrolledAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT/), lockedUntil: null, factorTypes: ['totp'] });
+      expect(by('erin')?.mfa).toEqual({ state: 'locked', enrolledAt: expect.any(String), lockedUntil: new Date(erinLockedUntil).toISOString(), factorTypes: ['totp'] });
     });
 
     it('GET /api/v1/users filters like the page: search, MFA state, pages', async () => {
@@ -305,7 +305,7 @@ for (const kind of await storeKinds()) {
     it('POST /api/v1/users/:id/reset-mfa also lifts a code lock', async () => {
       expect(((await api(t, admin, 'GET', `/api/v1/users/${ids.erin}`)).json<UserJson>()).mfa.state).toBe('locked');
       expect((await api(t, admin, 'POST', `/api/v1/users/${ids.erin}/reset-mfa`, {})).statusCode).toBe(200);
-      expect(((await api(t, admin, 'GET', `/api/v1/users/${ids.erin}`)).json<UserJson>()).mfa).toEqual({ state: 'not_enrolled', enrolledAt: null, lockedUntil: null });
+      expect(((await api(t, admin, 'GET', `/api/v1/users/${ids.erin}`)).json<UserJson>()).mfa).toEqual({ state: 'not_enrolled', enrolledAt: null, lockedUntil: null, factorTypes: [] });
       expect((await list('?mfa=locked')).users).toEqual([]);
     });
 

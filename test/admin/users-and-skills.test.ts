@@ -72,8 +72,8 @@ for (const kind of await storeKinds()) {
       expect(row(page.body, 'bob')).toEqual(['bob', 'Agent', 'Billing', 'Active', 'Not enrolled']);
       expect(row(page.body, 'Dave')).toEqual(['Dave', 'Agent manager', 'Returns', 'Active', 'Not enrolled']);
       expect(row(page.body, 'mia')).toEqual(['mia', 'Agent manager', '—', 'Active', 'Not enrolled']);
-      expect(row(page.body, 'carol')).toEqual(['carol', 'Agent', '—', 'Active', `Enrolled since ${utc(t.clock.now()).slice(0, 10)}`]);
-      expect(row(page.body, 'erin')).toEqual(['erin', 'Agent', '—', 'Active', `Locked until ${utc(erinLockedUntil)}`]);
+      expect(row(page.body, 'carol')).toEqual(['carol', 'Agent', '—', 'Active', `Enrolled since ${utc(t.clock.now()).slice(0, 10)} · Authenticator app`]);
+      expect(row(page.body, 'erin')).toEqual(['erin', 'Agent', '—', 'Active', `Locked until ${utc(erinLockedUntil)} · Authenticator app`]);
       // Each name opens the Edit user page.
       for (const [name, id] of Object.entries(ids)) expect(linkTo(page.body, name)).toBe(`/manage/users/${id}`);
       expect(page.body).toContain('6 users · page 1 of 1');

@@ -93,6 +93,11 @@ function mismatch(res: LightMyRequestResponse, outcome: Outcome, rule: Rule, met
       if (res.statusCode !== 400) return fail('');
       if (!hasBody) return undefined;
       return (api ? jsonError(res) === 'key_refused' : res.body.includes('Your security key’s answer was not accepted.')) ? undefined : fail('not the key refusal');
+    case 'passkey-refused':
+      // The handler ran and checked the answer: not a schema, CSRF or policy refusal.
+      if (res.statusCode !== 401) return fail('');
+      if (!hasBody) return undefined;
+      return (api ? jsonError(res) === 'invalid_passkey' : res.body.includes('Your passkey was not accepted.')) ? undefined : fail('not the passkey refusal');
     case 'wrong-password':
       // The handler ran and checked the password: not a schema or policy refusal.
       if (res.statusCode !== 400) return fail('');

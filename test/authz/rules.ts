@@ -36,9 +36,10 @@ export type Principal = (typeof principals)[number];
  * - 'conflict': 409, allowed but the state says no;
  * - 'wrong-password': 400, allowed, and the current password given was checked and refused;
  * - 'step-up': 403 step_up_required (API), allowed, and the handler asks for a current code first;
- * - 'key-refused': 400, allowed, and the security key's answer given was checked and refused.
+ * - 'key-refused': 400, allowed, and the security key's answer given was checked and refused;
+ * - 'passkey-refused': 401, allowed, and the passkey's answer was checked and refused.
  */
-export type Outcome = 'ok' | { redirect: string | RegExp } | 'login' | 'forbidden' | 'not-found' | 'conflict' | 'wrong-password' | 'step-up' | 'key-refused';
+export type Outcome = 'ok' | { redirect: string | RegExp } | 'login' | 'forbidden' | 'not-found' | 'conflict' | 'wrong-password' | 'step-up' | 'key-refused' | 'passkey-refused';
 
 export type Expectations = Record<Principal, Outcome>;
 
@@ -148,6 +149,8 @@ export const rules: Rule[] = [
     admitted: { redirect: '/login/mfa' },
   },
   { method: 'POST', url: '/logout', kind: 'page', admitted: { redirect: '/login' } },
+  // Passkey sign-in: an answer without a challenge of this browser is refused, whoever sends it.
+  { method: 'POST', url: '/login/passkey', kind: 'page', body: () => ({ credential: '{}' }), admitted: 'passkey-refused' },
   {
     method: 'GET',
     url: '/login/mfa',
@@ -324,6 +327,8 @@ export const rules: Rule[] = [
     admitted: 'ok',
   },
   { method: 'POST', url: '/api/v1/logout', kind: 'api', body: () => ({}), admitted: 'ok' },
+  { method: 'POST', url: '/api/v1/login/passkey/options', kind: 'api', body: (c) => ({ accountId: c.accountA }), admitted: 'ok' },
+  { method: 'POST', url: '/api/v1/login/passkey', kind: 'api', body: () => ({ credential: {} }), admitted: 'passkey-refused' },
   // A pending sign-in may read its own state (that is how a client learns a code is due).
   { method: 'GET', url: '/api/v1/session', kind: 'api', admitted: 'ok' },
   // Only a pending sign-in; this one's user is enrolled already, so: 409.

@@ -318,7 +318,7 @@ describe('portcullis CLI (sqlite)', { timeout: 60_000 }, () => {
         expect(await written.accounts.get('12345678')).toMatchObject({ name: 'Kept' });
         expect(await written.users.count('12345678')).toBe(0);
         const { rows } = await sql<{ name: string }>`select name from portcullis_migrations order by name`.execute(database.db);
-        expect(rows.map((r) => r.name)).toEqual(['001-foundation', '002-mfa', '003-user-search', '004-name-suffixes', '005-session-client', '006-factors', '007-oidc', '008-webauthn', '009-password-resets', '010-access-rules', '011-factor-policy', '012-remembered-browsers']);
+        expect(rows.map((r) => r.name)).toEqual(['001-foundation', '002-mfa', '003-user-search', '004-name-suffixes', '005-session-client', '006-factors', '007-oidc', '008-webauthn', '009-password-resets', '010-access-rules', '011-factor-policy', '012-remembered-browsers', '013-passkey-challenges']);
       } finally {
         await database.close();
       }

@@ -119,7 +119,7 @@ describe('the sample application in Chromium', () => {
     expect(await bob.getByLabel('Account number').count()).toBe(0);
     await bob.getByLabel('Username').fill('bob');
     await bob.getByLabel('Password').fill(PASSWORD);
-    await bob.getByRole('button', { name: 'Sign in' }).click();
+    await bob.getByRole('button', { name: 'Sign in', exact: true }).click();
     await expect.poll(() => bob.getByRole('heading', { name: 'Set up multi-factor authentication' }).isVisible()).toBe(true);
     bobSecret = secretOf(await scanQrOnScreen(bob));
     await enterCode(bob, phoneCode(bobSecret));
@@ -161,7 +161,7 @@ describe('the sample application in Chromium', () => {
     await expect.poll(() => bob.url()).toMatch(new RegExp(`^${service.base}/login`));
     await bob.getByLabel('Username').fill('bob');
     await bob.getByLabel('Password').fill(PASSWORD);
-    await bob.getByRole('button', { name: 'Sign in' }).click();
+    await bob.getByRole('button', { name: 'Sign in', exact: true }).click();
     await expect.poll(() => bob.getByRole('heading', { name: 'Verify your identity' }).isVisible()).toBe(true);
     expect(await bob.locator('img').count()).toBe(0);
     // The enrolment used this period's code: the phone's next one (one step ahead is accepted).

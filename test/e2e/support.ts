@@ -162,7 +162,7 @@ export async function signInWithPassword(page: Page, base: string, accountId: st
   await page.getByLabel('Account number').fill(accountId);
   await page.getByLabel('Username').fill(username);
   await page.getByLabel('Password').fill(password);
-  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('button', { name: 'Sign in', exact: true }).click();
 }
 
 /** Types a code and submits it, waiting for the answer page (so the next step cannot act on the old one). */

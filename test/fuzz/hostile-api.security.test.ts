@@ -122,6 +122,40 @@ for (const kind of await storeKinds()) {
       );
     });
 
+    it('POST /api/v1/login/passkey refuses hostile passkey answers, and its options call hostile bodies, making no session', async () => {
+      const b64 = fc.oneof(hostileText, fc.base64String({ maxLength: 200 }).map((t) => t.replaceAll('+', '-').replaceAll('/', '_').replaceAll('=', '')));
+      const credential = fc.oneof(
+        hostileValue,
+        fc.record({
+          id: b64,
+          rawId: b64,
+          type: fc.oneof(fc.constant('public-key'), hostileText),
+          response: fc.record({ clientDataJSON: b64, authenticatorData: b64, signature: b64, userHandle: b64 }),
+        }),
+      );
+      const arb = fc.record({
+        who: fc.constantFrom<'anonymous' | 'admin'>('anonymous', 'admin'),
+        options: orNotAnObject(hostileEntries({ accountId: fc.oneof(fc.constant(w.acme.accountId), hostileValue) }, [])),
+        body: orNotAnObject(hostileEntries({ credential }, [])),
+        ip: clientIp,
+      });
+      await fc.assert(
+        fc.asyncProperty(counter.count(arb), async ({ who, options, body, ip }) => {
+          const caller = w[who];
+          const start = await call('POST', '/api/v1/login/passkey/options', caller, options, ip);
+          if (start.statusCode !== 200) expectApiRefusal(start, `POST /api/v1/login/passkey/options as ${who}`, [400, 429]);
+          // The answer comes with the cookie its challenge is bound to, as from the browser that asked.
+          const bound = start.cookies.find((c) => c.name === 'portcullis-passkey');
+          const cookie = [caller.cookie, bound ? `${bound.name}=${bound.value}` : ''].filter(Boolean).join('; ');
+          const res = await call('POST', '/api/v1/login/passkey', { ...caller, cookie }, body, ip);
+          expectApiRefusal(res, `POST /api/v1/login/passkey as ${who}`, [400, 401, 429]);
+          expect(res.cookies.some((c) => c.name === 'portcullis' && c.value !== '')).toBe(false);
+          await expectNothingWritten('POST /api/v1/login/passkey');
+        }),
+        n(300),
+      );
+    });
+
     it('POST /api/v1/logout refuses a body that is not JSON and keeps the admin signed in', async () => {
       const notJson = fc.oneof(
         hostileText.filter((s) => s.trim() !== '' && !isJson(s)),

@@ -17,6 +17,16 @@ export interface CeremonyOptionsJSON {
   challenge: string;
   rp?: { id?: string };
   rpId?: string;
+  /** Registration: the user the credential is made for (its id is the user handle, base64url). */
+  user?: { id?: string };
+}
+
+export interface AssertOptions {
+  challenge?: string;
+  /** Whether the authenticator says it verified the user (the UV flag): true unless told. */
+  userVerified?: boolean;
+  /** The user handle to report, as a passkey (a discoverable credential) does: the one it was made for unless told; null for none. */
+  userHandle?: string | null;
 }
 
 export class SoftKey {
@@ -25,6 +35,8 @@ export class SoftKey {
   private readonly cosePublicKey: Uint8Array;
   /** The signature counter the next assertion reports (then one more each time). */
   counter = 0;
+  /** The user handle the credential was made for (options.user.id at registration), as a passkey keeps it. */
+  userHandle: string | undefined;
 
   constructor(
     /** The origin the browser reports, e.g. http://localhost:3000. */
@@ -67,6 +79,7 @@ export class SoftKey {
     const attested = Buffer.concat([Buffer.alloc(16), idLength, this.credentialId, Buffer.from(this.cosePublicKey)]);
     // Flags: UP (0x01), UV (0x04), AT (0x40).
     const authData = this.authData(0x45, this.counter, attested);
+    this.userHandle = options.user?.id;
     const attestationObject = isoCBOR.encode(new Map<string, unknown>([['fmt', 'none'], ['attStmt', new Map()], ['authData', authData]]) as never);
     return {
       id: this.id,
@@ -81,10 +94,14 @@ export class SoftKey {
     };
   }
 
-  /** The answer navigator.credentials.get() would give; the counter goes up by one first. */
-  assert(options: CeremonyOptionsJSON, { challenge = options.challenge }: { challenge?: string } = {}): Record<string, unknown> {
+  /**
+   * The answer navigator.credentials.get() would give; the counter goes up by
+   * one first. Flags UP and UV (0x05), or UP alone when the user was not verified.
+   */
+  assert(options: CeremonyOptionsJSON, { challenge = options.challenge, userVerified = true, userHandle }: AssertOptions = {}): Record<string, unknown> {
     this.counter += 1;
-    const authData = this.authData(0x05, this.counter);
+    const authData = this.authData(userVerified ? 0x05 : 0x01, this.counter);
+    const handle = userHandle === undefined ? this.userHandle : userHandle;
     const clientData = this.clientData('webauthn.get', challenge);
     const signature = sign('sha256', Buffer.concat([authData, sha256(clientData)]), this.privateKey);
     return {
@@ -96,6 +113,7 @@ export class SoftKey {
         clientDataJSON: b64url(clientData),
         authenticatorData: b64url(authData),
         signature: b64url(signature),
+        ...(handle ? { userHandle: handle } : {}),
       },
     };
   }

@@ -3,7 +3,7 @@ import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { migrateToLatest } from '../../src/storage/database.ts';
 import { createStore } from '../../src/storage/store.ts';
-import type { Account, AuditEvent, Session, ThrottleKey, TotpFactor, WebAuthnChallenge, WebAuthnFactor } from '../../src/storage/records.ts';
+import type { Account, AuditEvent, Session, ThrottleKey, PasskeyChallenge, TotpFactor, WebAuthnChallenge, WebAuthnFactor } from '../../src/storage/records.ts';
 import type { Store } from '../../src/storage/store.ts';
 import type { NewUser } from '../../src/storage/queries/users.ts';
 import { openTestDatabase, openUnmigrated, storeKinds } from '../helpers/stores.ts';
@@ -863,6 +863,66 @@ for (const kind of await storeKinds()) {
         expect(await store.webauthnChallenges.find(s.id, 'register', registering.challenge, NOW)).toBeUndefined();
         expect(await store.webauthnChallenges.spend(s.id, second.id, NOW)).toBe(false);
       });
+
+      it('finds a key by its credential id within its account only (passkey sign-in), never another type of factor', async () => {
+        const { accountId, userId } = await tenant('alice');
+        const key = keyFactor(accountId, userId('alice'));
+        await store.factors.createWebAuthn(key);
+        await store.factors.createTotp(totpFactorOf(accountId, userId('alice')));
+        expect(await store.factors.byCredential(accountId, key.credentialId)).toEqual(key);
+        const other = await tenant();
+        expect(await store.factors.byCredential(other.accountId, key.credentialId)).toBeUndefined();
+        expect(await store.factors.byCredential(accountId, `${key.credentialId}x`)).toBeUndefined();
+      });
+
+      it('answers the factor types each user holds, within the account, in a fixed order', async () => {
+        const { accountId, userId } = await tenant('alice', 'bob', 'carol');
+        await store.factors.createWebAuthn(keyFactor(accountId, userId('alice')));
+        await store.factors.createTotp(totpFactorOf(accountId, userId('alice')));
+        await store.factors.createWebAuthn(keyFactor(accountId, userId('alice')));
+        await store.factors.createTotp(totpFactorOf(accountId, userId('bob')));
+        const types = await store.factors.typesOf(accountId, [userId('alice'), userId('bob'), userId('carol')]);
+        expect(types).toEqual(new Map([[userId('alice'), ['totp', 'webauthn']], [userId('bob'), ['totp']]]));
+        expect(await store.factors.typesOf(accountId, [])).toEqual(new Map());
+        const other = await tenant();
+        expect(await store.factors.typesOf(other.accountId, [userId('alice')])).toEqual(new Map());
+      });
+    });
+
+    describe('passkey challenges (migration 013)', () => {
+      function passkeyChallenge(accountId: string, overrides: Partial<PasskeyChallenge> = {}): PasskeyChallenge {
+        return { id: id(), binding: randomBytes(32).toString('hex'), accountId, challenge: randomBytes(32).toString('base64url'), createdAt: NOW, expiresAt: NOW + 5 * MINUTE, ...overrides };
+      }
+
+      it("finds a challenge for its own browser's binding and value only, while it lives", async () => {
+        const { accountId } = await tenant();
+        const c = passkeyChallenge(accountId);
+        await store.passkeyChallenges.issue(c);
+        expect(await store.passkeyChallenges.find(c.binding, c.challenge, NOW)).toEqual(c);
+        expect(await store.passkeyChallenges.find(`${c.binding.slice(1)}0`, c.challenge, NOW)).toBeUndefined();
+        expect(await store.passkeyChallenges.find(c.binding, `${c.challenge}x`, NOW)).toBeUndefined();
+        expect(await store.passkeyChallenges.find(c.binding, c.challenge, c.expiresAt)).toBeUndefined();
+        expect(await store.passkeyChallenges.spend(c.binding, c.id, c.expiresAt)).toBe(false);
+        expect(await store.passkeyChallenges.spend('another browser', c.id, NOW)).toBe(false);
+      });
+
+      it('uses a challenge once, also when two requests race with it; a new one replaces the browser’s last; expired ones are swept', async () => {
+        const { accountId } = await tenant();
+        const c = passkeyChallenge(accountId);
+        await store.passkeyChallenges.issue(c);
+        const results = await Promise.all([store.passkeyChallenges.spend(c.binding, c.id, NOW), store.passkeyChallenges.spend(c.binding, c.id, NOW)]);
+        expect(results.filter(Boolean)).toHaveLength(1);
+        expect(await store.passkeyChallenges.find(c.binding, c.challenge, NOW)).toBeUndefined();
+
+        const first = passkeyChallenge(accountId);
+        const second = passkeyChallenge(accountId, { binding: first.binding });
+        await store.passkeyChallenges.issue(first);
+        await store.passkeyChallenges.issue(second);
+        expect(await store.passkeyChallenges.find(first.binding, first.challenge, NOW)).toBeUndefined();
+        expect(await store.passkeyChallenges.find(first.binding, second.challenge, NOW)).toEqual(second);
+        expect(await store.passkeyChallenges.deleteExpired(second.expiresAt)).toBeGreaterThanOrEqual(1);
+        expect(await store.passkeyChallenges.find(first.binding, second.challenge, NOW)).toBeUndefined();
+      });
     });
 
     describe('recovery codes', () => {
@@ -1045,7 +1105,7 @@ for (const kind of await storeKinds()) {
         const fresh = await openUnmigrated(kind);
         try {
           expect(await migrateToLatest(fresh.database.db)).toEqual({
-            applied: ['001-foundation', '002-mfa', '003-user-search', '004-name-suffixes', '005-session-client', '006-factors', '007-oidc', '008-webauthn', '009-password-resets', '010-access-rules', '011-factor-policy', '012-remembered-browsers'],
+            applied: ['001-foundation', '002-mfa', '003-user-search', '004-name-suffixes', '005-session-client', '006-factors', '007-oidc', '008-webauthn', '009-password-resets', '010-access-rules', '011-factor-policy', '012-remembered-browsers', '013-passkey-challenges'],
           });
           expect(await migrateToLatest(fresh.database.db)).toEqual({ applied: [] });
           // The tables are in this database (on PostgreSQL: in this schema, although

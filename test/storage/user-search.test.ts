@@ -204,7 +204,7 @@ for (const kind of await storeKinds()) {
         expect((await old.migrateToLatest()).error).toBeUndefined();
         await store.accounts.create({ id: '40000001', name: 'Old', mfaEnabled: false, createdAt: NOW });
         for (const key of ['legacy.one', 'legacy.two', 'other']) await store.users.create(user('40000001', key));
-        expect((await migrateToLatest(db)).applied).toEqual(['003-user-search', '004-name-suffixes', '005-session-client', '006-factors', '007-oidc', '008-webauthn', '009-password-resets', '010-access-rules', '011-factor-policy', '012-remembered-browsers']);
+        expect((await migrateToLatest(db)).applied).toEqual(['003-user-search', '004-name-suffixes', '005-session-client', '006-factors', '007-oidc', '008-webauthn', '009-password-resets', '010-access-rules', '011-factor-policy', '012-remembered-browsers', '013-passkey-challenges']);
         const found = await store.users.list('40000001', { search: 'legacy', limit: 10, offset: 0 });
         expect(found.users.map((u) => u.username)).toEqual(['legacy.one', 'legacy.two']);
       } finally {

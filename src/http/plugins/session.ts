@@ -35,6 +35,28 @@ export function sessionToken(request: FastifyRequest, cookie: CookieSettings): s
   return token && /^[A-Za-z0-9_-]{1,100}$/.test(token) ? token : undefined;
 }
 
+/**
+ * The cookie a passkey sign-in's challenge is bound to (services/passkey-sign-in.ts):
+ * a random token, only its hash stored, for the life of a challenge. Strict:
+ * only this site's own pages start and finish a passkey sign-in.
+ */
+function passkeyCookieName(cookie: CookieSettings): string {
+  return cookie.secure ? '__Host-portcullis-passkey' : 'portcullis-passkey';
+}
+
+export function setPasskeyCookie(reply: FastifyReply, cookie: CookieSettings, token: string, maxAgeSeconds: number): void {
+  reply.setCookie(passkeyCookieName(cookie), token, { path: '/', httpOnly: true, sameSite: 'strict', secure: cookie.secure, maxAge: maxAgeSeconds });
+}
+
+export function clearPasskeyCookie(reply: FastifyReply, cookie: CookieSettings): void {
+  reply.clearCookie(passkeyCookieName(cookie), { path: '/', httpOnly: true, sameSite: 'strict', secure: cookie.secure });
+}
+
+export function passkeyToken(request: FastifyRequest, cookie: CookieSettings): string | undefined {
+  const token = request.cookies[passkeyCookieName(cookie)];
+  return token && /^[A-Za-z0-9_-]{1,100}$/.test(token) ? token : undefined;
+}
+
 /** Resolves the session cookie on every request into request.auth. */
 export const sessionPlugin = fp(
   async (app: FastifyInstance, opts: { deps: Deps; cookie: CookieSettings }) => {

@@ -6,7 +6,7 @@ import { getUser, listUsers, updateUser } from '../../services/user-directory.ts
 import type { MfaState, UserDetail } from '../../services/user-directory.ts';
 import { createUser } from '../../services/users.ts';
 import { actorOf } from '../actor.ts';
-import { adminOperation, ErrorBody, IdParams, MfaStateName, oneOf } from '../api-schemas.ts';
+import { adminOperation, ErrorBody, FactorTypeName, IdParams, MfaFilterName, MfaStateName, oneOf } from '../api-schemas.ts';
 import { AppError } from '../app-error.ts';
 import { principalOf } from '../access.ts';
 import type { RouteContext } from '../route-context.ts';
@@ -22,6 +22,14 @@ const Mfa = Type.Object({
   state: MfaStateName,
   enrolledAt: Type.Union([Type.String(), Type.Null()]),
   lockedUntil: Type.Union([Type.String(), Type.Null()]),
+  factorTypes: Type.Array(FactorTypeName, { description: 'The types of factor the user holds: `totp` (an authenticator app), `webauthn` (a security key or passkey).' }),
+});
+const Factor = Type.Object({
+  id: Type.String(),
+  type: FactorTypeName,
+  name: Type.String(),
+  createdAt: Type.String(),
+  lastUsedAt: Type.Union([Type.String(), Type.Null()]),
 });
 const UserSummary = Type.Object({
   id: Type.String(),
@@ -33,15 +41,16 @@ const UserSummary = Type.Object({
   mfa: Mfa,
 });
 
-function mfaJson(mfa: MfaState) {
-  const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
-  if (mfa.kind === 'not_enrolled') return { state: mfa.kind, enrolledAt: null, lockedUntil: null };
-  if (mfa.kind === 'enrolled') return { state: mfa.kind, enrolledAt: iso(mfa.since), lockedUntil: null };
-  return { state: mfa.kind, enrolledAt: iso(mfa.enrolledSince), lockedUntil: iso(mfa.until) };
+const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+
+function mfaJson(mfa: MfaState, factorTypes: UserDetail['factorTypes']) {
+  if (mfa.kind === 'not_enrolled') return { state: mfa.kind, enrolledAt: null, lockedUntil: null, factorTypes };
+  if (mfa.kind === 'enrolled') return { state: mfa.kind, enrolledAt: iso(mfa.since), lockedUntil: null, factorTypes };
+  return { state: mfa.kind, enrolledAt: iso(mfa.enrolledSince), lockedUntil: iso(mfa.until), factorTypes };
 }
 
-function userJson(u: Pick<UserDetail, 'id' | 'username' | 'role' | 'state' | 'email' | 'skills' | 'mfa'>) {
-  return { id: u.id, username: u.username, role: u.role, state: u.state, email: u.email, skills: u.skills, mfa: mfaJson(u.mfa) };
+function userJson(u: Pick<UserDetail, 'id' | 'username' | 'role' | 'state' | 'email' | 'skills' | 'mfa' | 'factorTypes'>) {
+  return { id: u.id, username: u.username, role: u.role, state: u.state, email: u.email, skills: u.skills, mfa: mfaJson(u.mfa, u.factorTypes) };
 }
 
 export async function apiUserRoutes(app: FastifyInstance, { deps }: RouteContext) {
@@ -56,7 +65,7 @@ export async function apiUserRoutes(app: FastifyInstance, { deps }: RouteContext
         summary: 'Users & Skills: the account’s users, 25 a page',
         querystring: Type.Object({
           search: Type.Optional(Type.String({ maxLength: 64 })),
-          mfa: Type.Optional(MfaStateName),
+          mfa: Type.Optional(MfaFilterName),
           page: Type.Optional(Type.Integer({ minimum: 1, maximum: 1_000_000 })),
         }),
         response: { 200: Type.Object({ users: Type.Array(UserSummary), total: Type.Integer(), page: Type.Integer(), pages: Type.Integer() }) },
@@ -110,7 +119,12 @@ export async function apiUserRoutes(app: FastifyInstance, { deps }: RouteContext
         summary: 'One user of the account',
         params: IdParams,
         response: {
-          200: Type.Object({ ...UserSummary.properties, enrolledFrom: Type.Union([Type.String(), Type.Null()]), recoveryCodesLeft: Type.Integer() }),
+          200: Type.Object({
+            ...UserSummary.properties,
+            enrolledFrom: Type.Union([Type.String(), Type.Null()]),
+            recoveryCodesLeft: Type.Integer(),
+            factors: Type.Array(Factor, { description: 'The user’s factors, the oldest first: type, name, added, last used (never a secret or key).' }),
+          }),
           404: ErrorBody,
         },
       },
@@ -119,7 +133,12 @@ export async function apiUserRoutes(app: FastifyInstance, { deps }: RouteContext
       const auth = principalOf(request);
       const user = await getUser(deps, auth.account.id, request.params.id);
       if (!user) throw new AppError('not_found');
-      return { ...userJson(user), enrolledFrom: user.enrolledIp, recoveryCodesLeft: user.recoveryCodesLeft };
+      return {
+        ...userJson(user),
+        enrolledFrom: user.enrolledIp,
+        recoveryCodesLeft: user.recoveryCodesLeft,
+        factors: user.factors.map((f) => ({ id: f.id, type: f.type, name: f.name, createdAt: new Date(f.createdAt).toISOString(), lastUsedAt: iso(f.lastUsedAt) })),
+      };
     },
   );
 

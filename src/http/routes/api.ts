@@ -10,6 +10,7 @@ import { apiFactorRoutes } from './api-factors.ts';
 import { apiFactorKeyRoutes } from './api-factor-keys.ts';
 import { apiMfaRoutes } from './api-mfa.ts';
 import { apiMfaResetRoutes } from './api-mfa-reset.ts';
+import { apiPasskeyRoutes } from './api-passkey.ts';
 import { apiPasswordResetRoutes } from './api-password-reset.ts';
 import { apiSessionRoutes } from './api-sessions.ts';
 import { apiUserRoutes } from './api-users.ts';
@@ -30,6 +31,7 @@ export async function apiRoutes(app: FastifyInstance, options: RouteContext) {
   });
   await app.register(apiAuthRoutes, options);
   await app.register(apiMfaRoutes, options);
+  await app.register(apiPasskeyRoutes, options);
   // Administration, mirroring the pages: admins only, within their own account.
   await app.register(apiAccountRoutes, options);
   await app.register(apiAccessRulesRoutes, options);

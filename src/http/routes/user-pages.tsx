@@ -1,7 +1,7 @@
 /** @jsxRuntime automatic @jsxImportSource preact */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { isId } from '../../domain/ids.ts';
-import { isMfaStateName } from '../../domain/mfa-state.ts';
+import { isMfaFilterName } from '../../domain/mfa-state.ts';
 import { changesAdminStanding } from '../../domain/roles.ts';
 import { AppError } from '../app-error.ts';
 import type { Principal } from '../../services/principal.ts';
@@ -37,7 +37,7 @@ export async function userPages(app: FastifyInstance, { deps }: RouteContext) {
   async function usersPage(request: FastifyRequest, reply: FastifyReply, auth: Principal, status = 200, extra: { notice?: string; error?: string } = {}) {
     const query = request.query as Record<string, unknown>;
     const search = typeof query.q === 'string' ? query.q.slice(0, 64) : '';
-    const mfa = isMfaStateName(query.mfa) ? query.mfa : undefined;
+    const mfa = isMfaFilterName(query.mfa) ? query.mfa : undefined;
     const pageNumber = typeof query.page === 'string' && /^\d{1,6}$/.test(query.page) ? Number(query.page) : 1;
     const [page, skills] = await Promise.all([
       listUsers(deps, auth.account.id, { search, ...(mfa ? { mfa } : {}), page: pageNumber }),
@@ -55,7 +55,7 @@ export async function userPages(app: FastifyInstance, { deps }: RouteContext) {
 
   async function editPage(request: FastifyRequest, reply: FastifyReply, auth: Principal, user: UserDetail, status = 200, errors?: string[]) {
     const notices: Record<string, string> = {
-      reset: `MFA was reset for ${user.username}. They will set up their authenticator app at their next sign-in.`,
+      reset: `MFA was reset for ${user.username}. Their factors and recovery codes are revoked; they will set up MFA again at their next sign-in.`,
       saved: 'Saved.',
       created: `User ${user.username} was created.`,
       'reset-sent': `A Reset password link was e-mailed to ${user.username}.`,

@@ -8,6 +8,7 @@ import { visibleText } from '../../domain/visible-text.ts';
 export const auditActions: Array<[string, string]> = [
   ['', 'All actions'],
   ['sign_in.password', 'Password sign-in'],
+  ['sign_in.passkey', 'Passkey sign-in'],
   ['sign_in.locked', 'Password lock'],
   ['mfa.verify', 'Code verification'],
   ['mfa.enroll', 'Authenticator enrolled'],

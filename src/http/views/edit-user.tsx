@@ -1,6 +1,7 @@
 /** @jsxRuntime automatic @jsxImportSource preact */
 import { roles } from '../../domain/roles.ts';
 import type { Skill, UserDetail } from '../../services/user-directory.ts';
+import { factorTypeLabels } from '../../domain/mfa-state.ts';
 import { formatTime, stateLabel } from './format.ts';
 import { CsrfField, Layout } from './layout.tsx';
 import type { Viewer } from './layout.tsx';
@@ -97,11 +98,38 @@ export function EditUserPage({ csrf, viewer, user, skills, notice, errors, remem
                 <dd>{formatTime(user.mfa.kind === 'enrolled' ? user.mfa.since : (user.mfa.enrolledSince as number))}</dd>
                 <dt>Enrolled from</dt>
                 <dd>{user.enrolledIp ?? 'unknown'}</dd>
+              </>
+            )}
+            {user.factors.length > 0 && (
+              <>
                 <dt>Recovery codes left</dt>
                 <dd>{user.recoveryCodesLeft}</dd>
               </>
             )}
           </dl>
+          {user.factors.length > 0 && (
+            <table class="factors">
+              <caption>Factors of {user.username}</caption>
+              <thead>
+                <tr>
+                  <th scope="col">Type</th>
+                  <th scope="col">Name</th>
+                  <th scope="col">Added</th>
+                  <th scope="col">Last used</th>
+                </tr>
+              </thead>
+              <tbody>
+                {user.factors.map((f) => (
+                  <tr>
+                    <td data-label="Type">{factorTypeLabels[f.type]}</td>
+                    <td data-label="Name">{f.name}</td>
+                    <td data-label="Added">{formatTime(f.createdAt)}</td>
+                    <td data-label="Last used">{f.lastUsedAt === null ? 'Never' : formatTime(f.lastUsedAt)}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          )}
           <p>
             <a class="button danger" href={`/manage/users/${user.id}/reset-mfa`} data-dialog="reset-mfa-dialog">
               Reset MFA

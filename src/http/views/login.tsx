@@ -1,5 +1,6 @@
 /** @jsxRuntime automatic @jsxImportSource preact */
 import { CsrfField, Layout } from './layout.tsx';
+import { SecurityKeyScripts } from './mfa.tsx';
 
 export interface LoginPageProps {
   csrf: string;
@@ -9,9 +10,11 @@ export interface LoginPageProps {
   notice?: string | undefined;
   /** Sent here by an application: its name and account, whose number is then not asked. */
   application?: { name: string; accountName: string } | undefined;
+  /** Offer "Sign in with a passkey" (on a plain sign-in page it asks for the account number first). */
+  passkey?: boolean | undefined;
 }
 
-export function LoginPage({ csrf, error, accountId, username, notice, application }: LoginPageProps) {
+export function LoginPage({ csrf, error, accountId, username, notice, application, passkey = true }: LoginPageProps) {
   return (
     <Layout title="Sign in" csrf={csrf}>
       <section class="card narrow" aria-labelledby="signin-title">
@@ -53,6 +56,28 @@ export function LoginPage({ csrf, error, accountId, username, notice, applicatio
           <input id="password" name="password" type="password" autoComplete="current-password" required maxLength={1024} />
           <button type="submit">Sign in</button>
         </form>
+        {passkey && (
+          <>
+            {/* Hidden until the browser half (/assets/webauthn-client.js) finds WebAuthn; the form above works without it. */}
+            <form
+              method="post"
+              action="/login/passkey"
+              data-webauthn="/api/v1/login/passkey/options"
+              data-webauthn-account={application ? undefined : 'accountId'}
+              data-webauthn-failed="Your passkey did not answer, or the request was cancelled. Try again, or sign in with your password."
+              class="security-key passkey"
+              hidden
+            >
+              <CsrfField token={csrf} />
+              <input type="hidden" name="credential" value="" />
+              <button type="button" class="secondary" data-webauthn-start>
+                Sign in with a passkey
+              </button>
+              <p class="error-text" aria-live="polite" data-webauthn-status />
+            </form>
+            <SecurityKeyScripts />
+          </>
+        )}
       </section>
     </Layout>
   );

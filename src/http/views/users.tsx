@@ -1,11 +1,11 @@
 /** @jsxRuntime automatic @jsxImportSource preact */
 import { roles } from '../../domain/roles.ts';
-import { mfaStates } from '../../domain/mfa-state.ts';
-import type { MfaStateName } from '../../domain/mfa-state.ts';
+import { factorTypeLabels, mfaFilters as filterValues } from '../../domain/mfa-state.ts';
+import type { MfaFilterName } from '../../domain/mfa-state.ts';
 import type { Skill, UserPage } from '../../services/user-directory.ts';
 import { CsrfField, Layout } from './layout.tsx';
 import type { Viewer } from './layout.tsx';
-import { MfaStatus, roleLabels } from './user-parts.tsx';
+import { FactorTypes, MfaStatus, roleLabels } from './user-parts.tsx';
 import { stateLabel } from './format.ts';
 
 // The two other user pages, re-exported: routes/user-pages.tsx imports all three from here.
@@ -23,8 +23,8 @@ export interface UsersPageProps {
   error?: string | undefined;
 }
 
-const mfaLabels: Record<MfaStateName, string> = { not_enrolled: 'Not enrolled', enrolled: 'Enrolled', locked: 'Locked' };
-const mfaFilters: Array<[string, string]> = [['', 'All users'], ...mfaStates.map((state): [string, string] => [state, mfaLabels[state]])];
+const mfaLabels: Record<MfaFilterName, string> = { not_enrolled: 'None', enrolled: 'Any factor', locked: 'Locked', ...factorTypeLabels };
+const mfaFilters: Array<[string, string]> = [['', 'All users'], ...filterValues.map((value): [string, string] => [value, mfaLabels[value]])];
 
 export function UsersPage({ csrf, viewer, page, search, mfa, skills, notice, error }: UsersPageProps) {
   const link = (n: number) => `/manage/users?${new URLSearchParams({ q: search, mfa, page: String(n) }).toString()}`;
@@ -85,6 +85,7 @@ export function UsersPage({ csrf, viewer, page, search, mfa, skills, notice, err
               <td data-label="State">{stateLabel(u)}</td>
               <td data-label="MFA">
                 <MfaStatus mfa={u.mfa} />
+                <FactorTypes types={u.factorTypes} />
               </td>
             </tr>
           ))}

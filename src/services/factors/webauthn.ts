@@ -30,7 +30,7 @@ export const DEFAULT_WEBAUTHN_NAME = 'Security key';
  * factor index, and a break-glass command should not pay for loading a WebAuthn
  * verifier it never calls.
  */
-const library = () => import('@simplewebauthn/server');
+export const library = () => import('@simplewebauthn/server');
 
 /** What the browser half needs to start a ceremony: create a credential, or sign with one. */
 export type CeremonyOptions =
@@ -45,7 +45,7 @@ export function webauthnFactorsOf(challenge: Pick<Challenge, 'factors'>): WebAut
   return challenge.factors.filter((f): f is WebAuthnFactor => f.type === 'webauthn');
 }
 
-const b64url = (bytes: Uint8Array): string => Buffer.from(bytes).toString('base64url');
+export const b64url = (bytes: Uint8Array): string => Buffer.from(bytes).toString('base64url');
 
 /** The user handle a credential is made for (§5.4.3): the user's random id, never the username. */
 export function userHandle(userId: string): Uint8Array<ArrayBuffer> {
@@ -118,13 +118,13 @@ export async function signInOptions(deps: Deps, view: SessionView, rp: RelyingPa
   return webauthnFactorsOf({ factors }).length > 0 ? authenticationOptions(deps, view, rp) : undefined;
 }
 
-type Parsed = { ok: true; json: Record<string, unknown>; id: string; challenge: string; type: string } | { ok: false; reason: string };
+export type Parsed = { ok: true; json: Record<string, unknown>; id: string; challenge: string; type: string } | { ok: false; reason: string };
 
 const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const B64URL = /^[A-Za-z0-9_-]+$/;
 
 /** The browser's answer as far as we read it before verifying: its shape, the credential id and the challenge its client data holds. */
-function parse(input: string): Parsed {
+export function parse(input: string): Parsed {
   let json: unknown;
   try {
     json = JSON.parse(input);
@@ -147,7 +147,7 @@ function parse(input: string): Parsed {
 }
 
 /** The library's reason, for the audit log (its messages name the check that failed: origin, RP id, challenge, signature). */
-function libraryRefusal(error: unknown): { ok: false; reason: string } {
+export function libraryRefusal(error: unknown): { ok: false; reason: string } {
   const message = error instanceof Error ? error.message : String(error);
   return { ok: false, reason: `rejected: ${message.slice(0, 200)}` };
 }

@@ -11,6 +11,7 @@ import * as passwordResets from './009-password-resets.ts';
 import * as accessRules from './010-access-rules.ts';
 import * as factorPolicy from './011-factor-policy.ts';
 import * as rememberedBrowsers from './012-remembered-browsers.ts';
+import * as passkeyChallenges from './013-passkey-challenges.ts';
 
 /** Every migration by the name it is recorded under; they run in the order of the names. */
 export const migrations: Record<string, Migration> = {
@@ -26,4 +27,5 @@ export const migrations: Record<string, Migration> = {
   '010-access-rules': accessRules,
   '011-factor-policy': factorPolicy,
   '012-remembered-browsers': rememberedBrowsers,
+  '013-passkey-challenges': passkeyChallenges,
 };

@@ -1,5 +1,7 @@
 import type { Kysely, Selectable } from 'kysely';
 import { changed, compiledOnce } from '../compiled.ts';
+import { factorTypes } from '../../domain/auth-methods.ts';
+import type { FactorType } from '../../domain/auth-methods.ts';
 import type { TotpAlgorithm } from '../../domain/totp.ts';
 import type { Factor, Sealed, TotpFactor, WebAuthnFactor } from '../records.ts';
 import type { Database, FactorsTable } from '../schema.ts';
@@ -139,6 +141,13 @@ export function factorQueries(db: Kysely<Database>) {
         .execute();
     },
 
+    /** The security key or passkey of the account with this credential id, whoever holds it; undefined when none. */
+    async byCredential(accountId: string, credentialId: string): Promise<WebAuthnFactor | undefined> {
+      const row = await db.selectFrom('factors').selectAll().where('account_id', '=', accountId).where('credential_id', '=', credentialId).where('type', '=', 'webauthn').executeTakeFirst();
+      const factor = row ? toFactor(row) : undefined;
+      return factor?.type === 'webauthn' ? factor : undefined;
+    },
+
     /** Whether a credential id is registered to anyone in the account (a credential id is unique within one). */
     async credentialTaken(accountId: string, credentialId: string): Promise<boolean> {
       const row = await db.selectFrom('factors').select('id').where('account_id', '=', accountId).where('credential_id', '=', credentialId).executeTakeFirst();
@@ -209,6 +218,23 @@ export function factorQueries(db: Kysely<Database>) {
         .groupBy('user_id')
         .execute();
       return new Map(rows.map((r) => [r.user_id, Number(r.first)]));
+    },
+
+    /** The types of factor each of the given users holds, in a fixed order (users without one are absent). */
+    async typesOf(accountId: string, userIds: string[]): Promise<Map<string, FactorType[]>> {
+      if (userIds.length === 0) return new Map();
+      const rows = await db
+        .selectFrom('factors')
+        .select(['user_id', 'type'])
+        .distinct()
+        .where('account_id', '=', accountId)
+        .where('user_id', 'in', userIds)
+        .execute();
+      const types = new Map<string, FactorType[]>();
+      for (const type of factorTypes) {
+        for (const row of rows) if (row.type === type) types.set(row.user_id, [...(types.get(row.user_id) ?? []), type]);
+      }
+      return types;
     },
 
     /** A page of factors with a secret sealed under a key other than keyId, for rotation. */

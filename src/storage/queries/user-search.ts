@@ -1,18 +1,18 @@
 import { SqliteAdapter, sql } from 'kysely';
 import type { ExpressionBuilder, Kysely, Selectable } from 'kysely';
-import type { MfaStateName } from '../../domain/mfa-state.ts';
+import type { MfaFilterName } from '../../domain/mfa-state.ts';
 import { SUFFIX_CHARACTERS } from '../migrations/004-name-suffixes.ts';
 import type { Database, UsersTable } from '../schema.ts';
 
 // The user list's search and MFA filter: which of two plans answers a page of
 // the account's users, chosen here rather than by the database's planner.
 
-export type MfaFilter = MfaStateName;
+export type MfaFilter = MfaFilterName;
 
 export interface UserListQuery {
   /** Matches usernames containing this text, case-insensitively. */
   search?: string;
-  /** Only users in this MFA state; 'locked' needs now. */
+  /** Only users in this MFA state ('locked' needs now), or holding a factor of this type. */
   mfa?: MfaFilter;
   now?: number;
   limit: number;
@@ -70,6 +70,18 @@ export function userSearch(db: Kysely<Database>) {
             eb.selectFrom('factors').select('factors.id').whereRef('factors.account_id', '=', 'users.account_id').whereRef('factors.user_id', '=', 'users.id'),
           );
         base = base.where((eb) => (query.mfa === 'enrolled' ? enrolled(eb) : eb.not(enrolled(eb))));
+      } else if (query.mfa === 'totp' || query.mfa === 'webauthn') {
+        const type = query.mfa;
+        base = base.where((eb) =>
+          eb.exists(
+            eb
+              .selectFrom('factors')
+              .select('factors.id')
+              .whereRef('factors.account_id', '=', 'users.account_id')
+              .whereRef('factors.user_id', '=', 'users.id')
+              .where('factors.type', '=', type),
+          ),
+        );
       } else if (query.mfa === 'locked') {
         const now = query.now ?? 0;
         base = base.where((eb) =>

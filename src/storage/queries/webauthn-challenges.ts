@@ -1,6 +1,6 @@
 import type { Kysely, Selectable } from 'kysely';
-import type { WebAuthnChallenge, WebAuthnPurpose } from '../records.ts';
-import type { Database, WebAuthnChallengesTable } from '../schema.ts';
+import type { PasskeyChallenge, WebAuthnChallenge, WebAuthnPurpose } from '../records.ts';
+import type { Database, PasskeyChallengesTable, WebAuthnChallengesTable } from '../schema.ts';
 
 // WebAuthn challenges, kept server-side for the session that asked for one
 // (W3C WebAuthn Level 3 §13.4.3: the relying party must check that the
@@ -70,6 +70,51 @@ export function webauthnChallengeQueries(db: Kysely<Database>) {
 
     async deleteExpired(now: number): Promise<number> {
       const result = await db.deleteFrom('webauthn_challenges').where('expires_at', '<=', now).executeTakeFirst();
+      return Number(result.numDeletedRows);
+    },
+  };
+}
+
+function toPasskeyChallenge(row: Selectable<PasskeyChallengesTable>): PasskeyChallenge {
+  return { id: row.id, binding: row.binding, accountId: row.account_id, challenge: row.challenge, createdAt: Number(row.created_at), expiresAt: Number(row.expires_at) };
+}
+
+/**
+ * A passkey sign-in's challenges (migration 013): no session exists yet, so
+ * each is bound to the browser that asked (the hash of its cookie's token) and
+ * to the account it was asked for. A browser holds at most one: asking again
+ * replaces it.
+ */
+export function passkeyChallengeQueries(db: Kysely<Database>) {
+  return {
+    async issue(c: PasskeyChallenge): Promise<void> {
+      await db.deleteFrom('passkey_challenges').where('binding', '=', c.binding).execute();
+      await db
+        .insertInto('passkey_challenges')
+        .values({ id: c.id, binding: c.binding, account_id: c.accountId, challenge: c.challenge, created_at: c.createdAt, expires_at: c.expiresAt })
+        .execute();
+    },
+
+    /** This browser's live challenge of this value, or undefined (unknown, another browser's, expired or spent). */
+    async find(binding: string, challenge: string, now: number): Promise<PasskeyChallenge | undefined> {
+      const row = await db
+        .selectFrom('passkey_challenges')
+        .selectAll()
+        .where('binding', '=', binding)
+        .where('challenge', '=', challenge)
+        .where('expires_at', '>', now)
+        .executeTakeFirst();
+      return row ? toPasskeyChallenge(row) : undefined;
+    },
+
+    /** Spends a challenge: the check and the use are one statement, so of two racing requests exactly one gets true. */
+    async spend(binding: string, id: string, now: number): Promise<boolean> {
+      const result = await db.deleteFrom('passkey_challenges').where('id', '=', id).where('binding', '=', binding).where('expires_at', '>', now).executeTakeFirst();
+      return Number(result.numDeletedRows) === 1;
+    },
+
+    async deleteExpired(now: number): Promise<number> {
+      const result = await db.deleteFrom('passkey_challenges').where('expires_at', '<=', now).executeTakeFirst();
       return Number(result.numDeletedRows);
     },
   };
