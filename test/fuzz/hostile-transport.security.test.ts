@@ -62,8 +62,20 @@ const CONTENT_TYPES = [
 ];
 
 /** Bytes that are not valid UTF-8: stray continuation bytes, overlong forms, encoded surrogates, truncated sequences. */
+/** Whether the bytes decode as UTF-8 (then they are no hostile bytes: "(" in a JSON string is a valid body). */
+const isUtf8 = (bytes: Uint8Array) => {
+  try {
+    new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
 const badUtf8 = fc.oneof(
-  fc.uint8Array({ minLength: 1, maxLength: 64 }), // an empty body is an empty object (issue 16, finding 8), not hostile bytes
+  // An empty body is an empty object (issue 16, finding 8), not hostile bytes; random bytes that happen to
+  // be UTF-8 (a fresh-clone run drew a lone "(") are a valid body, not this property's case.
+  fc.uint8Array({ minLength: 1, maxLength: 64 }).filter((b) => !isUtf8(b)),
   fc.constantFrom([0xff], [0xfe, 0xff], [0xc0, 0xaf], [0xe0, 0x80, 0xaf], [0xed, 0xa0, 0x80], [0xed, 0xbf, 0xbf], [0xf4, 0x90, 0x80, 0x80], [0xe2, 0x82], [0x80], [0x00]).map((b) => Uint8Array.from(b)),
 );
 
