@@ -2,6 +2,7 @@
 // and a message safe to show. Messages never say whether a user exists or why
 // a credential failed; the cause goes to the logs only. It belongs to HTTP:
 // services answer with typed results, and routes map those onto these codes.
+import { retryAfterSeconds } from '../domain/lockout-policy.ts';
 
 export const errorCatalogue = {
   invalid_request: { status: 400, message: 'The request is not valid.' },
@@ -55,5 +56,25 @@ export class AppError extends Error {
   ) {
     super(message ?? errorCatalogue[code].message);
     this.status = errorCatalogue[code].status;
+  }
+}
+
+/**
+ * The API's answer to a refused sign-in step (a password, a passkey): the
+ * step's own "invalid" code, or the lock (429 with Retry-After), or the
+ * account's allowed networks.
+ */
+export function signInRefusal(
+  refusal: { reason: 'invalid' } | { reason: 'locked'; lockedUntil: number } | { reason: 'network' },
+  invalid: ErrorCode,
+  now: number,
+): AppError {
+  switch (refusal.reason) {
+    case 'invalid':
+      return new AppError(invalid);
+    case 'locked':
+      return new AppError('too_many_attempts', undefined, { retryAfter: retryAfterSeconds(refusal.lockedUntil, now) });
+    case 'network':
+      return new AppError('network_not_allowed');
   }
 }

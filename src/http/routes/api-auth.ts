@@ -1,8 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { Type } from '@fastify/type-provider-typebox';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import { AppError } from '../app-error.ts';
-import { retryAfterSeconds } from '../../domain/lockout-policy.ts';
+import { signInRefusal } from '../app-error.ts';
 import { endSession, resolveSession } from '../../services/sessions.ts';
 import { signIn } from '../../services/sign-in.ts';
 import { principalOf } from '../access.ts';
@@ -53,16 +52,7 @@ export async function apiAuthRoutes(app: FastifyInstance, { deps, cookie }: Rout
         userAgent: request.headers['user-agent'],
         rememberedToken: rememberToken(request, cookie),
       });
-      if (!result.ok) {
-        switch (result.reason) {
-          case 'invalid':
-            throw new AppError('invalid_credentials');
-          case 'locked':
-            throw new AppError('too_many_attempts', undefined, { retryAfter: retryAfterSeconds(result.lockedUntil, deps.clock.now()) });
-          case 'network':
-            throw new AppError('network_not_allowed');
-        }
-      }
+      if (!result.ok) throw signInRefusal(result, 'invalid_credentials', deps.clock.now());
       const previous = sessionToken(request, cookie);
       if (previous) await endSession(deps, previous);
       setSessionCookie(reply, cookie, result.token);

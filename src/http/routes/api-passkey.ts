@@ -5,7 +5,7 @@ import { webauthnDefaults } from '../../config/defaults.ts';
 import { retryAfterSeconds } from '../../domain/lockout-policy.ts';
 import { passkeyOptions, passkeySignIn } from '../../services/passkey-sign-in.ts';
 import { endSession } from '../../services/sessions.ts';
-import { AppError } from '../app-error.ts';
+import { AppError, signInRefusal } from '../app-error.ts';
 import { ErrorBody, TooMany } from '../api-schemas.ts';
 import { nextApiState } from '../next-step.ts';
 import { clearPasskeyCookie, passkeyToken, sessionToken, setPasskeyCookie, setSessionCookie } from '../plugins/session.ts';
@@ -80,16 +80,7 @@ export async function apiPasskeyRoutes(app: FastifyInstance, ctx: RouteContext) 
         userAgent: request.headers['user-agent'],
         accountId: application?.application.accountId,
       });
-      if (!result.ok) {
-        switch (result.reason) {
-          case 'invalid':
-            throw new AppError('invalid_passkey');
-          case 'locked':
-            throw new AppError('too_many_attempts', undefined, { retryAfter: retryAfterSeconds(result.lockedUntil, deps.clock.now()) });
-          case 'network':
-            throw new AppError('network_not_allowed');
-        }
-      }
+      if (!result.ok) throw signInRefusal(result, 'invalid_passkey', deps.clock.now());
       const previous = sessionToken(request, cookie);
       if (previous) await endSession(deps, previous);
       clearPasskeyCookie(reply, cookie);
