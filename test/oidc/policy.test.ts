@@ -1,6 +1,7 @@
 import type * as oidc from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { rotateSigningKeys } from '../../src/services/oidc/signing-keys.ts';
+import { createUser } from '../../src/services/users.ts';
 import { KEY_SET_CHECK_MS } from '../../src/services/oidc/index.ts';
 import { PASSWORD, seedTenant } from '../helpers/client.ts';
 import type { Tenant } from '../helpers/client.ts';
@@ -110,6 +111,37 @@ describe.each(await storeKinds())('OpenID Connect policy (%s)', (kind) => {
     const noneLogin = expectPage(await third.follow(none.url));
     const noneTokens = await redeem(config, none, expectCallback(await third.submit(noneLogin, '/login', { username: 'mia', password: PASSWORD })));
     expect(noneTokens.claims()!.amr).toEqual(['pwd']);
+  });
+
+  it('never repeats an earlier sign-in\'s MFA: a later password-only session of the same browser is what the next token says', async () => {
+    await createUser(t.deps, tenant.accountId, { username: 'noor', role: 'agent', password: PASSWORD }, { userId: null, label: 'test', ip: null }, 'user');
+    const agent = new UserAgent(t.base);
+    // Signed in with a second factor for an application that asked for one.
+    const mfa = await authorizationRequest(config, { acr_values: 'urn:portcullis:loa:mfa' });
+    const setup = expectPage(await agent.submit(expectPage(await agent.follow(mfa.url)), '/login', { username: 'noor', password: PASSWORD }));
+    const secret = secretOf(scanQr(setup.body));
+    const codes = expectPage(await agent.submit(setup, '/login/mfa', { code: oathCode(secret, Date.now()) }));
+    const first = await redeem(config, mfa, expectCallback(await agent.follow(/class="button" href="([^"]+)"/.exec(codes.body)![1]!)));
+    expect(first.claims()!.acr).toBe('urn:portcullis:loa:mfa');
+
+    // The Portcullis session idles out (the provider's session lives on); the same browser signs in to Portcullis
+    // again with the password alone (the account's MFA is off).
+    t.clock.advance(31 * MINUTE);
+    const login = expectPage(await agent.follow('/login'));
+    const home = await agent.submit(login, '/login', { accountId: tenant.accountId, username: 'noor', password: PASSWORD });
+    expect(expectPage(home).url.pathname).toBe('/');
+
+    // An application asking for MFA is not answered by the old sign-in: the password and a code are asked again.
+    const again = await authorizationRequest(config, { acr_values: 'urn:portcullis:loa:mfa' });
+    const asked = expectPage(await agent.follow(again.url));
+    expect(asked.url.pathname).toBe('/login');
+
+    // One that asks nothing gets the live sign-in's claims, not the earlier ones.
+    const plain = await authorizationRequest(config);
+    const tokens = await redeem(config, plain, expectCallback(await agent.follow(plain.url)));
+    expect(tokens.claims()!.acr).toBe('urn:portcullis:loa:pwd');
+    expect(tokens.claims()!.amr).toEqual(['pwd']);
+    expect(Number(tokens.claims()!.auth_time)).toBeGreaterThan(Number(first.claims()!.auth_time));
   });
 
   it('publishes a rotated key before it signs, so a relying party that cached the key set verifies every token', async () => {

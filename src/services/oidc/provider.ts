@@ -74,6 +74,14 @@ export function createProvider(deps: Deps, opts: OidcOptions): Provider {
       if (!view || view.session.state !== 'full') return Check.REQUEST_PROMPT;
       if (view.user.id !== ctx.oidc.session?.accountId) return Check.REQUEST_PROMPT;
       if (view.account.id !== accountOfClient(ctx.oidc.client)) return Check.REQUEST_PROMPT;
+      // The provider's session keeps the sign-in it was made from (its acr, amr
+      // and auth_time) for as long as it lives, longer than a Portcullis session
+      // may: when the browser's live session is another sign-in (a later one with
+      // the password alone, a remembered browser), the interaction runs again and
+      // takes this one's, so no token says more than the live sign-in did.
+      const live = loginResult(view);
+      const made = ctx.oidc.session;
+      if (made.acr !== live.acr || made.loginTs !== live.ts || JSON.stringify(made.amr ?? []) !== JSON.stringify(live.amr)) return Check.REQUEST_PROMPT;
       return Check.NO_NEED_TO_PROMPT;
     }),
   );
