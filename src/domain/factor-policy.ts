@@ -40,10 +40,14 @@ export function usableFactors<F extends { type: FactorType }>(policy: FactorPoli
 /**
  * Whether a code step may use this method: a factor of an allowed kind; a
  * recovery code only when the user holds a usable factor (it stands in for a
- * lost one, never for one the policy asks the user to set up).
+ * lost one, never for one the policy asks the user to set up), and never for an
+ * admin who must use a key (another admin's Reset MFA, or the CLI's, is the
+ * way back for one who lost it).
  */
 export function methodAllowed(policy: FactorPolicy, role: Role, method: SecondFactorMethod, usableCount: number): boolean {
-  if (method === 'recovery_code') return usableCount > 0;
+  // An admin who must use a key signs in with one: a recovery code would make a
+  // session that ends at once (sessionIsLive) and burn the code for nothing.
+  if (method === 'recovery_code') return usableCount > 0 && !keyRequired(policy, role);
   return allowedKinds(policy, role).includes(method);
 }
 

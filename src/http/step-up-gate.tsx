@@ -2,7 +2,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { retryAfterSeconds } from '../domain/lockout-policy.ts';
 import type { Principal } from '../services/principal.ts';
-import { needsStepUp, stepUp } from '../services/step-up.ts';
+import { stepUpMode, stepUp } from '../services/step-up.ts';
 import type { Deps } from '../services/deps.ts';
 import { AppError } from './app-error.ts';
 import { codeErrorMessage, lockedMessage } from './code-messages.ts';
@@ -20,7 +20,9 @@ import { StepUpPage } from './views/mfa.tsx';
 
 /** The API's step-up: returns when no code is due or the caller's code is right; throws the refusal otherwise. */
 export async function requireApiStepUp(deps: Deps, auth: Principal, code: string | undefined, ip: string): Promise<void> {
-  if (!(await needsStepUp(deps, auth))) return;
+  const mode = await stepUpMode(deps, auth);
+  if (mode === 'none') return;
+  if (mode === 'sign_in_again') throw new AppError('reauthentication_required');
   if (!code) throw new AppError('step_up_required');
   const verified = await stepUp(deps, auth, code, ip);
   if (verified.ok) return;
@@ -48,11 +50,15 @@ export interface PageStepUp {
  * reply: a FastifyReply is thenable, so awaiting one would wait for it.
  */
 export async function requirePageStepUp(deps: Deps, request: FastifyRequest, reply: FastifyReply, auth: Principal, ask: PageStepUp): Promise<boolean> {
-  if (!(await needsStepUp(deps, auth))) return false;
+  const mode = await stepUpMode(deps, auth);
+  if (mode === 'none') return false;
   const html = (status: number, body: string) => {
     reply.code(status).type('text/html; charset=utf-8').send(body);
     return true;
   };
+  if (mode === 'sign_in_again') {
+    return html(403, renderPage(<MessagePage title="Sign in again first" message={`To ${ask.what}, sign out and sign in again with your security key, then do this within 15 minutes.`} csrf={csrfToken(request, reply)} viewer={viewerOf(auth)} alert />));
+  }
   const page = (status: number, error?: string) =>
     html(status, renderPage(<StepUpPage csrf={csrfToken(request, reply)} viewer={viewerOf(auth)} action={ask.action} what={ask.what} fields={ask.fields} error={error} />));
   if (formField(request.body, 'confirm') !== '1') return page(200);

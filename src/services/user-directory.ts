@@ -1,3 +1,4 @@
+import { keyRequired } from '../domain/factor-policy.ts';
 import { factorTypes } from '../domain/auth-methods.ts';
 import type { FactorType } from '../domain/auth-methods.ts';
 import { checkEmail } from '../domain/email.ts';
@@ -13,7 +14,7 @@ import { userFactors } from './factors/index.ts';
 import { inTransaction } from './deps.ts';
 import type { Deps } from './deps.ts';
 import type { Actor } from './users.ts';
-import { endApplicationSessions } from './oidc/revocation.ts';
+import { endApplicationSessions, endApplicationSessionsWithoutKey } from './oidc/revocation.ts';
 
 // Users & Skills as an admin sees them: the list, one user, edits, skills.
 
@@ -210,6 +211,10 @@ export async function updateUser(deps: Deps, accountId: string, userId: string, 
       if (state === 'disabled') {
         await tx.store.sessions.deleteForUser(accountId, userId);
         await endApplicationSessions(tx, userId);
+      } else if (role === 'admin' && user.role !== 'admin' && keyRequired((await tx.store.accessRules.get(accountId)).factors, role)) {
+        // Made an admin where admins must use a security key: their sessions
+        // without one end (sessionIsLive), and so do the applications'.
+        await endApplicationSessionsWithoutKey(tx, accountId, [userId]);
       }
       await audit(tx, {
         accountId,

@@ -120,6 +120,18 @@ for (const kind of await storeKinds()) {
       expect(await stillSignedIn(again.b)).toBe(true);
       const refusals = (await auditEvents(t, tenant.accountId, 'mfa.verify')).filter((e) => e.result === 'failure' && e.actor === 'omar');
       expect(refusals.map((e) => e.detail?.reason)).toEqual(['method not allowed by the account', 'method not allowed by the account']);
+
+      // Step-up: the admin's app no longer proves anything; past the step-up window she signs in again first.
+      t.clock.advance(16 * 60_000);
+      const omarId = (await t.deps.store.users.findByUsername(tenant.accountId, 'omar'))!.id;
+      const viaApi = await admin.b.json('POST', `/api/v1/users/${omarId}/reset-mfa`, { code: codeNow(t, admin.secret) });
+      expect(viaApi.statusCode, viaApi.body).toBe(403);
+      expect(viaApi.json<{ error: string }>().error).toBe('reauthentication_required');
+      await admin.b.get(`/manage/users/${omarId}/reset-mfa`);
+      const viaPage = await admin.b.post(`/manage/users/${omarId}/reset-mfa`, { confirm: '1', code: codeNow(t, admin.secret) });
+      expect(viaPage.statusCode).toBe(403);
+      expect(viaPage.body).toContain('Sign in again first');
+      expect(await t.deps.store.factors.forUser(tenant.accountId, omarId)).toHaveLength(2);
     });
 
     it('Require a security key for admins: the admin saving it sets one up at once, other admins sign in again with a key, agents carry on', async () => {
@@ -156,7 +168,11 @@ for (const kind of await storeKinds()) {
       expect((await next.b.post('/login/mfa', { method: 'recovery_code', code: ada.recoveryCodes[0] as string })).statusCode).toBe(401);
       const adaKey = new SoftKey(ORIGIN, 'localhost');
       const reg = await ceremony(next.b);
-      expect((await sendKey(next.b, adaKey.register(reg.options))).statusCode).toBe(200);
+      const registered = await sendKey(next.b, adaKey.register(reg.options));
+      expect(registered.statusCode).toBe(200);
+      // Setting up the key made a new set of recovery codes.
+      const adaCodes = registered.json<{ recoveryCodes: string[] }>().recoveryCodes;
+      expect(adaCodes).toHaveLength(10);
       const rows = await t.deps.store.sessions.listFull(tenant.accountId, (await t.deps.store.users.findByUsername(tenant.accountId, 'ada'))!.id);
       expect(rows.map((s) => amrOf(s.methods))).toContainEqual(['pwd', 'hwk', 'mfa']);
 
@@ -168,9 +184,20 @@ for (const kind of await storeKinds()) {
       // A later sign-in of the admin asks for the key (and only the key).
       const later = await pendingPage(t, tenant, 'ada');
       expect(later.page.body).toContain('Use your security key');
+      // Nor does a recovery code of an admin who holds a key (it would make a session that ends at once).
+      expect((await later.b.post('/login/mfa', { method: 'recovery_code', code: adaCodes[0] as string })).statusCode).toBe(401);
       const assertion = await ceremony(later.b);
       expect(assertion.mode).toBe('authenticate');
       expect((await sendKey(later.b, adaKey.assert(assertion.options))).statusCode).toBe(200);
+
+      // Made an admin while keys are required: bob's application sessions signed in without a key end with his own.
+      const bobId = (await t.deps.store.users.findByUsername(tenant.accountId, 'bob'))!.id;
+      const appSession = { accountId: bobId, amr: ['pwd', 'otp', 'mfa'], authorizations: {}, jti: 'bob-app-session' };
+      await t.deps.store.oidcPayloads.upsert('Session', 'bob-app-session', JSON.stringify(appSession), { grantId: null, uid: null, userCode: null, userId: bobId, expiresAt: t.clock.now() + 3_600_000 });
+      const promoted = await later.b.json('PATCH', `/api/v1/users/${bobId}`, { role: 'admin' });
+      expect(promoted.statusCode, promoted.body).toBe(200);
+      expect(await t.deps.store.oidcPayloads.find('Session', 'bob-app-session', t.clock.now())).toBeUndefined();
+      expect(await stillSignedIn(agent)).toBe(false);
     });
 
     it('refuses a policy without a kind, or keys for admins without keys allowed, with a clear message, and saves nothing', async () => {

@@ -28,9 +28,9 @@ export async function usableFactorsOf(
   deps: Pick<Deps, 'store'>,
   accountId: string,
   user: { id: string; role: Role },
-): Promise<{ factors: Factor[]; kinds: FactorType[]; policy: FactorPolicy }> {
+): Promise<{ factors: Factor[]; kinds: FactorType[]; policy: FactorPolicy; all: Factor[] }> {
   const [all, rules] = await Promise.all([userFactors(deps, accountId, user.id), deps.store.accessRules.get(accountId)]);
-  return { factors: usableFactors(rules.factors, user.role, all), kinds: allowedKinds(rules.factors, user.role), policy: rules.factors };
+  return { factors: usableFactors(rules.factors, user.role, all), kinds: allowedKinds(rules.factors, user.role), policy: rules.factors, all };
 }
 
 /** Whether the user holds a factor that counts (set up, so sign-in asks for it rather than offering set-up). */
