@@ -32,6 +32,8 @@ export async function setAccountMfa(deps: Deps, admin: SessionView, enabled: boo
   const sessionsEnded = await inTransaction(deps, async (tx) => {
     await tx.store.accounts.setMfaEnabled(account.id, true);
     const ended = await tx.store.sessions.deleteWithoutSecondFactor(account.id, ownNeedsFactor ? null : session.id);
+    // Browsers remembered before MFA went off skip nothing now: every sign-in gives a code again first.
+    await tx.store.rememberedBrowsers.deleteForAccount(account.id);
     await endApplicationSessionsWithoutMfa(tx, account.id);
     await audit(tx, { ...base, action: 'account.mfa_enabled', detail: { sessionsEnded: ended } });
     return ended;

@@ -393,6 +393,17 @@ describe.each(await storeKinds())('Remember this browser (%s)', (kind) => {
     const events = await auditEvents(t, tenant.accountId, 'account.remember_browser');
     expect(events.map((e) => e.detail)).toContainEqual(expect.objectContaining({ old: 7, new: 0, forgotten: off.json<{ forgotten: number }>().forgotten }));
   });
+
+  it('is ended for everyone of the account when MFA is switched on again (a browser remembered before MFA went off skips nothing)', async () => {
+    await setDays(7);
+    const one = await remember('dina', (await user('dina')).secret);
+    // MFA off (a current code: step-up), then on again.
+    const alice = await admin();
+    expect((await api(t, alice, 'PUT', '/api/v1/account/settings', { mfaEnabled: false, code: codeNow(t, aliceSecret) })).statusCode).toBe(200);
+    expect((await api(t, alice, 'PUT', '/api/v1/account/settings', { mfaEnabled: true })).statusCode).toBe(200);
+    expect(await rowsOf(secrets.get('dina')!.id)).toEqual([]);
+    expect(await signInAgain(one.browser, 'dina')).toBe('/login/mfa');
+  });
 });
 
 describe('Remember this browser behind https (sqlite)', () => {
