@@ -206,8 +206,13 @@ describe.each(await storeKinds())('the inactivity rule, two instances at once (%
     await signInAdmin();
     const detail = await send(t.app, 'GET', `/api/v1/users/${tenant.agentId}`, undefined, admin);
     expect(detail.statusCode, detail.body).toBe(200);
+    // The API says it too: when the inactivity began.
+    expect(detail.json<{ state: string; inactiveSince: string | null }>()).toMatchObject({ state: 'disabled', inactiveSince: expect.stringMatching(/^\d{4}-\d{2}-\d{2}T/) });
+    const listed = await send(t.app, 'GET', '/api/v1/users?search=bob', undefined, admin);
+    expect(listed.json<{ users: Array<{ inactiveSince: string | null }> }>().users[0]?.inactiveSince).toBe(detail.json<{ inactiveSince: string }>().inactiveSince);
     const enabled = await send(t.app, 'PATCH', `/api/v1/users/${tenant.agentId}`, { state: 'active' }, admin);
     expect(enabled.statusCode, enabled.body).toBe(200);
+    expect(enabled.json<{ inactiveSince: string | null }>().inactiveSince).toBeNull();
     expect((await send(t.app, 'POST', '/api/v1/login', { accountId: tenant.accountId, username: 'bob', password: PASSWORD })).statusCode).toBe(200);
     expect(await disableInactiveUsers(t.deps)).toBe(0);
     expect(decode((await browser.get('/manage/users?q=bob')).body)).not.toContain('inactive since');

@@ -86,6 +86,7 @@ for (const kind of await storeKinds()) {
         username: 'bob',
         role: 'agent',
         state: 'active',
+        inactiveSince: null,
         email: null,
         skills: ['Billing'],
         mfa: { state: 'not_enrolled', enrolledAt: null, lockedUntil: null, factorTypes: [] },

@@ -36,6 +36,9 @@ const UserSummary = Type.Object({
   username: Type.String(),
   role: Type.String(),
   state: Type.String(),
+  inactiveSince: Type.Union([Type.String(), Type.Null()], {
+    description: 'set when the inactivity rule disabled the user: when their inactivity began (shown as "Disabled — inactive since …"); null otherwise',
+  }),
   email: Type.Union([Type.String(), Type.Null()]),
   skills: Type.Array(Type.String()),
   mfa: Mfa,
@@ -49,8 +52,8 @@ function mfaJson(mfa: MfaState, factorTypes: UserDetail['factorTypes']) {
   return { state: mfa.kind, enrolledAt: iso(mfa.enrolledSince), lockedUntil: iso(mfa.until), factorTypes };
 }
 
-function userJson(u: Pick<UserDetail, 'id' | 'username' | 'role' | 'state' | 'email' | 'skills' | 'mfa' | 'factorTypes'>) {
-  return { id: u.id, username: u.username, role: u.role, state: u.state, email: u.email, skills: u.skills, mfa: mfaJson(u.mfa, u.factorTypes) };
+function userJson(u: Pick<UserDetail, 'id' | 'username' | 'role' | 'state' | 'inactiveSince' | 'email' | 'skills' | 'mfa' | 'factorTypes'>) {
+  return { id: u.id, username: u.username, role: u.role, state: u.state, inactiveSince: u.state === 'disabled' ? iso(u.inactiveSince) : null, email: u.email, skills: u.skills, mfa: mfaJson(u.mfa, u.factorTypes) };
 }
 
 export async function apiUserRoutes(app: FastifyInstance, { deps }: RouteContext) {
