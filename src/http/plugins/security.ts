@@ -1,9 +1,11 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ServerResponse } from 'node:http';
 import fp from 'fastify-plugin';
-import helmet from '@fastify/helmet';
+import helmet from 'helmet';
+import type { HelmetOptions } from 'helmet';
 import csrf from '@fastify/csrf-protection';
 import { createHmac } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
 import { AppError } from '../app-error.ts';
 
 export interface SecurityOptions {
@@ -62,9 +64,27 @@ export function containsNul(value: unknown): boolean {
   return false;
 }
 
+/**
+ * The headers helmet sets, worked out once. They depend on the options only,
+ * never on the request; @fastify/helmet rebuilds helmet's middleware (parsing
+ * the whole policy again) on every request, which was 3% of the event loop's
+ * time per sign-in (docs/performance.md, issue 17).
+ */
+export function securityHeaders(options: HelmetOptions): Array<[string, string]> {
+  const headers = new Map<string, string>();
+  const recorder = {
+    setHeader: (name: string, value: unknown) => headers.set(name.toLowerCase(), String(value)),
+    removeHeader: (name: string) => headers.delete(name.toLowerCase()),
+  };
+  helmet(options)({} as IncomingMessage, recorder as unknown as ServerResponse, (error?: unknown) => {
+    if (error) throw error instanceof Error ? error : new Error(String(error));
+  });
+  return [...headers];
+}
+
 export const securityPlugin = fp(
   async (app: FastifyInstance, opts: SecurityOptions) => {
-    await app.register(helmet, {
+    const headers = securityHeaders({
       contentSecurityPolicy: {
         useDefaults: false,
         directives: {
@@ -88,6 +108,12 @@ export const securityPlugin = fp(
       referrerPolicy: { policy: 'same-origin' },
       hsts: opts.secure ? { maxAge: 31_536_000, includeSubDomains: true } : false,
       crossOriginEmbedderPolicy: false,
+    });
+    // Set on the raw response: the provider's answers (middie) carry them too, and
+    // allowFormTargets reads the policy back from there.
+    app.addHook('onRequest', (_request, reply, done) => {
+      for (const [name, value] of headers) reply.raw.setHeader(name, value);
+      done();
     });
 
     await app.register(csrf, {
