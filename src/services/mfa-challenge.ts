@@ -80,7 +80,7 @@ async function codeStep(deps: Deps, view: SessionView, submission: Submission, i
   }
   // Only the factors the account's policy lets this user use count (domain/factor-policy.ts):
   // with none of them, the step is a set-up of an allowed kind.
-  const usable = await usableFactorsOf(deps, account.id, user);
+  const usable = await usableFactorsOf(deps, account.id, user, view.rules);
   const challenge: Challenge = { view, factors: usable.factors, relyingParty: submission.relyingParty };
   const key = secondFactorThrottleKey(account.id, user.id);
   const admission = await admitAttempt(deps, key, deps.settings.throttle);

@@ -120,6 +120,7 @@ export async function resolveSession(deps: Deps, token: string, ip?: string): Pr
     await deps.store.sessions.touch(id, now);
     session.lastSeenAt = now;
   }
+  view.rules = rules;
   return view;
 }
 

@@ -150,7 +150,7 @@ export async function signIn(deps: Deps, input: SignInInput): Promise<SignInResu
       input.secondFactorRequested !== true &&
       !keyNeeded &&
       input.rememberedToken !== undefined &&
-      (await hasFactor(tx, account.id, found))
+      (await hasFactor(tx, account.id, found, rules))
         ? await useRememberedBrowser(tx, account.id, found.id, input.rememberedToken)
         : undefined;
     const state: 'pending' | 'full' = remembered ? 'full' : asked;
@@ -175,7 +175,7 @@ export async function signIn(deps: Deps, input: SignInInput): Promise<SignInResu
     });
     return { session: made, state };
   });
-  const mfaEnrolled = state === 'pending' && (await hasFactor(deps, account.id, found));
+  const mfaEnrolled = state === 'pending' && (await hasFactor(deps, account.id, found, rules));
   return { ok: true, token: session.token, state, mfaEnrolled, passwordChangeRequired: found.passwordChangeRequired };
 }
 

@@ -12,6 +12,8 @@ export interface KnownHostsOptions {
 
 const LOOPBACK = ['127.0.0.1', '::1'];
 const WILDCARD = ['0.0.0.0', '::'];
+/** Host headers whose verdict is kept (known-hosts plugin); more empty the list. */
+const MAX_VERDICTS = 64;
 
 /** The Host header split into a name (IPv6 without brackets) and a port; undefined when it is no host at all. */
 function parseHost(raw: string): { name: string; port: string } | undefined {
@@ -59,11 +61,26 @@ export function isKnownHost(raw: string | undefined, opts: KnownHostsOptions, po
 /** Answers 421 Misdirected Request (RFC 9110 §15.5.20) to a request for a host this service does not know. */
 export const knownHostsPlugin = fp(
   async (app: FastifyInstance, opts: KnownHostsOptions) => {
+    // The port actually bound (PORT=0 picks one); none before listen (inject in tests).
+    let boundPort: number | undefined;
+    // The verdict depends on the Host header and the bound port only: kept for
+    // the few names a service is reached by (bounded: any text may be sent).
+    const verdicts = new Map<string, boolean>();
     app.addHook('onRequest', async (request: FastifyRequest) => {
-      // The port actually bound (PORT=0 picks one); none before listen (inject in tests).
-      const address = app.server.address();
-      const port = address !== null && typeof address === 'object' ? address.port : undefined;
-      if (!isKnownHost(request.host, opts, port)) throw new AppError('unknown_host');
+      if (boundPort === undefined) {
+        const address = app.server.address();
+        if (address !== null && typeof address === 'object') boundPort = address.port;
+      }
+      const raw = request.host;
+      let known = verdicts.get(raw);
+      if (known === undefined) {
+        known = isKnownHost(raw, opts, boundPort);
+        if (boundPort !== undefined) {
+          if (verdicts.size >= MAX_VERDICTS) verdicts.clear();
+          verdicts.set(raw, known);
+        }
+      }
+      if (!known) throw new AppError('unknown_host');
     });
   },
   { name: 'portcullis-known-hosts' },

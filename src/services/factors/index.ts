@@ -1,3 +1,4 @@
+import type { AccessRules } from '../../domain/access-rules.ts';
 import type { FactorType, SecondFactorMethod } from '../../domain/auth-methods.ts';
 import { allowedKinds, usableFactors } from '../../domain/factor-policy.ts';
 import type { FactorPolicy } from '../../domain/factor-policy.ts';
@@ -28,12 +29,18 @@ export async function usableFactorsOf(
   deps: Pick<Deps, 'store'>,
   accountId: string,
   user: { id: string; role: Role },
+  /**
+   * The account's rules as this request already read them (sign-in, the
+   * session's resolution): not read again. Every request reads them afresh, and
+   * a session that a policy changed since no longer allows ends at its next one.
+   */
+  known?: Pick<AccessRules, 'factors'>,
 ): Promise<{ factors: Factor[]; kinds: FactorType[]; policy: FactorPolicy; all: Factor[] }> {
-  const [all, rules] = await Promise.all([userFactors(deps, accountId, user.id), deps.store.accessRules.get(accountId)]);
+  const [all, rules] = await Promise.all([userFactors(deps, accountId, user.id), known ?? deps.store.accessRules.get(accountId)]);
   return { factors: usableFactors(rules.factors, user.role, all), kinds: allowedKinds(rules.factors, user.role), policy: rules.factors, all };
 }
 
 /** Whether the user holds a factor that counts (set up, so sign-in asks for it rather than offering set-up). */
-export async function hasFactor(deps: Pick<Deps, 'store'>, accountId: string, user: { id: string; role: Role }): Promise<boolean> {
-  return (await usableFactorsOf(deps, accountId, user)).factors.length > 0;
+export async function hasFactor(deps: Pick<Deps, 'store'>, accountId: string, user: { id: string; role: Role }, known?: Pick<AccessRules, 'factors'>): Promise<boolean> {
+  return (await usableFactorsOf(deps, accountId, user, known)).factors.length > 0;
 }

@@ -2,6 +2,7 @@ import type { Insertable, Kysely, Selectable } from 'kysely';
 import { changed, compiledOnce } from '../compiled.ts';
 import { parseSteps, secondFactorVerifiedAt } from '../../domain/auth-methods.ts';
 import type { AuthStep, FactorType } from '../../domain/auth-methods.ts';
+import type { AccessRules } from '../../domain/access-rules.ts';
 import type { Role } from '../../domain/roles.ts';
 import type { Enrolment, Session, SessionState, UserState } from '../records.ts';
 import type { Database, SessionsTable } from '../schema.ts';
@@ -11,6 +12,8 @@ export interface SessionView {
   session: Session;
   user: { id: string; username: string; role: Role; state: UserState; passwordChangeRequired: boolean };
   account: { id: string; name: string; mfaEnabled: boolean };
+  /** The account's access rules as the request's session was resolved with them (resolveSession), for the rest of that request. */
+  rules?: AccessRules;
 }
 
 function toSession(row: Selectable<SessionsTable>): Session {
