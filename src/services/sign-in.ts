@@ -75,8 +75,7 @@ export async function signIn(deps: Deps, input: SignInInput): Promise<SignInResu
   const user = await admitAttempt(deps, userKey, throttleRules);
   if (!user.admitted) return refused(deps, input, 'password', user.lockedUntil);
 
-  const account = isAccountNumber(input.accountId) ? await deps.store.accounts.get(input.accountId) : undefined;
-  const found = account ? await deps.store.users.findByUsername(account.id, usernameKey(input.username)) : undefined;
+  const { account, user: found } = isAccountNumber(input.accountId) ? await deps.store.users.findForSignIn(input.accountId, usernameKey(input.username)) : {};
   const passwordOk = await checkAdmitted(deps, userKey, user, throttleRules, () =>
     found ? deps.hasher.verify(found.passwordHash, input.password) : deps.hasher.verifyDummy(input.password),
   );

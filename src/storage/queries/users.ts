@@ -1,7 +1,7 @@
 import { SqliteAdapter } from 'kysely';
 import type { Kysely, Selectable } from 'kysely';
 import type { Role } from '../../domain/roles.ts';
-import type { User, UserState } from '../records.ts';
+import type { Account, User, UserState } from '../records.ts';
 import type { Database, UsersTable } from '../schema.ts';
 import { compiledOnce } from '../compiled.ts';
 import { userSearch } from './user-search.ts';
@@ -19,6 +19,19 @@ const lockRow = compiledOnce<{ accountId: string; userId: string }, { id: string
 
 const selectByUsername = compiledOnce<{ accountId: string; usernameKey: string }, Selectable<UsersTable>>((db, p) =>
   db.selectFrom('users').selectAll().where('account_id', '=', p('accountId')).where('username_key', '=', p('usernameKey')),
+);
+
+/** The account a sign-in names and, in one statement with it, its user of that name (left joined: none when no such user). */
+const selectSignInPair = compiledOnce<
+  { accountId: string; usernameKey: string },
+  Selectable<UsersTable> & { a_id: string; a_name: string; a_mfa: number; a_created: number }
+>((db, p) =>
+  db
+    .selectFrom('accounts')
+    .leftJoin('users', (j) => j.onRef('users.account_id', '=', 'accounts.id').on('users.username_key', '=', p('usernameKey')))
+    .selectAll('users')
+    .select(['accounts.id as a_id', 'accounts.name as a_name', 'accounts.mfa_enabled as a_mfa', 'accounts.created_at as a_created'])
+    .where('accounts.id', '=', p('accountId')),
 );
 
 function toUser(row: Selectable<UsersTable>): User {
@@ -68,6 +81,15 @@ export function userQueries(db: Kysely<Database>) {
         .onConflict((oc) => oc.columns(['account_id', 'username_key']).doNothing())
         .executeTakeFirst();
       return Number(result.numInsertedOrUpdatedRows ?? 0) === 1;
+    },
+
+    /** The account and its user of this username key, as a sign-in needs both: one statement instead of two. */
+    async findForSignIn(accountId: string, usernameKey: string): Promise<{ account?: Account; user?: User }> {
+      const row = (await selectSignInPair(db, { accountId, usernameKey })).rows[0];
+      if (!row) return {};
+      const account: Account = { id: row.a_id, name: row.a_name, mfaEnabled: row.a_mfa === 1, createdAt: row.a_created };
+      // Left joined: the user's columns are all null when the account has no user of that name.
+      return (row.id as string | null) === null ? { account } : { account, user: toUser(row) };
     },
 
     async findByUsername(accountId: string, usernameKey: string): Promise<User | undefined> {
