@@ -69,6 +69,15 @@ describe('known hosts, PORTCULLIS_PUBLIC_URL unset', () => {
       expect(await get(`localhost:${port === 1 ? 2 : 1}`)).toBe(421);
       expect(await get(`rebind.attacker.example:${port}`)).toBe(421);
     });
+
+    it('answers each name the same way every time, also after more names than the check keeps (verdicts are kept per Host)', async () => {
+      for (let round = 0; round < 2; round++) {
+        for (let i = 0; i < 80; i++) expect(await get(`rebind${i}.attacker.example:${port}`)).toBe(421);
+        expect(await get(`127.0.0.1:${port}`)).toBe(200);
+        expect(await get(`localhost:${port === 1 ? 2 : 1}`)).toBe(421);
+        expect(await get(`localhost:${port}`)).toBe(200);
+      }
+    });
   });
 });
 
