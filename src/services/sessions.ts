@@ -94,7 +94,8 @@ export async function resolveSession(deps: Deps, token: string, ip?: string): Pr
   if (!view) return undefined;
   const now = deps.clock.now();
   const { session } = view;
-  const rules = await deps.store.accessRules.get(view.account.id);
+  // Read in the same statement as the session (sessions.view).
+  const rules = view.rules ?? (await deps.store.accessRules.get(view.account.id));
   if (!sessionIsLive(deps, session, view.account, now, rules.policy, keyRequired(rules.factors, view.user.role)) || view.user.state !== 'active') {
     await deps.store.sessions.delete(id);
     return undefined;

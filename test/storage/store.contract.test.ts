@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { noAccessRules } from '../../src/domain/access-rules.ts';
 import { migrateToLatest } from '../../src/storage/database.ts';
 import { createStore } from '../../src/storage/store.ts';
 import type { Account, AuditEvent, Session, ThrottleKey, PasskeyChallenge, TotpFactor, WebAuthnChallenge, WebAuthnFactor } from '../../src/storage/records.ts';
@@ -393,7 +394,26 @@ for (const kind of await storeKinds()) {
           session: s,
           user: { id: userId('alice'), username: 'alice', role: 'agent', state: 'active', passwordChangeRequired: false },
           account: { id: accountId, name: 'Acme Support', mfaEnabled: false },
+          rules: noAccessRules,
         });
+      });
+
+      it('reads the account’s saved access rules with the session, and no other account’s', async () => {
+        const one = await tenant('alice');
+        const two = await tenant('bob');
+        const s = session(one.accountId, one.userId('alice'));
+        const t = session(two.accountId, two.userId('bob'));
+        await store.sessions.create(s);
+        await store.sessions.create(t);
+        await store.accessRules.putRestriction(one.accountId, { ranges: [{ cidr: '192.0.2.0/24', label: 'Office' }], appliesTo: 'everyone_but_admins' }, NOW);
+        const policy = { minPasswordLength: 14, lockAfterFailures: 5, idleTimeoutMs: 600_000, absoluteTimeoutMs: 3_600_000, inactiveDays: 30 };
+        await store.accessRules.putPolicy(one.accountId, policy, NOW, NOW);
+        await store.accessRules.putFactorPolicy(one.accountId, { allowed: ['webauthn'], adminsNeedKey: true }, NOW);
+        await store.accessRules.putRememberBrowserDays(one.accountId, 7, NOW);
+        const saved = await store.accessRules.get(one.accountId);
+        expect(saved).toMatchObject({ policy, factors: { allowed: ['webauthn'], adminsNeedKey: true }, rememberBrowserDays: 7 });
+        expect((await store.sessions.view(s.id))?.rules).toEqual(saved);
+        expect((await store.sessions.view(t.id))?.rules).toEqual(noAccessRules);
       });
 
       it('reflects the account MFA setting in the view', async () => {

@@ -20,7 +20,15 @@ function parseRanges(json: string): AddressRange[] {
   }
 }
 
-function toRules(row: Selectable<AccountAccessRulesTable>): AccessRules {
+/** The columns that make an account's rules (every column but the keys and updated_at). */
+export type RulesColumns = Omit<Selectable<AccountAccessRulesTable>, 'account_id' | 'updated_at'>;
+
+/** The account's rules from its row; the service's defaults (no restriction) for no row. */
+export function rulesFromRow(row: RulesColumns | undefined): AccessRules {
+  return row ? toRules(row) : noAccessRules;
+}
+
+function toRules(row: RulesColumns): AccessRules {
   return {
     ranges: parseRanges(row.ranges),
     appliesTo: isAppliesTo(row.applies_to) ? row.applies_to : 'everyone',
@@ -42,8 +50,7 @@ export function accessRuleQueries(db: Kysely<Database>) {
   return {
     /** The account's rules; the service's defaults (no restriction) when it saved none. */
     async get(accountId: string): Promise<AccessRules> {
-      const row = (await selectRules(db, { accountId })).rows[0];
-      return row ? toRules(row) : noAccessRules;
+      return rulesFromRow((await selectRules(db, { accountId })).rows[0]);
     },
 
     /** Saves the address restriction only (the policy's columns stay as they are). */

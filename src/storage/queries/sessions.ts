@@ -6,13 +6,15 @@ import type { AccessRules } from '../../domain/access-rules.ts';
 import type { Role } from '../../domain/roles.ts';
 import type { Enrolment, Session, SessionState, UserState } from '../records.ts';
 import type { Database, SessionsTable } from '../schema.ts';
+import { rulesFromRow } from './access-rules.ts';
+import type { RulesColumns } from './access-rules.ts';
 
 /** A session with what every request needs to know about its user and account. */
 export interface SessionView {
   session: Session;
   user: { id: string; username: string; role: Role; state: UserState; passwordChangeRequired: boolean };
   account: { id: string; name: string; mfaEnabled: boolean };
-  /** The account's access rules as the request's session was resolved with them (resolveSession), for the rest of that request. */
+  /** The account's access rules, read with the session (view()), for the rest of that request. */
   rules?: AccessRules;
 }
 
@@ -55,15 +57,48 @@ const insertSession = compiledOnce<Insertable<SessionsTable>, never>((db, p) =>
   }),
 );
 
-const selectView = compiledOnce<{ id: string }, Selectable<SessionsTable> & { u_username: string; u_role: string; u_state: string; u_pcr: number; a_name: string; a_mfa: number }>((db, p) =>
+/** The account's access-rule columns the session view reads with it (left join: an account may have saved none). */
+const RULE_COLUMNS = [
+  'ranges',
+  'applies_to',
+  'min_password_length',
+  'lock_after_failures',
+  'idle_timeout_ms',
+  'absolute_timeout_ms',
+  'inactive_days',
+  'inactive_from',
+  'remember_browser_days',
+  'allowed_factors',
+  'admins_need_key',
+] as const satisfies ReadonlyArray<keyof RulesColumns>;
+
+type ViewRow = Selectable<SessionsTable> & { u_username: string; u_role: string; u_state: string; u_pcr: number; a_name: string; a_mfa: number; r_account: string | null } & {
+  [C in (typeof RULE_COLUMNS)[number] as `r_${C}`]: RulesColumns[C] | null;
+};
+
+// One statement for what every signed-in request needs: the session, its user,
+// its account and the account's access rules (one round trip fewer on
+// PostgreSQL than reading the rules apart; the same snapshot on either store).
+const selectView = compiledOnce<{ id: string }, ViewRow>((db, p) =>
   db
     .selectFrom('sessions')
     .innerJoin('users', (j) => j.onRef('users.id', '=', 'sessions.user_id').onRef('users.account_id', '=', 'sessions.account_id'))
     .innerJoin('accounts', 'accounts.id', 'sessions.account_id')
+    .leftJoin('account_access_rules', 'account_access_rules.account_id', 'sessions.account_id')
     .selectAll('sessions')
     .select(['users.username as u_username', 'users.role as u_role', 'users.state as u_state', 'users.password_change_required as u_pcr', 'accounts.name as a_name', 'accounts.mfa_enabled as a_mfa'])
+    .select('account_access_rules.account_id as r_account')
+    .select(RULE_COLUMNS.map((c) => `account_access_rules.${c} as r_${c}` as const))
     .where('sessions.id', '=', p('id')),
 );
+
+/** The rules' columns of a view's row, or undefined when the account saved none. */
+function rulesColumnsOf(row: ViewRow): RulesColumns | undefined {
+  if (row.r_account === null) return undefined;
+  const columns: Record<string, unknown> = {};
+  for (const c of RULE_COLUMNS) columns[c] = row[`r_${c}`];
+  return columns as RulesColumns;
+}
 
 const countCodeFailure = compiledOnce<{ id: string }, { code_failures: number }>((db, p) =>
   db
@@ -107,6 +142,7 @@ export function sessionQueries(db: Kysely<Database>) {
         session: toSession(row),
         user: { id: row.user_id, username: row.u_username, role: row.u_role as Role, state: row.u_state as UserState, passwordChangeRequired: row.u_pcr === 1 },
         account: { id: row.account_id, name: row.a_name, mfaEnabled: row.a_mfa === 1 },
+        rules: rulesFromRow(rulesColumnsOf(row)),
       };
     },
 
