@@ -93,9 +93,8 @@ export async function resolveSession(deps: Deps, token: string, ip?: string): Pr
   const view = await deps.store.sessions.view(id);
   if (!view) return undefined;
   const now = deps.clock.now();
-  const { session } = view;
   // Read in the same statement as the session (sessions.view).
-  const rules = view.rules ?? (await deps.store.accessRules.get(view.account.id));
+  const { session, rules } = view;
   if (!sessionIsLive(deps, session, view.account, now, rules.policy, keyRequired(rules.factors, view.user.role)) || view.user.state !== 'active') {
     await deps.store.sessions.delete(id);
     return undefined;
@@ -121,7 +120,6 @@ export async function resolveSession(deps: Deps, token: string, ip?: string): Pr
     await deps.store.sessions.touch(id, now);
     session.lastSeenAt = now;
   }
-  view.rules = rules;
   return view;
 }
 

@@ -15,7 +15,7 @@ export interface SessionView {
   user: { id: string; username: string; role: Role; state: UserState; passwordChangeRequired: boolean };
   account: { id: string; name: string; mfaEnabled: boolean };
   /** The account's access rules, read with the session (view()), for the rest of that request. */
-  rules?: AccessRules;
+  rules: AccessRules;
 }
 
 function toSession(row: Selectable<SessionsTable>): Session {
@@ -71,6 +71,9 @@ const RULE_COLUMNS = [
   'allowed_factors',
   'admins_need_key',
 ] as const satisfies ReadonlyArray<keyof RulesColumns>;
+/** Fails to compile when a rule column is missing from RULE_COLUMNS (the view would read it as undefined). */
+const everyRuleColumn: Exclude<keyof RulesColumns, (typeof RULE_COLUMNS)[number]> extends never ? true : never = true;
+void everyRuleColumn;
 
 type ViewRow = Selectable<SessionsTable> & { u_username: string; u_role: string; u_state: string; u_pcr: number; a_name: string; a_mfa: number; r_account: string | null } & {
   [C in (typeof RULE_COLUMNS)[number] as `r_${C}`]: RulesColumns[C] | null;
