@@ -134,11 +134,13 @@ export async function signIn(deps: Deps, input: SignInInput): Promise<SignInResu
   const keyNeeded = keyRequired(rules.factors, found.role);
   const asked: 'pending' | 'full' = account.mfaEnabled || input.secondFactorRequested === true || keyNeeded ? 'pending' : 'full';
   const { session, state } = await inTransaction(deps, async (tx) => {
-    await clearThrottle(tx, userKey);
     // Also takes the user's row (PostgreSQL), as Reset MFA does first: a reset
     // that came first has deleted the remembered browsers read below, and one
     // that comes later ends the session made here.
     await tx.store.users.markActive(account.id, found.id, deps.clock.now());
+    // After the user's row, as the code step does: the clear, the session and
+    // its audit event then go to PostgreSQL together at the commit.
+    await clearThrottle(tx, userKey);
     // A remembered browser stands in for the account's MFA only: an
     // application that asked for a second factor (acr_values), or an admin who
     // must use a security key, gets a second factor of this sign-in. The user

@@ -16,6 +16,13 @@ const MARK = '\u0000portcullis-param:';
 /** Every SQL text compiled here: a fixed set, which PostgreSQL gets as named prepared statements (postgres-connection.ts). */
 export const compiledTexts = new Set<string>();
 
+/**
+ * The texts of `deferrableWrite`s: writes whose caller needs neither a result
+ * nor an error at the call. Inside a PostgreSQL transaction they wait and go to
+ * the server together with the next statement's turn (postgres-connection.ts).
+ */
+export const deferrableTexts = new Set<string>();
+
 interface Plan<P> {
   sql: string;
   /** Each compiled parameter: a value to take from the call, or a constant of the query. */
@@ -29,6 +36,7 @@ interface Plan<P> {
  */
 export function compiledOnce<P extends Record<string, unknown>, O>(
   build: (db: Kysely<Database>, p: Param<P>) => Compilable<O>,
+  registry: Set<string> = compiledTexts,
 ): (db: Kysely<Database>, values: P) => Promise<QueryResult<O>> {
   const plans = new Map<unknown, Plan<P>>();
   const placeholder: Param<P> = (name) => `${MARK}${name}` as never;
@@ -40,6 +48,7 @@ export function compiledOnce<P extends Record<string, unknown>, O>(
       // A placeholder Kysely printed into the text instead of binding it would run as that text.
       if (compiled.sql.includes(MARK)) throw new Error('a placeholder was inlined into the SQL of a compiled query');
       compiledTexts.add(compiled.sql);
+      registry.add(compiled.sql);
       plan = {
         sql: compiled.sql,
         slots: compiled.parameters.map((value) =>
@@ -50,6 +59,24 @@ export function compiledOnce<P extends Record<string, unknown>, O>(
     }
     const parameters = plan.slots.map((slot) => ('name' in slot ? values[slot.name] : slot.constant));
     return db.executeQuery<O>(CompiledQuery.raw(plan.sql, parameters));
+  };
+}
+
+/**
+ * A compiled INSERT, UPDATE or DELETE that answers nothing. Inside a PostgreSQL
+ * transaction it is sent with the next statement (or the commit) instead of on
+ * its own: one round trip for several such writes. Its errors then surface
+ * from that next statement and abort the transaction, as they would have:
+ * after an error a PostgreSQL transaction can only roll back, so no caller
+ * could have gone on from one anyway. Only for writes that take no lock the
+ * code after them relies on (a row lock is taken when the write runs).
+ */
+export function deferrableWrite<P extends Record<string, unknown>>(
+  build: (db: Kysely<Database>, p: Param<P>) => Compilable<unknown>,
+): (db: Kysely<Database>, values: P) => Promise<void> {
+  const run = compiledOnce<P, unknown>(build, deferrableTexts);
+  return async (db, values) => {
+    await run(db, values);
   };
 }
 

@@ -1,7 +1,7 @@
 import { Kysely, PostgresDialect } from 'kysely';
 import type { PostgresPool, PostgresPoolClient } from 'kysely';
 import pg from 'pg';
-import { compiledTexts } from './compiled.ts';
+import { compiledTexts, deferrableTexts } from './compiled.ts';
 import type { Database } from './schema.ts';
 
 // bigint columns hold epoch milliseconds, well inside Number's safe range.
@@ -21,7 +21,68 @@ pg.types.setTypeParser(pg.types.builtins.INT8, (value) => Number(value));
  * that statement runs unnamed on every connection of the pool: at once, out of
  * a transaction; inside one (which the error has aborted) the error is marked
  * as a stale statement, and `Store.transaction` runs the transaction again.
+ *
+ * Inside a transaction, the writes `deferrableWrite` marks wait until the next
+ * statement of any other kind, or the commit, and are sent first, together:
+ * the writes in a row that touch different tables as one statement of
+ * data-modifying `with` clauses (each runs once and to completion), so that the
+ * end of a sign-in (the throttle cleared, the session inserted, the event
+ * audited) costs the loop one round trip instead of three. Every other
+ * statement still sees every write made before it; a rollback drops the waiting
+ * ones.
  */
+export interface Write {
+  text: string;
+  values: unknown[];
+}
+
+/** What a waiting write answers at once: no rows, no count (`deferrableWrite` returns nothing). */
+const DEFERRED = { command: 'DEFERRED', rowCount: null, rows: [] };
+
+/** Joined texts prepared by name per connection, at most: beyond, they run unnamed. */
+const MAX_NAMED_BATCHES = 64;
+
+/** The table an INSERT, UPDATE or DELETE text writes to. */
+function tableOf(text: string): string {
+  const m = /^(?:insert into|update|delete from) ("[^"]+"(?:\."[^"]+")?)/i.exec(text);
+  if (!m) throw new Error(`not a deferrable write: ${text.slice(0, 40)}`);
+  return m[1] as string;
+}
+
+/**
+ * Splits waiting writes, in order, into runs that each write to different
+ * tables: the clauses of one statement share a snapshot and cannot see each
+ * other's rows, so two writes to one table (the same row, perhaps) stay in
+ * order in separate statements.
+ */
+export function batchesOf(writes: Write[]): Write[][] {
+  const batches: Write[][] = [];
+  let tables = new Set<string>();
+  for (const write of writes) {
+    const table = tableOf(write.text);
+    const last = batches[batches.length - 1];
+    if (!last || tables.has(table)) {
+      batches.push([write]);
+      tables = new Set([table]);
+    } else {
+      last.push(write);
+      tables.add(table);
+    }
+  }
+  return batches;
+}
+
+/** Writes as one statement: `with w1 as (…), w2 as (…) select 1`, their parameters renumbered in turn. */
+export function joinWrites(writes: Write[]): Write {
+  const values: unknown[] = [];
+  const clauses = writes.map((write, i) => {
+    const offset = values.length;
+    values.push(...write.values);
+    return `w${i + 1} as (${write.text.replace(/\$(\d+)/g, (_, n: string) => `$${Number(n) + offset}`)})`;
+  });
+  return { text: `with ${clauses.join(', ')} select 1`, values };
+}
+
 function withNamedStatements(pool: pg.Pool): PostgresPool {
   const names = new Map<string, string>();
   const nameOf = (text: string): string | undefined => {
@@ -34,12 +95,49 @@ function withNamedStatements(pool: pg.Pool): PostgresPool {
   };
   // Shared by the pool: a retried transaction may get another connection.
   const stale = new Set<string>();
+  // The joined texts of waiting writes: as fixed a set as the code paths that make them.
+  const batches = new Map<string, string>();
+  const batchName = (text: string): string | undefined => {
+    let name = batches.get(text);
+    if (name === undefined && batches.size < MAX_NAMED_BATCHES) {
+      name = `portcullis_batch_${batches.size + 1}`;
+      batches.set(text, name);
+    }
+    return name;
+  };
   const clients = new WeakMap<pg.PoolClient, PostgresPoolClient>();
   const wrap = (client: pg.PoolClient): PostgresPoolClient => {
     let inTransaction = false;
+    let waiting: Write[] = [];
+    const flush = async () => {
+      const writes = waiting;
+      waiting = [];
+      for (const batch of batchesOf(writes)) {
+        if (batch.length === 1) await send((batch[0] as Write).text, (batch[0] as Write).values);
+        else {
+          const joined = joinWrites(batch);
+          await client.query({ name: batchName(joined.text), text: joined.text, values: joined.values });
+        }
+      }
+    };
     const query = async (text: string, values: unknown[]) => {
-      if (/^(begin|start transaction)\b/i.test(text)) inTransaction = true;
-      else if (/^(commit|rollback)\b(?!\s+to\b)/i.test(text)) inTransaction = false; // not `rollback to savepoint`
+      if (/^(begin|start transaction)\b/i.test(text)) {
+        inTransaction = true;
+        waiting = [];
+      } else if (/^rollback\b(?!\s+to\b)/i.test(text)) {
+        // Not `rollback to savepoint`: that one is sent after the writes before it, and undoes them.
+        inTransaction = false;
+        waiting = [];
+      } else if (inTransaction && deferrableTexts.has(text)) {
+        waiting.push({ text, values });
+        return DEFERRED;
+      } else {
+        await flush();
+        if (/^commit\b/i.test(text)) inTransaction = false;
+      }
+      return send(text, values);
+    };
+    const send = async (text: string, values: unknown[]) => {
       const name = nameOf(text);
       if (!name || stale.has(name)) return client.query({ text, values });
       try {

@@ -49,6 +49,36 @@ describe.runIf(kinds.includes('postgres'))('named prepared statements (postgres)
     });
   });
 
+  it('sends the writes that end a sign-in as one prepared statement at the commit: the throttle, the session, the audit event', async () => {
+    const user = { id: 'u-batch', accountId: '12345678', username: 'batch', usernameKey: 'batch', role: 'agent' as const, passwordHash: 'x', state: 'active' as const, email: null, passwordChangeRequired: false, createdAt: 1, updatedAt: 1 };
+    expect(await t.store.users.create(user)).toBe(true);
+    await t.database.db.connection().execute(async (conn) => {
+      const store = createStore(conn, 'postgres');
+      await store.transaction(async (trx) => {
+        await trx.throttles.clear({ scope: 'totp', accountId: '12345678', subject: 'batch' });
+        await trx.sessions.create({
+          id: 'batched-session',
+          accountId: '12345678',
+          userId: user.id,
+          state: 'full',
+          createdAt: 1,
+          lastSeenAt: 1,
+          expiresAt: Date.now() + 60_000,
+          methods: [{ kind: 'password', at: 1 }],
+          codeFailures: 0,
+          enrolment: null,
+          client: { ip: null, agent: null },
+        });
+        await trx.audit.record({ id: 'batched-event', accountId: '12345678', at: 1, actorUserId: null, actor: 'cli', action: 'mfa.verify', targetUserId: null, target: null, ip: null, result: 'success', detail: null });
+      });
+      const joined = (await prepared(conn)).filter((p) => /^with w1 as \(delete from "throttles"/.test(p.statement));
+      expect(joined).toHaveLength(1);
+      expect(joined[0]?.statement).toMatch(/w2 as \(insert into "sessions".*w3 as \(insert into "audit_events"/s);
+    });
+    expect((await t.store.sessions.view('batched-session'))?.user.username).toBe('batch');
+    expect(await t.store.audit.list('12345678', { limit: 10, offset: 0 })).toMatchObject([{ id: 'batched-event' }]);
+  });
+
   it('runs a statement found stale on one connection unnamed on the others too (a retry may get another connection)', async () => {
     const lookUp = (conn: Kysely<Database>, counter: { runs: number }) =>
       createStore(conn, 'postgres').transaction(async (trx) => {

@@ -1118,6 +1118,86 @@ for (const kind of await storeKinds()) {
         expect(await store.accounts.get(a.id)).toBeDefined();
         expect(await store.users.get(a.id, u.id)).toBeDefined();
       });
+
+      // The writes that answer nothing (an audit event, a new session, a throttle
+      // cleared) wait inside a PostgreSQL transaction for its next statement:
+      // src/storage/compiled.ts, deferrableWrite. What a caller sees must not change.
+      describe('writes that answer nothing', () => {
+        const throttleKey = (accountId: string): ThrottleKey => ({ scope: 'totp', accountId, subject: 'alice' });
+
+        it('are seen by the next statement of the transaction, and land at its commit', async () => {
+          const { accountId, userId } = await tenant('alice');
+          await store.throttles.addFailure(throttleKey(accountId), NOW);
+          const s = session(accountId, userId('alice'));
+          const e = event(accountId, { action: 'mfa.verify' });
+          await store.transaction(async (trx) => {
+            await trx.throttles.clear(throttleKey(accountId));
+            await trx.sessions.create(s);
+            await trx.audit.record(e);
+            expect(await trx.throttles.get(throttleKey(accountId))).toBeUndefined();
+            expect((await trx.sessions.view(s.id))?.session).toEqual(s);
+            expect(await trx.audit.list(accountId, { limit: 10, offset: 0 })).toEqual([e]);
+          });
+          expect(await store.throttles.get(throttleKey(accountId))).toBeUndefined();
+          expect((await store.sessions.view(s.id))?.session).toEqual(s);
+          expect(await store.audit.list(accountId, { limit: 10, offset: 0 })).toEqual([e]);
+        });
+
+        it('land when nothing follows them but the commit, two to one table included, in order', async () => {
+          const { accountId, userId } = await tenant('alice');
+          await store.throttles.addFailure(throttleKey(accountId), NOW);
+          const s = session(accountId, userId('alice'));
+          const first = event(accountId, { action: 'mfa.enroll', at: NOW });
+          const second = event(accountId, { action: 'mfa.verify', at: NOW + 1 });
+          await store.transaction(async (trx) => {
+            await trx.audit.record(first);
+            await trx.throttles.clear(throttleKey(accountId));
+            await trx.sessions.create(s);
+            await trx.audit.record(second);
+          });
+          expect(await store.throttles.get(throttleKey(accountId))).toBeUndefined();
+          expect((await store.sessions.view(s.id))?.session).toEqual(s);
+          expect(await store.audit.list(accountId, { limit: 10, offset: 0 })).toEqual([second, first]);
+        });
+
+        it('are dropped with a transaction that throws', async () => {
+          const { accountId, userId } = await tenant('alice');
+          await store.throttles.addFailure(throttleKey(accountId), NOW);
+          const s = session(accountId, userId('alice'));
+          const failure = new Error('boom');
+          await expect(
+            store.transaction(async (trx) => {
+              await trx.throttles.clear(throttleKey(accountId));
+              await trx.sessions.create(s);
+              await trx.audit.record(event(accountId));
+              throw failure;
+            }),
+          ).rejects.toBe(failure);
+          expect(await store.throttles.get(throttleKey(accountId))).toMatchObject({ failures: 1 });
+          expect(await store.sessions.view(s.id)).toBeUndefined();
+          expect(await store.audit.list(accountId, { limit: 10, offset: 0 })).toEqual([]);
+        });
+
+        it('that fails, fails its transaction, and nothing of it lands', async () => {
+          const { accountId, userId } = await tenant('alice');
+          await store.throttles.addFailure(throttleKey(accountId), NOW);
+          const s = session(accountId, userId('alice'));
+          // A session of a user that does not exist breaks the foreign key: on
+          // PostgreSQL the error comes with the commit, on SQLite at the insert.
+          const orphan = session(accountId, 'no-such-user');
+          await expect(
+            store.transaction(async (trx) => {
+              await trx.throttles.clear(throttleKey(accountId));
+              await trx.sessions.create(s);
+              await trx.audit.record(event(accountId));
+              await trx.sessions.create(orphan);
+            }),
+          ).rejects.toThrow(/foreign key/i);
+          expect(await store.throttles.get(throttleKey(accountId))).toMatchObject({ failures: 1 });
+          expect(await store.sessions.view(s.id)).toBeUndefined();
+          expect(await store.audit.list(accountId, { limit: 10, offset: 0 })).toEqual([]);
+        });
+      });
     });
 
     describe('schema', () => {

@@ -1,9 +1,9 @@
 import type { Insertable, Kysely } from 'kysely';
-import { compiledOnce } from '../compiled.ts';
+import { deferrableWrite } from '../compiled.ts';
 import type { AuditEvent } from '../records.ts';
 import type { AuditEventsTable, Database } from '../schema.ts';
 
-const insertEvent = compiledOnce<Required<Insertable<AuditEventsTable>>, never>((db, p) =>
+const insertEvent = deferrableWrite<Required<Insertable<AuditEventsTable>>>((db, p) =>
   db.insertInto('audit_events').values({
     id: p('id'),
     account_id: p('account_id'),

@@ -1,5 +1,5 @@
 import type { Insertable, Kysely, Selectable } from 'kysely';
-import { changed, compiledOnce } from '../compiled.ts';
+import { changed, compiledOnce, deferrableWrite } from '../compiled.ts';
 import { parseSteps, secondFactorVerifiedAt } from '../../domain/auth-methods.ts';
 import type { AuthStep, FactorType } from '../../domain/auth-methods.ts';
 import type { AccessRules } from '../../domain/access-rules.ts';
@@ -37,7 +37,7 @@ function toSession(row: Selectable<SessionsTable>): Session {
   };
 }
 
-const insertSession = compiledOnce<Insertable<SessionsTable>, never>((db, p) =>
+const insertSession = deferrableWrite<Insertable<SessionsTable>>((db, p) =>
   db.insertInto('sessions').values({
     id: p('id'),
     account_id: p('account_id'),

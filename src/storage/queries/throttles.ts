@@ -1,5 +1,5 @@
 import type { Kysely, Selectable } from 'kysely';
-import { compiledOnce } from '../compiled.ts';
+import { compiledOnce, deferrableWrite } from '../compiled.ts';
 import type { ThrottleKey, ThrottleState } from '../records.ts';
 import type { Database, ThrottlesTable } from '../schema.ts';
 
@@ -44,7 +44,7 @@ function countFailure(windowed: boolean) {
 const countFailureEver = countFailure(false);
 const countFailureInWindow = countFailure(true);
 
-const deleteKey = compiledOnce<Key, never>((db, p) =>
+const deleteKey = deferrableWrite<Key>((db, p) =>
   db.deleteFrom('throttles').where('scope', '=', p('scope')).where('account_id', '=', p('account_id')).where('subject', '=', p('subject')),
 );
 
