@@ -215,6 +215,9 @@ export async function passkeySignIn(deps: Deps, input: PasskeyInput): Promise<Pa
   // gets it), the counter recorded on condition it is still the one checked,
   // the lock cleared, the session made.
   const session = await inTransaction(deps, async (tx) => {
+    // The user's row first (PostgreSQL), as Reset MFA, a factor's removal and
+    // the code step take it: rows taken in another order could deadlock.
+    await tx.store.users.lockForUpdate(account.id, user.id);
     if (!(await tx.store.passkeyChallenges.spend(binding, stored.id, now))) return undefined;
     if (!(await tx.store.factors.recordWebAuthnUse(account.id, user.id, key.id, key.signCount, newCount, now))) return undefined;
     await clearThrottle(tx, userKey);

@@ -138,8 +138,9 @@ export async function signIn(deps: Deps, input: SignInInput): Promise<SignInResu
     // that came first has deleted the remembered browsers read below, and one
     // that comes later ends the session made here.
     await tx.store.users.markActive(account.id, found.id, deps.clock.now());
-    // After the user's row, as the code step does: the clear, the session and
-    // its audit event then go to PostgreSQL together at the commit.
+    // After the user's row, as a password change and a reset take them; the
+    // clear, the session and its audit event then go to PostgreSQL together
+    // (the clear alone when a remembered browser is read in between).
     await clearThrottle(tx, userKey);
     // A remembered browser stands in for the account's MFA only: an
     // application that asked for a second factor (acr_values), or an admin who

@@ -47,6 +47,11 @@ export function compiledOnce<P extends Record<string, unknown>, O>(
       const compiled = build(db, placeholder).compile();
       // A placeholder Kysely printed into the text instead of binding it would run as that text.
       if (compiled.sql.includes(MARK)) throw new Error('a placeholder was inlined into the SQL of a compiled query');
+      // A deferrable write is joined with others, its $n renumbered: only a plain
+      // INSERT, UPDATE or DELETE without literals qualifies.
+      if (registry === deferrableTexts && (writtenTable(compiled.sql) === undefined || /'|\$\$/.test(compiled.sql))) {
+        throw new Error(`not a deferrable write: ${compiled.sql.slice(0, 60)}`);
+      }
       compiledTexts.add(compiled.sql);
       registry.add(compiled.sql);
       plan = {
@@ -78,6 +83,11 @@ export function deferrableWrite<P extends Record<string, unknown>>(
   return async (db, values) => {
     await run(db, values);
   };
+}
+
+/** The table an INSERT, UPDATE or DELETE text writes to (quoted as Kysely prints it); undefined for any other text. */
+export function writtenTable(text: string): string | undefined {
+  return /^(?:insert into|update|delete from) ("[^"]+"(?:\."[^"]+")?)/i.exec(text)?.[1];
 }
 
 /** The number of rows an INSERT, UPDATE or DELETE changed. */

@@ -1,7 +1,7 @@
 import { Kysely, PostgresDialect } from 'kysely';
 import type { PostgresPool, PostgresPoolClient } from 'kysely';
 import pg from 'pg';
-import { compiledTexts, deferrableTexts } from './compiled.ts';
+import { compiledTexts, deferrableTexts, writtenTable } from './compiled.ts';
 import type { Database } from './schema.ts';
 
 // bigint columns hold epoch milliseconds, well inside Number's safe range.
@@ -36,18 +36,17 @@ export interface Write {
   values: unknown[];
 }
 
+interface Wrapped {
+  client: PostgresPoolClient;
+  /** Called each time the pool hands the connection out. */
+  checkedOut(): void;
+}
+
 /** What a waiting write answers at once: no rows, no count (`deferrableWrite` returns nothing). */
 const DEFERRED = { command: 'DEFERRED', rowCount: null, rows: [] };
 
 /** Joined texts prepared by name per connection, at most: beyond, they run unnamed. */
 const MAX_NAMED_BATCHES = 64;
-
-/** The table an INSERT, UPDATE or DELETE text writes to. */
-function tableOf(text: string): string {
-  const m = /^(?:insert into|update|delete from) ("[^"]+"(?:\."[^"]+")?)/i.exec(text);
-  if (!m) throw new Error(`not a deferrable write: ${text.slice(0, 40)}`);
-  return m[1] as string;
-}
 
 /**
  * Splits waiting writes, in order, into runs that each write to different
@@ -59,7 +58,8 @@ export function batchesOf(writes: Write[]): Write[][] {
   const batches: Write[][] = [];
   let tables = new Set<string>();
   for (const write of writes) {
-    const table = tableOf(write.text);
+    const table = writtenTable(write.text);
+    if (table === undefined) throw new Error(`not a deferrable write: ${write.text.slice(0, 40)}`);
     const last = batches[batches.length - 1];
     if (!last || tables.has(table)) {
       batches.push([write]);
@@ -105,19 +105,21 @@ function withNamedStatements(pool: pg.Pool): PostgresPool {
     }
     return name;
   };
-  const clients = new WeakMap<pg.PoolClient, PostgresPoolClient>();
-  const wrap = (client: pg.PoolClient): PostgresPoolClient => {
+  const clients = new WeakMap<pg.PoolClient, Wrapped>();
+  const wrap = (client: pg.PoolClient): Wrapped => {
     let inTransaction = false;
     let waiting: Write[] = [];
+    /**
+     * Sends the waiting writes, in order. Nothing comes in between: Kysely runs
+     * one query at a time on a transaction's connection (its single-connection
+     * provider waits for the one before), and this runs inside that query's turn.
+     */
     const flush = async () => {
       const writes = waiting;
       waiting = [];
       for (const batch of batchesOf(writes)) {
-        if (batch.length === 1) await send((batch[0] as Write).text, (batch[0] as Write).values);
-        else {
-          const joined = joinWrites(batch);
-          await client.query({ name: batchName(joined.text), text: joined.text, values: joined.values });
-        }
+        const { text, values } = batch.length === 1 ? (batch[0] as Write) : joinWrites(batch);
+        await client.query({ name: batch.length === 1 ? nameOf(text) : batchName(text), text, values });
       }
     };
     const query = async (text: string, values: unknown[]) => {
@@ -125,14 +127,17 @@ function withNamedStatements(pool: pg.Pool): PostgresPool {
         inTransaction = true;
         waiting = [];
       } else if (/^rollback\b(?!\s+to\b)/i.test(text)) {
-        // Not `rollback to savepoint`: that one is sent after the writes before it, and undoes them.
         inTransaction = false;
+        waiting = [];
+      } else if (/^rollback to\b/i.test(text)) {
+        // Sending `savepoint` sent every write before it: the ones waiting came
+        // after the latest savepoint, so this rollback would undo them all.
         waiting = [];
       } else if (inTransaction && deferrableTexts.has(text)) {
         waiting.push({ text, values });
         return DEFERRED;
       } else {
-        await flush();
+        if (waiting.length > 0) await flush();
         if (/^commit\b/i.test(text)) inTransaction = false;
       }
       return send(text, values);
@@ -150,9 +155,18 @@ function withNamedStatements(pool: pg.Pool): PostgresPool {
       }
     };
     return {
-      query: ((text: unknown, values?: ReadonlyArray<unknown>) =>
-        typeof text === 'string' ? query(text, [...(values ?? [])]) : client.query(text as never)) as unknown as PostgresPoolClient['query'],
-      release: (destroy?: boolean) => client.release(destroy),
+      client: {
+        // Anything else (a cursor) goes after the waiting writes too.
+        query: ((text: unknown, values?: ReadonlyArray<unknown>) =>
+          typeof text === 'string' ? query(text, [...(values ?? [])]) : flush().then(() => client.query(text as never))) as unknown as PostgresPoolClient['query'],
+        release: (destroy?: boolean) => client.release(destroy),
+      },
+      // A connection comes out of the pool outside any transaction, even if its
+      // last user's `begin` failed and no rollback followed: nothing may wait.
+      checkedOut() {
+        inTransaction = false;
+        waiting = [];
+      },
     };
   };
   return {
@@ -163,7 +177,8 @@ function withNamedStatements(pool: pg.Pool): PostgresPool {
         wrapped = wrap(client);
         clients.set(client, wrapped);
       }
-      return wrapped;
+      wrapped.checkedOut();
+      return wrapped.client;
     },
     end: () => pool.end(),
   };

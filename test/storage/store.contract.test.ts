@@ -1143,7 +1143,7 @@ for (const kind of await storeKinds()) {
           expect(await store.audit.list(accountId, { limit: 10, offset: 0 })).toEqual([e]);
         });
 
-        it('land when nothing follows them but the commit, two to one table included, in order', async () => {
+        it('land when nothing follows them but the commit, two to one table included', async () => {
           const { accountId, userId } = await tenant('alice');
           await store.throttles.addFailure(throttleKey(accountId), NOW);
           const s = session(accountId, userId('alice'));
@@ -1174,6 +1174,27 @@ for (const kind of await storeKinds()) {
             }),
           ).rejects.toBe(failure);
           expect(await store.throttles.get(throttleKey(accountId))).toMatchObject({ failures: 1 });
+          expect(await store.sessions.view(s.id)).toBeUndefined();
+          expect(await store.audit.list(accountId, { limit: 10, offset: 0 })).toEqual([]);
+        });
+
+        it('that fails before another statement, fails that statement and its transaction, and nothing of it lands', async () => {
+          const { accountId, userId } = await tenant('alice');
+          const s = session(accountId, userId('alice'));
+          let failedAt: string | undefined;
+          await expect(
+            store.transaction(async (trx) => {
+              await trx.audit.record(event(accountId));
+              await trx.sessions.create(s);
+              failedAt = 'create';
+              await trx.sessions.create(session(accountId, 'no-such-user'));
+              failedAt = 'read';
+              await trx.audit.list(accountId, { limit: 10, offset: 0 });
+              failedAt = undefined;
+            }),
+          ).rejects.toThrow(/foreign key/i);
+          // SQLite answers at the insert; PostgreSQL with the statement after it.
+          expect(failedAt).toBe(kind === 'sqlite' ? 'create' : 'read');
           expect(await store.sessions.view(s.id)).toBeUndefined();
           expect(await store.audit.list(accountId, { limit: 10, offset: 0 })).toEqual([]);
         });
