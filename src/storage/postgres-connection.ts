@@ -7,30 +7,7 @@ import type { Database } from './schema.ts';
 // bigint columns hold epoch milliseconds, well inside Number's safe range.
 pg.types.setTypeParser(pg.types.builtins.INT8, (value) => Number(value));
 
-/**
- * The PostgreSQL pool as Kysely sees it, sending the sign-in's statements (the
- * fixed set `compiledOnce` makes) as named prepared statements: the server
- * parses and plans each once per connection instead of on every call (unnamed
- * statements were about half of the database's CPU in the benchmark).
- * node-postgres keeps the names per connection. Everything else — searches
- * whose best plan depends on the text, id lists of any length, schema changes
- * — runs unnamed.
- *
- * A `select *` prepared before another instance's migration added a column
- * fails with "cached plan must not change result type" (0A000). From then on
- * that statement runs unnamed on every connection of the pool: at once, out of
- * a transaction; inside one (which the error has aborted) the error is marked
- * as a stale statement, and `Store.transaction` runs the transaction again.
- *
- * Inside a transaction, the writes `deferrableWrite` marks wait until the next
- * statement of any other kind, or the commit, and are sent first, together:
- * the writes in a row that touch different tables as one statement of
- * data-modifying `with` clauses (each runs once and to completion), so that the
- * end of a sign-in (the throttle cleared, the session inserted, the event
- * audited) costs the loop one round trip instead of three. Every other
- * statement still sees every write made before it; a rollback drops the waiting
- * ones.
- */
+/** A write waiting inside a transaction: its text and values as Kysely compiled them. */
 export interface Write {
   text: string;
   values: unknown[];
@@ -83,6 +60,30 @@ export function joinWrites(writes: Write[]): Write {
   return { text: `with ${clauses.join(', ')} select 1`, values };
 }
 
+/**
+ * The PostgreSQL pool as Kysely sees it, sending the sign-in's statements (the
+ * fixed set `compiledOnce` makes) as named prepared statements: the server
+ * parses and plans each once per connection instead of on every call (unnamed
+ * statements were about half of the database's CPU in the benchmark).
+ * node-postgres keeps the names per connection. Everything else — searches
+ * whose best plan depends on the text, id lists of any length, schema changes
+ * — runs unnamed.
+ *
+ * A `select *` prepared before another instance's migration added a column
+ * fails with "cached plan must not change result type" (0A000). From then on
+ * that statement runs unnamed on every connection of the pool: at once, out of
+ * a transaction; inside one (which the error has aborted) the error is marked
+ * as a stale statement, and `Store.transaction` runs the transaction again.
+ *
+ * Inside a transaction, the writes `deferrableWrite` marks wait until the next
+ * statement of any other kind, or the commit, and are sent first, together:
+ * the writes in a row that touch different tables as one statement of
+ * data-modifying `with` clauses (each runs once and to completion), so that the
+ * end of a sign-in (the throttle cleared, the session inserted, the event
+ * audited) costs the loop one round trip instead of three. Every other
+ * statement still sees every write made before it; a rollback drops the waiting
+ * ones.
+ */
 function withNamedStatements(pool: pg.Pool): PostgresPool {
   const names = new Map<string, string>();
   const nameOf = (text: string): string | undefined => {
