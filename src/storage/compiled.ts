@@ -36,7 +36,7 @@ interface Plan<P> {
  */
 export function compiledOnce<P extends Record<string, unknown>, O>(
   build: (db: Kysely<Database>, p: Param<P>) => Compilable<O>,
-  registry: Set<string> = compiledTexts,
+  deferrable = false,
 ): (db: Kysely<Database>, values: P) => Promise<QueryResult<O>> {
   const plans = new Map<unknown, Plan<P>>();
   const placeholder: Param<P> = (name) => `${MARK}${name}` as never;
@@ -49,11 +49,11 @@ export function compiledOnce<P extends Record<string, unknown>, O>(
       if (compiled.sql.includes(MARK)) throw new Error('a placeholder was inlined into the SQL of a compiled query');
       // A deferrable write is joined with others, its $n renumbered: only a plain
       // INSERT, UPDATE or DELETE without literals qualifies.
-      if (registry === deferrableTexts && (writtenTable(compiled.sql) === undefined || /'|\$\$/.test(compiled.sql))) {
-        throw new Error(`not a deferrable write: ${compiled.sql.slice(0, 60)}`);
+      if (deferrable) {
+        if (writtenTable(compiled.sql) === undefined || /'|\$\$/.test(compiled.sql)) throw new Error(`not a deferrable write: ${compiled.sql.slice(0, 60)}`);
+        deferrableTexts.add(compiled.sql);
       }
       compiledTexts.add(compiled.sql);
-      registry.add(compiled.sql);
       plan = {
         sql: compiled.sql,
         slots: compiled.parameters.map((value) =>
@@ -79,7 +79,7 @@ export function compiledOnce<P extends Record<string, unknown>, O>(
 export function deferrableWrite<P extends Record<string, unknown>>(
   build: (db: Kysely<Database>, p: Param<P>) => Compilable<unknown>,
 ): (db: Kysely<Database>, values: P) => Promise<void> {
-  const run = compiledOnce<P, unknown>(build, deferrableTexts);
+  const run = compiledOnce<P, unknown>(build, true);
   return async (db, values) => {
     await run(db, values);
   };
