@@ -77,7 +77,8 @@ describe('an admin required to use a security key, in Chromium', { timeout: 120_
     await expect.poll(() => setUp.isVisible()).toBe(true);
     await snap(page, 'admin-key-set-up');
     await expectAccessible(page);
-    await setUp.click();
+    // The ceremony ends in a navigation to the recovery codes (hashed first): wait for it, not a second's poll.
+    await Promise.all([page.waitForNavigation({ waitUntil: 'load' }), setUp.click()]);
     await expect.poll(() => page.getByRole('heading', { name: 'Save your recovery codes' }).isVisible()).toBe(true);
     await page.getByRole('link', { name: 'Continue' }).click();
     await expect.poll(() => page.getByRole('heading', { name: 'Welcome, alice' }).isVisible()).toBe(true);

@@ -76,7 +76,8 @@ describe('passkeys in Chromium', { timeout: 180_000 }, () => {
     await signInWithPassword(bob.page, base, accountA, 'bob');
     const useKey = bob.page.getByRole('button', { name: 'Use a security key or passkey instead' });
     await expect.poll(() => useKey.isVisible()).toBe(true);
-    await useKey.click();
+    // The ceremony ends in a navigation to the recovery codes (hashed first): wait for it, not a second's poll.
+    await Promise.all([bob.page.waitForNavigation({ waitUntil: 'load' }), useKey.click()]);
     await expect.poll(() => bob.page.getByRole('heading', { name: 'Save your recovery codes' }).isVisible()).toBe(true);
     // bob's password was set with the CLI: he chooses his own first (issue 15), then a passkey sign-in lands home.
     await bob.page.getByRole('link', { name: 'Continue' }).click();

@@ -60,7 +60,8 @@ describe('security keys in Chromium', { timeout: 120_000 }, () => {
     await expect.poll(() => useKey.isVisible()).toBe(true);
     await snap(page, 'set-up-with-key-offer');
     await expectAccessible(page);
-    await useKey.click();
+    // The ceremony ends in a navigation to the recovery codes (hashed first): wait for it, not a second's poll.
+    await Promise.all([page.waitForNavigation({ waitUntil: 'load' }), useKey.click()]);
     await expect.poll(() => page.getByRole('heading', { name: 'Save your recovery codes' }).isVisible()).toBe(true);
     expect(await page.getByRole('status').first().textContent()).toContain('Your security key is set up.');
     await expectAccessible(page);
