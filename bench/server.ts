@@ -41,8 +41,11 @@ function workersOf(pid: number): number[] {
   return out;
 }
 
-/** Starts `portcullis serve` for store; workers > 1 runs `serve --workers N`. */
-export async function startServer(store: string, workers = 1): Promise<BenchServer> {
+/**
+ * Starts `portcullis serve` for store; workers > 1 runs `serve --workers N`.
+ * extraEnv adds to (or overrides) its environment: the loop-bound run's cheap hash.
+ */
+export async function startServer(store: string, workers = 1, extraEnv: Record<string, string> = {}): Promise<BenchServer> {
   const dir = mkdtempSync(join(tmpdir(), 'portcullis-bench-'));
   const database = await benchDatabase(store, dir, 'bench');
   const url = database.url;
@@ -57,6 +60,7 @@ export async function startServer(store: string, workers = 1): Promise<BenchServ
     PORTCULLIS_SECRET_KEY: `k1:${randomBytes(32).toString('base64')}`,
     PORTCULLIS_LOG_LEVEL: 'warn',
     PORTCULLIS_DATABASE_POOL_SIZE: '10',
+    ...extraEnv,
   };
   // BENCH_CPU_PROFILE=folder: the server writes a V8 CPU profile of its main thread there.
   const profile = process.env.BENCH_CPU_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${resolve(process.env.BENCH_CPU_PROFILE)}`] : [];
